@@ -1,0 +1,41 @@
+// Language-model batches: random windows of a token stream, chosen by (seed, step)
+// alone, so a run resumed from a checkpoint sees exactly the batches it would have.
+
+import type { HostTensor } from "../runtime/session.js";
+import { Rng } from "../runtime/rng.js";
+
+export interface LmBatch {
+  ids: HostTensor;
+  targets: HostTensor;
+}
+
+export function lmBatch(tokens: Int32Array, batch: number, t: number, seed: number, step: number): LmBatch {
+  if (tokens.length < t + 2) throw new Error(`corpus of ${tokens.length} tokens is shorter than one window of ${t + 1}`);
+  const rng = Rng.forName(seed, `batch:${step}`);
+  const ids = new BigInt64Array(batch * t);
+  const targets = new BigInt64Array(batch * t);
+  for (let b = 0; b < batch; b++) {
+    const start = rng.int(tokens.length - t - 1);
+    for (let i = 0; i < t; i++) {
+      ids[b * t + i] = BigInt(tokens[start + i]);
+      targets[b * t + i] = BigInt(tokens[start + i + 1]);
+    }
+  }
+  return { ids: { dtype: "int64", shape: [batch, t], data: ids }, targets: { dtype: "int64", shape: [batch, t], data: targets } };
+}
+
+/** Split a token stream into train and held-out parts (the tail is held out). */
+export function splitTokens(tokens: Int32Array, heldOut = 0.1): { train: Int32Array; valid: Int32Array } {
+  const cut = Math.floor(tokens.length * (1 - heldOut));
+  return { train: tokens.subarray(0, cut), valid: tokens.subarray(cut) };
+}
+
+/** Entropy (nats per token) of the unigram distribution of `train`, scored on `valid`: the baseline to beat. */
+export function unigramCrossEntropy(train: Int32Array, valid: Int32Array, vocab: number): number {
+  const counts = new Float64Array(vocab).fill(1); // add-one smoothing
+  for (const t of train) counts[t]++;
+  const total = counts.reduce((a, b) => a + b, 0);
+  let nll = 0;
+  for (const t of valid) nll -= Math.log(counts[t] / total);
+  return nll / valid.length;
+}

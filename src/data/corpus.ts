@@ -1,0 +1,29 @@
+// Text corpora from Debian packages (nothing is downloaded at run time).
+
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+export const FORTUNES_DIR = "/usr/share/games/fortunes";
+
+/**
+ * English prose from Debian's `fortunes` package: every cookie file in name order,
+ * "%" separators turned into blank lines, up to `maxBytes` characters.
+ */
+export function loadFortunes(maxBytes = 400_000, dir = FORTUNES_DIR): string {
+  if (!existsSync(dir)) {
+    throw new Error(`no fortunes corpus at ${dir}: install it with \`apt-get install -y fortunes\` (Debian package)`);
+  }
+  const files = readdirSync(dir)
+    .filter((f) => !f.endsWith(".dat") && !f.endsWith(".u8") && !f.includes("."))
+    .sort();
+  let text = "";
+  for (const f of files) {
+    const path = join(dir, f);
+    if (!statSync(path).isFile()) continue;
+    const body = readFileSync(path, "utf8").replace(/\r/g, "").replace(/^%\n/gm, "\n");
+    text += body;
+    if (text.length >= maxBytes) break;
+  }
+  if (text.length === 0) throw new Error(`the fortunes corpus at ${dir} is empty`);
+  return text.slice(0, maxBytes);
+}

@@ -1,0 +1,350 @@
+// ONNX export: any set of graph outputs becomes one ModelProto (opset 18). Parameters
+// become initializers when a value is supplied, graph inputs otherwise (training steps
+// feed them every call). Symbolic dims become ONNX dim_params; reshapes and fills over
+// them are computed at run time from the shapes of the graph inputs that carry them.
+
+import onnxProto from "onnx-proto";
+import { type Dim, dimCoeff, dimEq, dimSymbols, isStatic, normDim } from "./dims.js";
+import type { AnyNode, DType, Tensor, TypedArray } from "./graph.js";
+import { arrayOf } from "./ops.js";
+
+const { onnx } = onnxProto;
+type NodeProto = InstanceType<typeof onnx.NodeProto>;
+type AttrValue = number | number[] | string | { tensor: TypedArray; dims: number[] };
+
+export const OPSET = 18;
+const IR_VERSION = 8;
+
+const onnxType: Record<DType, number> = { float32: 1, bool: 9, int32: 6, int64: 7, float64: 11 };
+
+export interface ExportOptions {
+  /** Graph outputs by name; every node they need is exported, nothing else. */
+  outputs: Record<string, Tensor>;
+  /** Value of a parameter to embed as an initializer; parameters without one become graph inputs. */
+  paramValue?: (name: string) => TypedArray | undefined;
+  /** Model name recorded in the file. */
+  name?: string;
+}
+
+export interface OnnxModel {
+  bytes: Uint8Array;
+  /** Names of the graph inputs in file order (data inputs, then parameters fed at run time). */
+  inputNames: string[];
+  outputNames: string[];
+}
+
+function tensorProto(name: string, data: TypedArray, dims: readonly number[]) {
+  const dtype: DType =
+    data instanceof Float32Array ? "float32"
+    : data instanceof Float64Array ? "float64"
+    : data instanceof BigInt64Array ? "int64"
+    : data instanceof Int32Array ? "int32"
+    : "bool";
+  const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return onnx.TensorProto.create({ name, dataType: onnxType[dtype], dims: [...dims], rawData: raw });
+}
+
+function attribute(name: string, v: AttrValue) {
+  if (typeof v === "number") {
+    return Number.isInteger(v) && !name.startsWith("f:")
+      ? onnx.AttributeProto.create({ name, type: 2, i: v })
+      : onnx.AttributeProto.create({ name: name.replace(/^f:/, ""), type: 1, f: v });
+  }
+  if (typeof v === "string") return onnx.AttributeProto.create({ name, type: 3, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: 7, ints: v });
+  return onnx.AttributeProto.create({ name, type: 4, t: tensorProto("", v.tensor, v.dims) });
+}
+
+function valueInfo(name: string, t: Tensor) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnxType[t.dtype],
+        shape: { dim: t.shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+}
+
+/** Nodes needed for `outputs`, in topological (creation) order. */
+function neededNodes(outputs: readonly Tensor[]): AnyNode[] {
+  const seen = new Set<number>();
+  const stack = outputs.map((t) => t.node);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (seen.has(node.id)) continue;
+    seen.add(node.id);
+    for (const t of node.inputs) stack.push(t.node);
+  }
+  const graph = outputs[0].graph;
+  return graph.nodes.filter((n) => seen.has(n.id));
+}
+
+export function toOnnx(opts: ExportOptions): OnnxModel {
+  const outputEntries = Object.entries(opts.outputs);
+  if (outputEntries.length === 0) throw new Error("toOnnx: no outputs given");
+  const nodes = neededNodes(outputEntries.map(([, t]) => t));
+
+  const protoNodes: NodeProto[] = [];
+  const initializers: ReturnType<typeof tensorProto>[] = [];
+  const dataInputs: ReturnType<typeof valueInfo>[] = [];
+  const paramInputs: ReturnType<typeof valueInfo>[] = [];
+  const names = new Map<number, string>();
+  let counter = 0;
+  const fresh = (hint: string) => `${hint}_${counter++}`;
+  const nameOf = (t: Tensor) => {
+    const n = names.get(t.id);
+    if (n === undefined) throw new Error(`toOnnx: ${t} used before it was emitted`);
+    return n;
+  };
+  const emit = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}) => {
+    protoNodes.push(
+      onnx.NodeProto.create({
+        opType,
+        input: inputs,
+        output: outputs,
+        name: fresh(opType),
+        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      }),
+    );
+  };
+  const constInt64 = (values: readonly number[], hint = "c"): string => {
+    const name = fresh(hint);
+    initializers.push(tensorProto(name, BigInt64Array.from(values, (v) => BigInt(v)), [values.length]));
+    return name;
+  };
+
+  // Where each symbol can be read at run time: the first graph input with that dim.
+  const symbolSource = new Map<string, { input: Tensor; axis: number }>();
+  for (const node of nodes) {
+    if (node.op !== "input") continue;
+    node.outputs[0].shape.forEach((d, axis) => {
+      if (typeof d === "string" && dimSymbols(d).length === 1 && normDim(d) === dimSymbols(d)[0] && !symbolSource.has(d)) {
+        symbolSource.set(d, { input: node.outputs[0], axis });
+      }
+    });
+  }
+  const symbolCache = new Map<string, string>();
+  const mulDims = (a: string, b: string): string => {
+    const prod = fresh("dim");
+    emit("Mul", [a, b], [prod]);
+    return prod;
+  };
+  /** A 1-element int64 tensor holding a dim's run-time value. */
+  const dimValue = (d: Dim): string => {
+    if (typeof d === "number") return constInt64([d]);
+    const cached = symbolCache.get(d);
+    if (cached) return cached;
+    let out: string | undefined;
+    for (const s of dimSymbols(d)) {
+      const src = symbolSource.get(s);
+      if (!src) throw new Error(`toOnnx: symbolic dim "${s}" is not carried by any graph input, so its value is unknown at run time`);
+      const v = fresh(`dim_${s}`);
+      emit("Shape", [nameOf(src.input)], [v], { start: src.axis, end: src.axis + 1 });
+      out = out === undefined ? v : mulDims(out, v);
+    }
+    if (dimCoeff(d) !== 1) out = mulDims(out!, constInt64([dimCoeff(d)]));
+    symbolCache.set(d, out!);
+    return out!;
+  };
+  /** An int64 shape tensor; `like` lets symbolic dims copy the input's dim (Reshape's 0). */
+  const shapeTensor = (dims: readonly Dim[], like?: Tensor): string => {
+    if (isStatic(dims)) return constInt64(dims as number[], "shape");
+    if (like && dims.every((d, i) => typeof d === "number" || (i < like.rank && dimEq(d, like.shape[i])))) {
+      return constInt64(dims.map((d) => (typeof d === "number" ? d : 0)), "shape");
+    }
+    const parts = dims.map((d) => dimValue(d));
+    const out = fresh("shape");
+    emit("Concat", parts, [out], { axis: 0 });
+    return out;
+  };
+
+  for (const node of nodes) {
+    const outs = node.outputs.map((t) => {
+      const n = node.op === "input" || node.op === "param" ? node.attrs.name : `t${t.id}`;
+      names.set(t.id, n);
+      return n;
+    });
+    const ins = node.inputs.map(nameOf);
+    const out = outs[0];
+    switch (node.op) {
+      case "input":
+        dataInputs.push(valueInfo(out, node.outputs[0]));
+        break;
+      case "param": {
+        const value = opts.paramValue?.(node.attrs.name);
+        const t = node.outputs[0];
+        if (value) {
+          if (value.length !== t.shape.reduce<number>((a, d) => a * (d as number), 1)) {
+            throw new Error(`toOnnx: value of parameter "${out}" has ${value.length} elements, shape is [${t.shape.join(", ")}]`);
+          }
+          initializers.push(tensorProto(out, value, t.shape as number[]));
+        } else paramInputs.push(valueInfo(out, t));
+        break;
+      }
+      case "constant":
+        initializers.push(tensorProto(out, node.attrs.data, node.outputs[0].shape as number[]));
+        break;
+      case "full": {
+        const t = node.outputs[0];
+        const value = { tensor: arrayOf(t.dtype, [node.attrs.value]), dims: [1] };
+        emit("ConstantOfShape", [shapeTensor(t.shape)], [out], { value });
+        break;
+      }
+      case "randomUniformLike":
+        emit("RandomUniformLike", ins, [out], { "f:low": node.attrs.low, "f:high": node.attrs.high, "f:seed": node.attrs.seed });
+        break;
+      case "add":
+      case "sub":
+      case "mul":
+      case "div":
+      case "pow":
+      case "neg":
+      case "exp":
+      case "log":
+      case "sqrt":
+      case "tanh":
+      case "sigmoid":
+      case "relu":
+      case "equal":
+      case "less":
+      case "greater":
+      case "where":
+        emit(onnxName[node.op], ins, [out]);
+        break;
+      case "matmul":
+        emit("MatMul", ins, [out]);
+        break;
+      case "cast":
+        emit("Cast", ins, [out], { to: onnxType[node.attrs.to] });
+        break;
+      case "stopGradient":
+        emit("Identity", ins, [out]);
+        break;
+      case "customVjp":
+        emit("Identity", [ins[0]], [out]);
+        break;
+      case "softmax":
+        emit("Softmax", ins, [out], { axis: node.attrs.axis });
+        break;
+      case "logSoftmax":
+        emit("LogSoftmax", ins, [out], { axis: node.attrs.axis });
+        break;
+      case "reduceSum":
+      case "reduceMean":
+      case "reduceMax":
+        emit(onnxName[node.op], [ins[0], constInt64(node.attrs.axes, "axes")], [out], { keepdims: node.attrs.keepDims ? 1 : 0 });
+        break;
+      case "cumSum":
+        emit("CumSum", [ins[0], constInt64([node.attrs.axis], "axis")], [out], {
+          exclusive: node.attrs.exclusive ? 1 : 0,
+          reverse: node.attrs.reverse ? 1 : 0,
+        });
+        break;
+      case "topK":
+        emit("TopK", [ins[0], constInt64([node.attrs.k], "k")], outs, { axis: node.attrs.axis, largest: node.attrs.largest ? 1 : 0, sorted: 1 });
+        break;
+      case "conv2d":
+        emit("Conv", ins, [out], { strides: node.attrs.strides, pads: node.attrs.pads, dilations: node.attrs.dilations, group: 1 });
+        break;
+      case "convTranspose2d":
+        emit("ConvTranspose", ins, [out], {
+          strides: node.attrs.strides,
+          pads: node.attrs.pads,
+          dilations: node.attrs.dilations,
+          output_padding: node.attrs.outputPadding,
+          group: 1,
+        });
+        break;
+      case "reshape":
+        emit("Reshape", [ins[0], shapeTensor(node.attrs.shape, node.inputs[0])], [out]);
+        break;
+      case "transpose":
+        emit("Transpose", ins, [out], { perm: node.attrs.perm });
+        break;
+      case "concat":
+        emit("Concat", ins, [out], { axis: node.attrs.axis });
+        break;
+      case "slice": {
+        const { axis, start, end } = node.attrs;
+        const ends = typeof end === "number" ? constInt64([end]) : dimValue(end);
+        emit("Slice", [ins[0], constInt64([start]), ends, constInt64([axis])], [out]);
+        break;
+      }
+      case "pad": {
+        const rank = node.inputs[0].rank;
+        const pads = new Array<number>(2 * rank).fill(0);
+        pads[node.attrs.axis] = node.attrs.before;
+        pads[rank + node.attrs.axis] = node.attrs.after;
+        emit("Pad", [ins[0], constInt64(pads, "pads")], [out], { mode: "constant" });
+        break;
+      }
+      case "expand":
+        emit("Expand", [ins[0], shapeTensor(node.attrs.shape)], [out]);
+        break;
+      case "gather":
+        emit("Gather", ins, [out], { axis: node.attrs.axis });
+        break;
+      case "gatherElements":
+        emit("GatherElements", ins, [out], { axis: node.attrs.axis });
+        break;
+      case "gatherND":
+        emit("GatherND", ins, [out]);
+        break;
+      case "scatterElementsAdd":
+        emit("ScatterElements", ins, [out], { axis: node.attrs.axis, reduction: "add" });
+        break;
+      case "scatterNDAdd":
+        emit("ScatterND", ins, [out], { reduction: "add" });
+        break;
+    }
+  }
+
+  const outputNames: string[] = [];
+  const outputInfos = outputEntries.map(([name, t]) => {
+    emit("Identity", [nameOf(t)], [name]);
+    outputNames.push(name);
+    return valueInfo(name, t);
+  });
+
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: "aigc-studio",
+    opsetImport: [{ domain: "", version: OPSET }],
+    graph: {
+      name: opts.name ?? "graph",
+      node: protoNodes,
+      initializer: initializers,
+      input: [...dataInputs, ...paramInputs],
+      output: outputInfos,
+    },
+  });
+  return {
+    bytes: onnx.ModelProto.encode(model).finish(),
+    inputNames: [...dataInputs, ...paramInputs].map((v) => v.name),
+    outputNames,
+  };
+}
+
+const onnxName = {
+  add: "Add",
+  sub: "Sub",
+  mul: "Mul",
+  div: "Div",
+  pow: "Pow",
+  neg: "Neg",
+  exp: "Exp",
+  log: "Log",
+  sqrt: "Sqrt",
+  tanh: "Tanh",
+  sigmoid: "Sigmoid",
+  relu: "Relu",
+  equal: "Equal",
+  less: "Less",
+  greater: "Greater",
+  where: "Where",
+  reduceSum: "ReduceSum",
+  reduceMean: "ReduceMean",
+  reduceMax: "ReduceMax",
+} as const;

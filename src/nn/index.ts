@@ -1,0 +1,2 @@
+export { Scope } from "./scope.js";
+export * from "./layers.js";

@@ -1,0 +1,80 @@
+// Checkpoints: a folder with config.json, model.safetensors (parameters under their
+// graph names), optimizer.safetensors (AdamW moments) and trainer.json (step and the
+// loop's own state). A checkpoint is written into a temporary folder and renamed into
+// place, so a crash never leaves a half-written one.
+
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ParamStore } from "./params.js";
+import { type SafeTensor, readSafetensors, writeSafetensors } from "./safetensors.js";
+import type { TrainStep } from "./trainStep.js";
+
+export interface CheckpointContents {
+  store: ParamStore;
+  /** AdamW moments by parameter name (absent for inference-only folders). */
+  moments?: Map<string, { m: Float32Array; v: Float32Array }>;
+  step: number;
+  config: unknown;
+  /** Whatever the training loop needs to resume (seed, best eval loss, ...). */
+  state: Record<string, unknown>;
+}
+
+const f32 = (shape: number[], data: Float32Array): SafeTensor => ({ dtype: "F32", shape, data });
+
+export async function saveCheckpoint(
+  dir: string,
+  o: { store: ParamStore; trainStep?: TrainStep; config: unknown; state?: Record<string, unknown> },
+): Promise<void> {
+  const tmp = `${dir}.partial-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const params: Record<string, SafeTensor> = {};
+  for (const [name, v] of o.store.values) params[name] = f32(v.shape, v.data);
+  await writeSafetensors(join(tmp, "model.safetensors"), params, { format: "pt" });
+  const step = o.trainStep?.step ?? 0;
+  if (o.trainStep) {
+    const moments: Record<string, SafeTensor> = {};
+    for (const [name, mv] of o.trainStep.moments) {
+      const shape = o.store.get(name).shape;
+      moments[`${name}.exp_avg`] = f32(shape, mv.m);
+      moments[`${name}.exp_avg_sq`] = f32(shape, mv.v);
+    }
+    await writeSafetensors(join(tmp, "optimizer.safetensors"), moments, { step: String(step) });
+  }
+  await writeFile(join(tmp, "config.json"), `${JSON.stringify(o.config, null, 2)}\n`);
+  await writeFile(join(tmp, "trainer.json"), `${JSON.stringify({ step, ...o.state }, null, 2)}\n`);
+  // Swap: the old folder moves aside first, so some complete checkpoint exists at every instant.
+  await mkdir(dirname(dir), { recursive: true });
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) await rename(dir, old);
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+}
+
+export async function loadCheckpoint(dir: string): Promise<CheckpointContents> {
+  const modelPath = join(dir, "model.safetensors");
+  if (!existsSync(modelPath)) throw new Error(`no checkpoint in ${dir}: expected ${modelPath} (from \`aigc train\` or saveCheckpoint)`);
+  const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8")) as unknown;
+  const store = new ParamStore();
+  const { tensors } = await readSafetensors(modelPath);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.dtype !== "F32") throw new Error(`${modelPath}: parameter "${name}" is ${t.dtype}, expected F32`);
+    store.set(name, t.shape, t.data as Float32Array);
+  }
+  const trainerPath = join(dir, "trainer.json");
+  const state = existsSync(trainerPath) ? (JSON.parse(await readFile(trainerPath, "utf8")) as Record<string, unknown>) : {};
+  const step = typeof state.step === "number" ? state.step : 0;
+  let moments: CheckpointContents["moments"];
+  const optPath = join(dir, "optimizer.safetensors");
+  if (existsSync(optPath)) {
+    moments = new Map();
+    const opt = (await readSafetensors(optPath)).tensors;
+    for (const name of store.values.keys()) {
+      const m = opt[`${name}.exp_avg`];
+      const v = opt[`${name}.exp_avg_sq`];
+      if (m && v) moments.set(name, { m: m.data as Float32Array, v: v.data as Float32Array });
+    }
+  }
+  return { store, moments, step, config, state };
+}

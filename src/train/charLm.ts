@@ -1,0 +1,71 @@
+// Character-level GPT on a text: everything a run needs, from text to a TrainStep,
+// an evaluator on held-out text, and the inference export.
+
+import { Graph, toOnnx, type OnnxModel } from "../graph/index.js";
+import { CharTokenizer } from "../data/charTokenizer.js";
+import { lmBatch, splitTokens, unigramCrossEntropy } from "../data/batches.js";
+import { type GptConfig, gptLogits } from "../models/gpt.js";
+import { ParamStore } from "../runtime/params.js";
+import type { HostTensor } from "../runtime/session.js";
+import { Evaluator, TrainStep, type TrainStepOptions } from "../runtime/trainStep.js";
+import { gptTrainGraph } from "./lm.js";
+
+export interface CharLmSetup {
+  tokenizer: CharTokenizer;
+  cfg: GptConfig;
+  train: Int32Array;
+  valid: Int32Array;
+  unigram: number;
+  store: ParamStore;
+  trainStep: TrainStep;
+  /** Mean held-out loss over `batches` fixed batches. */
+  evaluate: (batches?: number) => Promise<number>;
+  batchAt: (step: number) => Record<string, HostTensor>;
+}
+
+export interface CharLmOptions {
+  model: Omit<GptConfig, "vocab">;
+  batch: number;
+  seed: number;
+  /** Parameters to start from (a resumed run); a fresh seeded init otherwise. */
+  store?: ParamStore;
+  trainStep?: TrainStepOptions;
+}
+
+export async function setupCharLm(text: string, o: CharLmOptions): Promise<CharLmSetup> {
+  const tokenizer = CharTokenizer.fromText(text);
+  const cfg: GptConfig = { ...o.model, vocab: tokenizer.vocabSize };
+  const { train, valid } = splitTokens(tokenizer.encode(text));
+  const g = new Graph();
+  const { loss } = gptTrainGraph(g, cfg, o.batch);
+  const store = (o.store ?? new ParamStore()).initMissing(g, o.seed);
+  const trainStep = await TrainStep.create(loss, store, o.trainStep);
+  const evaluator = await Evaluator.create({ loss }, store, o.trainStep?.threads);
+  const t = cfg.blockSize;
+  return {
+    tokenizer,
+    cfg,
+    train,
+    valid,
+    unigram: unigramCrossEntropy(train, valid, cfg.vocab),
+    store,
+    trainStep,
+    batchAt: (step) => ({ ...lmBatch(train, o.batch, t, o.seed, step) }),
+    evaluate: async (batches = 8) => {
+      let sum = 0;
+      for (let i = 0; i < batches; i++) {
+        const out = await evaluator.run({ ...lmBatch(valid, o.batch, t, o.seed + 1, i) });
+        sum += out.loss.data[0] as number;
+      }
+      return sum / batches;
+    },
+  };
+}
+
+/** The inference graph: ids [B, T] (both symbolic) -> logits [B, T, V], weights embedded. */
+export function exportGptInference(cfg: GptConfig, store: ParamStore): OnnxModel {
+  const g = new Graph();
+  const ids = g.input("ids", "int64", ["B", "T"]);
+  const logits = gptLogits(g, cfg, ids);
+  return toOnnx({ outputs: { logits }, paramValue: (name) => store.get(name).data, name: "gpt" });
+}
