@@ -15,8 +15,7 @@ export interface DoctorReport {
   platform: string;
   cpu: { model: string; cores: number };
   memoryGiB: { total: number; free: number };
-  onnxruntime: { version: string; /** Execution providers that start on this machine. */
-    backends: string[]; threads: number };
+  onnxruntime: { version: string /** Execution providers that start on this machine. */; backends: string[]; threads: number };
   optional: Record<string, { ok: boolean; detail: string }>;
 }
 
@@ -47,7 +46,10 @@ function workingProviders(): string[] {
     ort.InferenceSession.create(bytes, { executionProviders: [process.argv[2]], logSeverityLevel: 4 })
       .then(() => process.exit(0), () => process.exit(1));`;
   return names.filter((ep) => {
-    const r = spawnSync(process.execPath, ["-e", script, Buffer.from(model.bytes).toString("base64"), ep], { timeout: 30_000, stdio: "ignore" });
+    const r = spawnSync(process.execPath, ["-e", script, Buffer.from(model.bytes).toString("base64"), ep], {
+      timeout: 30_000,
+      stdio: "ignore",
+    });
     return r.status === 0;
   });
 }
@@ -55,7 +57,10 @@ function workingProviders(): string[] {
 function torchInfo(): { ok: boolean; detail: string } {
   const r = spawnSync(debianPython(), ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8", timeout: 60_000 });
   if (r.status === 0) return { ok: true, detail: `torch ${r.stdout.trim()} (${debianPython()}), the engine benchmark's anchor` };
-  return { ok: false, detail: "no PyTorch: `apt-get install -y python3-torch libopenblas0-pthread` for the engine benchmark's anchor" };
+  return {
+    ok: false,
+    detail: "no PyTorch: `apt-get install -y python3-torch libopenblas0-pthread` for the engine benchmark's anchor",
+  };
 }
 
 export async function doctor(): Promise<DoctorReport> {
@@ -73,7 +78,10 @@ export async function doctor(): Promise<DoctorReport> {
       threads: defaultThreads(),
     },
     optional: {
-      redis: { ok: redis, detail: redis ? "redis reachable at 127.0.0.1:6379" : "no redis at 127.0.0.1:6379 (the in-memory cache is used)" },
+      redis: {
+        ok: redis,
+        detail: redis ? "redis reachable at 127.0.0.1:6379" : "no redis at 127.0.0.1:6379 (the in-memory cache is used)",
+      },
       pytorch: torchInfo(),
       fortunes: {
         ok: existsSync(FORTUNES_DIR),

@@ -35,7 +35,9 @@ bench
   .option("--threads <n>", "threads for both engines", positiveInt("--threads"), engineBenchDefaults.threads)
   .option("--no-torch", "skip the PyTorch anchor")
   .action(async (o: { json?: boolean; steps: number; threads: number; torch: boolean }) => {
-    const r = await runEngineBench({ ...engineBenchDefaults, steps: o.steps, threads: o.threads, noTorch: !o.torch }, (l) => console.error(l));
+    const r = await runEngineBench({ ...engineBenchDefaults, steps: o.steps, threads: o.threads, noTorch: !o.torch }, (l) =>
+      console.error(l),
+    );
     if (o.json) console.log(JSON.stringify({ stepMs: r.stepMs, torchStepMs: r.torchStepMs, ratio: r.ratio }));
   });
 
@@ -50,11 +52,23 @@ train
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
   .option("--resume", "continue from <out>/checkpoint if it exists", false)
   .option("--sample <n>", "characters to sample at the end", (v) => Number.parseInt(v, 10), 300)
-  .action(async (o: { preset: CharLmPreset; out: string; steps?: number; seed: number; threads?: number; resume: boolean; sample: number }) => {
-    const r = await trainCharLm(o);
-    console.log(`held-out loss ${r.evalLoss.toFixed(3)} nats/char (unigram baseline ${r.unigram.toFixed(3)}); model in ${o.out}`);
-    console.log(`--- sample ---\n${r.sample}`);
-  });
+  .action(
+    async (o: {
+      preset: CharLmPreset;
+      out: string;
+      steps?: number;
+      seed: number;
+      threads?: number;
+      resume: boolean;
+      sample: number;
+    }) => {
+      const r = await trainCharLm(o);
+      console.log(
+        `held-out loss ${r.evalLoss.toFixed(3)} nats/char (unigram baseline ${r.unigram.toFixed(3)}); model in ${o.out}`,
+      );
+      console.log(`--- sample ---\n${r.sample}`);
+    },
+  );
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`aigc: ${err instanceof Error ? err.message : String(err)}`);

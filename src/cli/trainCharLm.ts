@@ -7,8 +7,8 @@ import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { loadFortunes } from "../data/corpus.js";
 import { loadCheckpoint } from "../runtime/checkpoint.js";
-import { compile } from "../runtime/session.js";
 import { Rng } from "../runtime/rng.js";
+import { compile } from "../runtime/session.js";
 import { exportGptInference, setupCharLm } from "../train/charLm.js";
 import { trainLoop } from "../train/loop.js";
 import { cosineSchedule } from "../train/schedule.js";
@@ -35,11 +35,20 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
   const text = loadFortunes(300_000);
   const ckptDir = join(o.out, "checkpoint");
   const ckpt = o.resume && existsSync(ckptDir) ? await loadCheckpoint(ckptDir) : undefined;
-  const s = await setupCharLm(text, { model: preset.model, batch: preset.batch, seed: o.seed, store: ckpt?.store, trainStep: { threads: o.threads } });
+  const s = await setupCharLm(text, {
+    model: preset.model,
+    batch: preset.batch,
+    seed: o.seed,
+    store: ckpt?.store,
+    trainStep: { threads: o.threads },
+  });
   if (ckpt?.moments) s.trainStep.restore(ckpt.moments, ckpt.step);
   const tokensPerStep = preset.batch * preset.model.blockSize;
   const bar = new cliProgress.SingleBar(
-    { format: "train |{bar}| {value}/{total} steps | loss {loss} | eval {evalLoss} | {tps} tok/s | ETA {eta_formatted}", hideCursor: true },
+    {
+      format: "train |{bar}| {value}/{total} steps | loss {loss} | eval {evalLoss} | {tps} tok/s | ETA {eta_formatted}",
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(steps, s.trainStep.step, { loss: "-", evalLoss: "-", tps: "-" });
@@ -51,9 +60,16 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
     batchAt: s.batchAt,
     evaluate: () => s.evaluate(),
     evalEvery: Math.max(1, Math.floor(steps / 5)),
-    checkpoint: { dir: ckptDir, every: Math.max(1, Math.floor(steps / 5)), config: { ...s.cfg, tokenizer: s.tokenizer.chars.join("") } },
+    checkpoint: {
+      dir: ckptDir,
+      every: Math.max(1, Math.floor(steps / 5)),
+      config: { ...s.cfg, tokenizer: s.tokenizer.chars.join("") },
+    },
     onStep: (i) => {
-      const update: Record<string, string> = { loss: i.loss.toFixed(3), tps: Math.round((tokensPerStep * 1000) / i.ms).toString() };
+      const update: Record<string, string> = {
+        loss: i.loss.toFixed(3),
+        tps: Math.round((tokensPerStep * 1000) / i.ms).toString(),
+      };
       if (i.evalLoss !== undefined) update.evalLoss = i.evalLoss.toFixed(3);
       bar.update(i.step, update);
     },
@@ -68,7 +84,9 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
   const ids = Array.from(s.tokenizer.encode("\n"));
   for (let i = 0; i < o.sample; i++) {
     const window = ids.slice(-s.cfg.blockSize);
-    const out = await session.run({ ids: { dtype: "int64", shape: [1, window.length], data: BigInt64Array.from(window, BigInt) } });
+    const out = await session.run({
+      ids: { dtype: "int64", shape: [1, window.length], data: BigInt64Array.from(window, BigInt) },
+    });
     const logits = (out.logits.data as Float32Array).subarray((window.length - 1) * s.cfg.vocab, window.length * s.cfg.vocab);
     ids.push(sampleIndex(logits, 0.8, rng));
   }

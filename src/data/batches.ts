@@ -1,8 +1,8 @@
 // Language-model batches: random windows of a token stream, chosen by (seed, step)
 // alone, so a run resumed from a checkpoint sees exactly the batches it would have.
 
-import type { HostTensor } from "../runtime/session.js";
 import { Rng } from "../runtime/rng.js";
+import type { HostTensor } from "../runtime/session.js";
 
 export interface LmBatch {
   ids: HostTensor;

@@ -1,6 +1,6 @@
 // Text corpora from Debian packages (nothing is downloaded at run time).
 
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const FORTUNES_DIR = "/usr/share/games/fortunes";

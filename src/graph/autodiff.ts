@@ -63,8 +63,14 @@ export const vjpRules: VjpTable = {
   greater: null,
   stopGradient: null,
 
-  add: ({ inputs: [a, b] }, [d], needs) => [needs[0] ? unbroadcast(d!, a.shape) : null, needs[1] ? unbroadcast(d!, b.shape) : null],
-  sub: ({ inputs: [a, b] }, [d], needs) => [needs[0] ? unbroadcast(d!, a.shape) : null, needs[1] ? unbroadcast(op.neg(d!), b.shape) : null],
+  add: ({ inputs: [a, b] }, [d], needs) => [
+    needs[0] ? unbroadcast(d!, a.shape) : null,
+    needs[1] ? unbroadcast(d!, b.shape) : null,
+  ],
+  sub: ({ inputs: [a, b] }, [d], needs) => [
+    needs[0] ? unbroadcast(d!, a.shape) : null,
+    needs[1] ? unbroadcast(op.neg(d!), b.shape) : null,
+  ],
   mul: ({ inputs: [a, b] }, [d], needs) => [
     needs[0] ? unbroadcast(op.mul(d!, b), a.shape) : null,
     needs[1] ? unbroadcast(op.mul(d!, a), b.shape) : null,
@@ -116,14 +122,20 @@ export const vjpRules: VjpTable = {
   reduceSum: (node, [d]) => [expandReduced(d!, node)],
   reduceMean: (node, [d]) => {
     const x = node.inputs[0];
-    const count = node.attrs.axes.reduce<Dim>((n, a) => (typeof n === "number" && typeof x.shape[a] === "number" ? n * (x.shape[a] as number) : "?"), 1);
+    const count = node.attrs.axes.reduce<Dim>(
+      (n, a) => (typeof n === "number" && typeof x.shape[a] === "number" ? n * (x.shape[a] as number) : "?"),
+      1,
+    );
     if (typeof count !== "number") throw new Error(`reduceMean gradient: reduced axes of ${showShape(x.shape)} must be static`);
     return [op.div(expandReduced(d!, node), count)];
   },
   reduceMax: (node, [d]) => {
     // Ties share the gradient equally, so the rule is exact wherever it is defined.
     const x = node.inputs[0];
-    const yKept = op.reshape(node.outputs[0], x.shape.map((dim, i) => (node.attrs.axes.includes(i) ? 1 : dim)));
+    const yKept = op.reshape(
+      node.outputs[0],
+      x.shape.map((dim, i) => (node.attrs.axes.includes(i) ? 1 : dim)),
+    );
     const mask = op.cast(op.equal(x, yKept), x.dtype);
     const share = op.div(mask, op.reduceSum(mask, node.attrs.axes, true));
     return [op.mul(share, expandReduced(d!, node))];
@@ -138,7 +150,11 @@ export const vjpRules: VjpTable = {
     if (needs[0]) {
       // Rows the strided conv never reached come back as output padding.
       const reach = (ax: 0 | 1, k: number) =>
-        attrs.strides[ax] * ((y.shape[2 + ax] as number) - 1) + attrs.dilations[ax] * (k - 1) + 1 - attrs.pads[ax] - attrs.pads[ax + 2];
+        attrs.strides[ax] * ((y.shape[2 + ax] as number) - 1) +
+        attrs.dilations[ax] * (k - 1) +
+        1 -
+        attrs.pads[ax] -
+        attrs.pads[ax + 2];
       const outputPadding: [number, number] = [(x.shape[2] as number) - reach(0, kh), (x.shape[3] as number) - reach(1, kw)];
       dx = op.convTranspose2d(d!, w, { stride: attrs.strides, padding: attrs.pads, dilation: attrs.dilations, outputPadding });
     }
@@ -161,7 +177,8 @@ export const vjpRules: VjpTable = {
     });
   },
   slice: ({ inputs: [x], attrs: { axis, start, end } }, [d]) => {
-    if (typeof end !== "number") throw new Error(`slice gradient: the end of axis ${axis} is symbolic (${end}); train with static shapes`);
+    if (typeof end !== "number")
+      throw new Error(`slice gradient: the end of axis ${axis} is symbolic (${end}); train with static shapes`);
     return [op.pad(d!, axis, start, (x.shape[axis] as number) - end)];
   },
   pad: ({ inputs: [x], attrs: { axis, before } }, [d]) => [op.slice(d!, axis, before, before + (x.shape[axis] as number))],
@@ -175,7 +192,12 @@ export const vjpRules: VjpTable = {
     const post = Array.from({ length: d!.rank - axis - r }, (_, i) => axis + r + i);
     const dFront = op.transpose(d!, [...idx, ...pre, ...post]);
     const xPerm = [axis, ...pre, ...x.shape.slice(axis + 1).map((_, i) => axis + 1 + i)];
-    const zeros = op.full(x.graph, xPerm.map((p) => x.shape[p]), 0, x.dtype);
+    const zeros = op.full(
+      x.graph,
+      xPerm.map((p) => x.shape[p]),
+      0,
+      x.dtype,
+    );
     const dxFront = op.scatterNDAdd(zeros, op.unsqueeze(indices, -1), dFront);
     return [op.transpose(dxFront, inversePerm(xPerm)), null];
   },
@@ -209,8 +231,11 @@ function applyRule(node: Node, dOut: (Tensor | null)[], needs: boolean[]): Grads
 export function grad(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): Tensor[] {
   const g = loss.graph;
   if (!isFloat(loss.dtype)) throw new Error(`grad: loss must be a float tensor, got ${loss.dtype}`);
-  if (!seed && loss.rank !== 0) throw new Error(`grad: loss must be a scalar, got ${showShape(loss.shape)}; reduce it or pass a seed`);
-  if (seed && (seed.rank !== loss.rank || !seed.shape.every((d, i) => dimEq(d, loss.shape[i])))) throw new Error(`grad: seed shape ${showShape(seed.shape)} differs from loss shape ${showShape(loss.shape)}`);
+  if (!seed && loss.rank !== 0)
+    throw new Error(`grad: loss must be a scalar, got ${showShape(loss.shape)}; reduce it or pass a seed`);
+  if (seed && (seed.rank !== loss.rank || !seed.shape.every((d, i) => dimEq(d, loss.shape[i])))) {
+    throw new Error(`grad: seed shape ${showShape(seed.shape)} differs from loss shape ${showShape(loss.shape)}`);
+  }
 
   // Which tensors depend on a wrt tensor (forward sweep; node order is topological).
   const depends = new Set<number>(wrt.map((t) => t.id));

@@ -3,7 +3,7 @@
 // dtype and a static shape; every node keeps its primitive op tag and attributes so
 // the graph can be differentiated and exported.
 
-import { type Dim, type Shape, normDim } from "./dims.js";
+import { type Dim, normDim, type Shape } from "./dims.js";
 
 export type DType = "float32" | "float64" | "int64" | "int32" | "bool";
 export const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
@@ -140,7 +140,8 @@ export class Graph {
   param(name: string, shape: readonly number[], init: Init, opts: { trainable?: boolean; dtype?: DType } = {}): Tensor {
     if (this.inputs.has(name) || this.params.has(name)) throw new Error(`parameter "${name}" is already defined in this graph`);
     for (const d of shape) {
-      if (!Number.isInteger(d) || d <= 0) throw new Error(`parameter "${name}": shape [${shape.join(", ")}] must be positive integers`);
+      if (!Number.isInteger(d) || d <= 0)
+        throw new Error(`parameter "${name}": shape [${shape.join(", ")}] must be positive integers`);
     }
     const [t] = this.addNode(
       "param",

@@ -1,5 +1,5 @@
+export { differentiableOps, grad, unbroadcast, vjpRules } from "./autodiff.js";
 export * from "./dims.js";
 export * from "./graph.js";
+export { type ExportOptions, type OnnxModel, OPSET, toOnnx } from "./onnx.js";
 export * as op from "./ops.js";
-export { grad, differentiableOps, vjpRules, unbroadcast } from "./autodiff.js";
-export { toOnnx, OPSET, type ExportOptions, type OnnxModel } from "./onnx.js";

@@ -31,15 +31,21 @@ export interface OnnxModel {
   /** Names of the graph inputs in file order (data inputs, then parameters fed at run time). */
   inputNames: string[];
   outputNames: string[];
+  /** Whether any exported tensor is float64 (some ONNX Runtime fusions are float32-only). */
+  hasFloat64: boolean;
 }
 
 function tensorProto(name: string, data: TypedArray, dims: readonly number[]) {
   const dtype: DType =
-    data instanceof Float32Array ? "float32"
-    : data instanceof Float64Array ? "float64"
-    : data instanceof BigInt64Array ? "int64"
-    : data instanceof Int32Array ? "int32"
-    : "bool";
+    data instanceof Float32Array
+      ? "float32"
+      : data instanceof Float64Array
+        ? "float64"
+        : data instanceof BigInt64Array
+          ? "int64"
+          : data instanceof Int32Array
+            ? "int32"
+            : "bool";
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return onnx.TensorProto.create({ name, dataType: onnxType[dtype], dims: [...dims], rawData: raw });
 }
@@ -111,7 +117,13 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
   };
   const constInt64 = (values: readonly number[], hint = "c"): string => {
     const name = fresh(hint);
-    initializers.push(tensorProto(name, BigInt64Array.from(values, (v) => BigInt(v)), [values.length]));
+    initializers.push(
+      tensorProto(
+        name,
+        BigInt64Array.from(values, (v) => BigInt(v)),
+        [values.length],
+      ),
+    );
     return name;
   };
 
@@ -139,7 +151,8 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
     let out: string | undefined;
     for (const s of dimSymbols(d)) {
       const src = symbolSource.get(s);
-      if (!src) throw new Error(`toOnnx: symbolic dim "${s}" is not carried by any graph input, so its value is unknown at run time`);
+      if (!src)
+        throw new Error(`toOnnx: symbolic dim "${s}" is not carried by any graph input, so its value is unknown at run time`);
       const v = fresh(`dim_${s}`);
       emit("Shape", [nameOf(src.input)], [v], { start: src.axis, end: src.axis + 1 });
       out = out === undefined ? v : mulDims(out, v);
@@ -152,7 +165,10 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
   const shapeTensor = (dims: readonly Dim[], like?: Tensor): string => {
     if (isStatic(dims)) return constInt64(dims as number[], "shape");
     if (like && dims.every((d, i) => typeof d === "number" || (i < like.rank && dimEq(d, like.shape[i])))) {
-      return constInt64(dims.map((d) => (typeof d === "number" ? d : 0)), "shape");
+      return constInt64(
+        dims.map((d) => (typeof d === "number" ? d : 0)),
+        "shape",
+      );
     }
     const parts = dims.map((d) => dimValue(d));
     const out = fresh("shape");
@@ -243,10 +259,19 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
         });
         break;
       case "topK":
-        emit("TopK", [ins[0], constInt64([node.attrs.k], "k")], outs, { axis: node.attrs.axis, largest: node.attrs.largest ? 1 : 0, sorted: 1 });
+        emit("TopK", [ins[0], constInt64([node.attrs.k], "k")], outs, {
+          axis: node.attrs.axis,
+          largest: node.attrs.largest ? 1 : 0,
+          sorted: 1,
+        });
         break;
       case "conv2d":
-        emit("Conv", ins, [out], { strides: node.attrs.strides, pads: node.attrs.pads, dilations: node.attrs.dilations, group: 1 });
+        emit("Conv", ins, [out], {
+          strides: node.attrs.strides,
+          pads: node.attrs.pads,
+          dilations: node.attrs.dilations,
+          group: 1,
+        });
         break;
       case "convTranspose2d":
         emit("ConvTranspose", ins, [out], {
@@ -324,6 +349,7 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
     bytes: onnx.ModelProto.encode(model).finish(),
     inputNames: [...dataInputs, ...paramInputs].map((v) => v.name),
     outputNames,
+    hasFloat64: nodes.some((n) => n.outputs.some((t) => t.dtype === "float64")),
   };
 }
 

@@ -5,19 +5,8 @@
 // Dimension letters used in comments: B batch, T sequence, C channels/model width,
 // H heads, D head size, V vocabulary, E experts, K top-k.
 
-import {
-  type Dim,
-  type Shape,
-  broadcastShapes,
-  dimDiv,
-  dimEq,
-  isStatic,
-  normAxis,
-  numel,
-  shapeEq,
-  showShape,
-} from "./dims.js";
-import { type ConvAttrs, type DType, type Graph, type Tensor, type TypedArray, isFloat } from "./graph.js";
+import { broadcastShapes, type Dim, dimDiv, dimEq, isStatic, normAxis, numel, type Shape, shapeEq, showShape } from "./dims.js";
+import { type ConvAttrs, type DType, type Graph, isFloat, type Tensor, type TypedArray } from "./graph.js";
 
 export type TensorLike = Tensor | number;
 
@@ -58,7 +47,14 @@ export function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
 
 /** int64 [0, 1, ..., n-1]. */
 export const arange = (g: Graph, n: number): Tensor =>
-  constant(g, arrayOf("int64", Array.from({ length: n }, (_, i) => i)), [n]);
+  constant(
+    g,
+    arrayOf(
+      "int64",
+      Array.from({ length: n }, (_, i) => i),
+    ),
+    [n],
+  );
 
 /** A tensor of one value; symbolic dims allowed. */
 export function full(g: Graph, shape: Shape, value: number, dtype: DType = "float32"): Tensor {
@@ -148,7 +144,8 @@ export function customVjp(forward: Tensor, inputs: readonly Tensor[], vjp: (dOut
 
 /** Batched matmul [..., M, K] @ [..., K, N] -> [..., M, N], batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: both operands need rank >= 2, got ${showShape(a.shape)} @ ${showShape(b.shape)}`);
+  if (a.rank < 2 || b.rank < 2)
+    throw new Error(`matmul: both operands need rank >= 2, got ${showShape(a.shape)} @ ${showShape(b.shape)}`);
   if (a.dtype !== b.dtype) throw new Error(`matmul: dtypes differ (${a.dtype} vs ${b.dtype})`);
   const k = a.shape[a.rank - 1];
   if (!dimEq(k, b.shape[b.rank - 2])) {
@@ -203,10 +200,15 @@ export function topK(x: Tensor, k: number, axis = -1, largest = true): { values:
     throw new Error(`topK: k=${k} must be an integer in [1, ${n}] for axis ${ax} of ${showShape(x.shape)}`);
   }
   const shape = x.shape.map((d, i) => (i === ax ? k : d));
-  const [values, indices] = x.graph.addNode("topK", { k, axis: ax, largest }, [x], [
-    { dtype: x.dtype, shape },
-    { dtype: "int64", shape },
-  ]);
+  const [values, indices] = x.graph.addNode(
+    "topK",
+    { k, axis: ax, largest },
+    [x],
+    [
+      { dtype: x.dtype, shape },
+      { dtype: "int64", shape },
+    ],
+  );
   return { values, indices };
 }
 
@@ -238,7 +240,8 @@ function staticDims(t: Tensor, what: string): number[] {
 /** 2-D convolution, NCHW: x [N, Ci, H, W], w [Co, Ci, kh, kw] -> [N, Co, Ho, Wo]. */
 export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const attrs = convAttrs(opts);
-  if (x.rank !== 4 || w.rank !== 4) throw new Error(`conv2d: x and w must be rank 4 (NCHW, OIHW), got ${showShape(x.shape)}, ${showShape(w.shape)}`);
+  if (x.rank !== 4 || w.rank !== 4)
+    throw new Error(`conv2d: x and w must be rank 4 (NCHW, OIHW), got ${showShape(x.shape)}, ${showShape(w.shape)}`);
   const [, ci, h, wd] = staticDims(x, "conv2d");
   const [co, wci, kh, kw] = staticDims(w, "conv2d");
   if (ci !== wci) throw new Error(`conv2d: x has ${ci} channels but w expects ${wci}`);
@@ -250,14 +253,28 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
 
 /** Transposed 2-D convolution (the adjoint of conv2d): x [N, Ci, H, W], w [Ci, Co, kh, kw]. */
 export function convTranspose2d(x: Tensor, w: Tensor, opts: Conv2dOptions & { outputPadding?: [number, number] } = {}): Tensor {
-  const attrs = { ...convAttrs(opts), outputPadding: opts.outputPadding ?? [0, 0] as [number, number] };
-  if (x.rank !== 4 || w.rank !== 4) throw new Error(`convTranspose2d: x and w must be rank 4 (NCHW, IOHW), got ${showShape(x.shape)}, ${showShape(w.shape)}`);
+  const attrs = { ...convAttrs(opts), outputPadding: opts.outputPadding ?? ([0, 0] as [number, number]) };
+  if (x.rank !== 4 || w.rank !== 4) {
+    throw new Error(`convTranspose2d: x and w must be rank 4 (NCHW, IOHW), got ${showShape(x.shape)}, ${showShape(w.shape)}`);
+  }
   const [, ci, h, wd] = staticDims(x, "convTranspose2d");
   const [wci, co, kh, kw] = staticDims(w, "convTranspose2d");
   if (ci !== wci) throw new Error(`convTranspose2d: x has ${ci} channels but w expects ${wci}`);
   const size = (n: number, k: number, ax: 0 | 1) =>
-    attrs.strides[ax] * (n - 1) + attrs.outputPadding[ax] + attrs.dilations[ax] * (k - 1) + 1 - attrs.pads[ax] - attrs.pads[ax + 2];
-  const shape = [x.shape[0], co, size(h, kh, 0), size(wd, kw, 1)];
+    attrs.strides[ax] * (n - 1) +
+    attrs.outputPadding[ax] +
+    attrs.dilations[ax] * (k - 1) +
+    1 -
+    attrs.pads[ax] -
+    attrs.pads[ax + 2];
+  const [ho, wo] = [size(h, kh, 0), size(wd, kw, 1)];
+  if (ho < 1 || wo < 1) throw new Error(`convTranspose2d: pads leave an empty ${ho}x${wo} output for input ${h}x${wd}`);
+  attrs.outputPadding.forEach((p, ax) => {
+    if (p < 0 || (p >= attrs.strides[ax] && p >= attrs.dilations[ax])) {
+      throw new Error(`convTranspose2d: outputPadding ${p} must be >= 0 and smaller than the stride or dilation`);
+    }
+  });
+  const shape = [x.shape[0], co, ho, wo];
   return x.graph.addNode("convTranspose2d", attrs, [x, w], [{ dtype: x.dtype, shape }])[0];
 }
 
@@ -407,9 +424,11 @@ export function scatterElementsAdd(x: Tensor, indices: Tensor, updates: Tensor, 
 export function scatterNDAdd(x: Tensor, indices: Tensor, updates: Tensor): Tensor {
   requireIndex(indices, "scatterNDAdd");
   const q = indices.shape[indices.rank - 1];
-  if (typeof q !== "number" || q > x.rank) throw new Error(`scatterNDAdd: last index dim ${q} must be static and <= rank ${x.rank}`);
+  if (typeof q !== "number" || q > x.rank)
+    throw new Error(`scatterNDAdd: last index dim ${q} must be static and <= rank ${x.rank}`);
   const want = [...indices.shape.slice(0, -1), ...x.shape.slice(q)];
-  if (!shapeEq(want, updates.shape)) throw new Error(`scatterNDAdd: updates must be ${showShape(want)}, got ${showShape(updates.shape)}`);
+  if (!shapeEq(want, updates.shape))
+    throw new Error(`scatterNDAdd: updates must be ${showShape(want)}, got ${showShape(updates.shape)}`);
   return x.graph.addNode("scatterNDAdd", {}, [x, indices, updates], [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
@@ -432,7 +451,10 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axis: number): Tensor {
   const ax = normAxis(axis, x.rank, "squeeze");
   if (x.shape[ax] !== 1) throw new Error(`squeeze: axis ${ax} of ${showShape(x.shape)} is not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== ax));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== ax),
+  );
 }
 
 /** Split a static axis into pieces of the given sizes. */

@@ -3,8 +3,8 @@
 // benchmark the engine (character-level LM); the MoE LM builds on the same blocks.
 
 import { z } from "zod";
-import { type Dim, type Graph, type Tensor, op } from "../graph/index.js";
-import { Scope, causalSelfAttention, embedding, linear, mlp, rmsNorm } from "../nn/index.js";
+import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
+import { causalSelfAttention, embedding, linear, mlp, rmsNorm, Scope } from "../nn/index.js";
 
 export const GptConfig = z
   .object({
@@ -35,7 +35,10 @@ export function gptLogits(g: Graph, cfg: GptConfig, ids: Tensor): Tensor {
   let x = op.add(tok, op.slice(table, 0, 0, t)); // + [T, C]
   for (let i = 0; i < cfg.layers; i++) {
     const block = s.child("h").child(i);
-    x = op.add(x, causalSelfAttention(block.child("attn"), rmsNorm(block.child("ln1"), x), { heads: cfg.heads, maxT: cfg.blockSize, outStd }));
+    x = op.add(
+      x,
+      causalSelfAttention(block.child("attn"), rmsNorm(block.child("ln1"), x), { heads: cfg.heads, maxT: cfg.blockSize, outStd }),
+    );
     x = op.add(x, mlp(block.child("mlp"), rmsNorm(block.child("ln2"), x), cfg.hidden ?? 4 * cfg.dim, outStd));
   }
   return linear(s.child("lm_head"), rmsNorm(s.child("ln_f"), x), cfg.vocab); // [B, T, V]

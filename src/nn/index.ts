@@ -1,2 +1,2 @@
-export { Scope } from "./scope.js";
 export * from "./layers.js";
+export { Scope } from "./scope.js";

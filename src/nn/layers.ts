@@ -2,7 +2,7 @@
 // and input tensors, and returns output tensors. Weights are stored [in, out] and used
 // as x @ W, as in GPT-2's checkpoints.
 
-import { type Dim, type Tensor, op } from "../graph/index.js";
+import { type Dim, op, type Tensor } from "../graph/index.js";
 import type { Scope } from "./scope.js";
 
 /** x [..., in] -> [..., out]. */
@@ -58,7 +58,8 @@ export interface AttentionConfig {
 /** Causal multi-head self-attention: x [B, T, C] -> [B, T, C]. */
 export function causalSelfAttention(s: Scope, x: Tensor, cfg: AttentionConfig): Tensor {
   const [b, t, c] = x.shape;
-  if (typeof c !== "number" || c % cfg.heads !== 0) throw new Error(`attention ${s.prefix}: width ${c} must divide into ${cfg.heads} heads`);
+  if (typeof c !== "number" || c % cfg.heads !== 0)
+    throw new Error(`attention ${s.prefix}: width ${c} must divide into ${cfg.heads} heads`);
   const h = cfg.heads;
   const d = c / h;
   const qkv = linear(s.child("qkv"), x, 3 * c); // [B, T, 3C]

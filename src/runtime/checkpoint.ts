@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ParamStore } from "./params.js";
-import { type SafeTensor, readSafetensors, writeSafetensors } from "./safetensors.js";
+import { readSafetensors, type SafeTensor, writeSafetensors } from "./safetensors.js";
 import type { TrainStep } from "./trainStep.js";
 
 export interface CheckpointContents {
@@ -54,7 +54,8 @@ export async function saveCheckpoint(
 
 export async function loadCheckpoint(dir: string): Promise<CheckpointContents> {
   const modelPath = join(dir, "model.safetensors");
-  if (!existsSync(modelPath)) throw new Error(`no checkpoint in ${dir}: expected ${modelPath} (from \`aigc train\` or saveCheckpoint)`);
+  if (!existsSync(modelPath))
+    throw new Error(`no checkpoint in ${dir}: expected ${modelPath} (from \`aigc train\` or saveCheckpoint)`);
   const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8")) as unknown;
   const store = new ParamStore();
   const { tensors } = await readSafetensors(modelPath);

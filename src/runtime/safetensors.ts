@@ -197,7 +197,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
   }
   const headerLength = Number(headerLength64);
   if (8 + headerLength > bytes.length) {
-    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes, so at most ${bytes.length - 8}); the file is truncated or not safetensors`);
+    fail(
+      `header length ${headerLength} runs past the end of the file (${bytes.length} bytes, so at most ${bytes.length - 8}); the file is truncated or not safetensors`,
+    );
   }
   const dataLength = bytes.length - 8 - headerLength;
 
@@ -238,7 +240,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
       if (!Object.hasOwn(info, field)) fail(`${where}: missing "${field}" (expected fields: ${tensorFields.join(", ")})`);
     }
     for (const field of Object.keys(info)) {
-      if (!tensorFields.includes(field)) fail(`${where}: unexpected field "${field}" (expected only: ${tensorFields.join(", ")})`);
+      if (!tensorFields.includes(field))
+        fail(`${where}: unexpected field "${field}" (expected only: ${tensorFields.join(", ")})`);
     }
     const { dtype, shape, data_offsets: offsets } = info;
     if (!isDType(dtype)) {
@@ -259,7 +262,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
     const count = elementCount(shape);
     const expected = count === undefined ? undefined : count * dtypes[dtype].bytes;
     if (expected !== end - begin) {
-      fail(`${where}: shape [${shape}] of ${dtype} needs ${expected ?? "too many"} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      fail(
+        `${where}: shape [${shape}] of ${dtype} needs ${expected ?? "too many"} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      );
     }
     entries.push({ name, dtype, shape: [...shape], begin, end });
   }
@@ -271,13 +276,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
   for (const e of entries) {
     if (e.begin !== cursor) {
       const problem = e.begin < cursor ? "overlaps" : `leaves a gap of ${e.begin - cursor} bytes after`;
-      fail(`tensor "${e.name}" at data_offsets [${e.begin}, ${e.end}] ${problem} ${previous} (expected it to begin at ${cursor}; tensors must cover the data buffer contiguously)`);
+      fail(
+        `tensor "${e.name}" at data_offsets [${e.begin}, ${e.end}] ${problem} ${previous} (expected it to begin at ${cursor}; tensors must cover the data buffer contiguously)`,
+      );
     }
     cursor = e.end;
     if (e.end > e.begin) previous = `tensor "${e.name}" (ending at ${e.end})`;
   }
   if (cursor !== dataLength) {
-    fail(`tensors cover ${cursor} bytes of the ${dataLength}-byte data buffer; expected them to cover it exactly (the file has ${dataLength - cursor} unclaimed trailing bytes)`);
+    fail(
+      `tensors cover ${cursor} bytes of the ${dataLength}-byte data buffer; expected them to cover it exactly (the file has ${dataLength - cursor} unclaimed trailing bytes)`,
+    );
   }
 
   const data = bytes.subarray(8 + headerLength);
@@ -302,7 +311,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
  * which is flushed to disk and then renamed over `path`, so readers see the old file or the
  * whole new one, never a partial write.
  */
-export async function writeSafetensors(path: string, tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Record<string, SafeTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   const bytes = encodeSafetensors(tensors, metadata);
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);

@@ -81,6 +81,9 @@ export function compile(model: OnnxModel, opts: SessionOptions = {}): Promise<Co
       executionMode: "sequential",
       graphOptimizationLevel: "all",
       logSeverityLevel: 2,
+      // QuickGeluFusion turns x * sigmoid(x) into com.microsoft.QuickGelu, which has no
+      // float64 kernel: keep it off for float64 graphs (gradient checks).
+      ...(model.hasFloat64 ? { extra: { optimization: { disable_specified_optimizers: "QuickGeluFusion" } } } : {}),
     }).then((s) => new CompiledGraph(s, model.inputNames, model.outputNames));
     hit.catch(() => cache.delete(key));
     cache.set(key, hit);

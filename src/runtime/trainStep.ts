@@ -3,9 +3,9 @@
 // optimizer moments go in as inputs and come back as outputs; the host only swaps
 // buffers.
 
-import { type Graph, type Tensor, grad, op, toOnnx } from "../graph/index.js";
+import { type Graph, grad, op, type Tensor, toOnnx } from "../graph/index.js";
 import type { ParamStore } from "./params.js";
-import { type CompiledGraph, type HostTensor, compile } from "./session.js";
+import { type CompiledGraph, compile, type HostTensor } from "./session.js";
 
 export interface AdamWConfig {
   beta1: number;
@@ -103,7 +103,8 @@ export class TrainStep {
     const model = toOnnx({
       outputs,
       name: "train_step",
-      paramValue: (name) => (params.some((p) => p.node.op === "param" && p.node.attrs.name === name) ? undefined : store.get(name).data),
+      paramValue: (name) =>
+        params.some((p) => p.node.op === "param" && p.node.attrs.name === name) ? undefined : store.get(name).data,
     });
     const compiled = await compile(model, { threads: opts.threads });
     const names = params.map((p) => (p.node.op === "param" ? p.node.attrs.name : ""));
@@ -115,7 +116,8 @@ export class TrainStep {
     for (const name of this.paramNames) {
       const mv = moments.get(name);
       if (!mv) throw new Error(`restore: no optimizer state for parameter "${name}"`);
-      if (mv.m.length !== this.store.get(name).data.length) throw new Error(`restore: optimizer state for "${name}" has the wrong size`);
+      if (mv.m.length !== this.store.get(name).data.length)
+        throw new Error(`restore: optimizer state for "${name}" has the wrong size`);
       this.moments.set(name, mv);
     }
     this.step = step;

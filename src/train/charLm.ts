@@ -1,9 +1,9 @@
 // Character-level GPT on a text: everything a run needs, from text to a TrainStep,
 // an evaluator on held-out text, and the inference export.
 
-import { Graph, toOnnx, type OnnxModel } from "../graph/index.js";
-import { CharTokenizer } from "../data/charTokenizer.js";
 import { lmBatch, splitTokens, unigramCrossEntropy } from "../data/batches.js";
+import { CharTokenizer } from "../data/charTokenizer.js";
+import { Graph, type OnnxModel, toOnnx } from "../graph/index.js";
 import { type GptConfig, gptLogits } from "../models/gpt.js";
 import { ParamStore } from "../runtime/params.js";
 import type { HostTensor } from "../runtime/session.js";

@@ -42,7 +42,12 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const evalLosses: { step: number; loss: number }[] = [];
   const save = () =>
     o.checkpoint &&
-    saveCheckpoint(o.checkpoint.dir, { store: o.store, trainStep: o.trainStep, config: o.checkpoint.config, state: o.checkpoint.state?.() });
+    saveCheckpoint(o.checkpoint.dir, {
+      store: o.store,
+      trainStep: o.trainStep,
+      config: o.checkpoint.config,
+      state: o.checkpoint.state?.(),
+    });
   while (o.trainStep.step < o.steps) {
     const step = o.trainStep.step;
     const lr = o.schedule(step);

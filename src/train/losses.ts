@@ -1,6 +1,6 @@
 // Losses as graph functions.
 
-import { type Tensor, op } from "../graph/index.js";
+import { op, type Tensor } from "../graph/index.js";
 
 /**
  * Mean cross-entropy of logits [..., V] against int64 targets [...].

@@ -13,4 +13,7 @@ export function cosineSchedule(o: { lr: number; warmup: number; total: number; m
   };
 }
 
-export const constantSchedule = (lr: number): Schedule => () => lr;
+export const constantSchedule =
+  (lr: number): Schedule =>
+  () =>
+    lr;

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadFortunes } from "../../src/data/corpus.js";
 import { lmBatch } from "../../src/data/batches.js";
+import { loadFortunes } from "../../src/data/corpus.js";
 import { Graph, op } from "../../src/graph/index.js";
 import { gptLogits } from "../../src/models/gpt.js";
 import { linear } from "../../src/nn/index.js";
@@ -19,8 +19,8 @@ import { Rng } from "../../src/runtime/rng.js";
 import { compile } from "../../src/runtime/session.js";
 import { Evaluator, TrainStep } from "../../src/runtime/trainStep.js";
 import { type CharLmOptions, exportGptInference, setupCharLm } from "../../src/train/charLm.js";
-import { crossEntropy } from "../../src/train/losses.js";
 import { trainLoop } from "../../src/train/loop.js";
+import { crossEntropy } from "../../src/train/losses.js";
 import { constantSchedule, cosineSchedule } from "../../src/train/schedule.js";
 
 const threads = 2;
@@ -49,8 +49,17 @@ test("an MLP learns two interleaved spirals", async () => {
   const loss = crossEntropy(logits, y);
   const store = ParamStore.fromGraph(g, 0);
   const step = await TrainStep.create(loss, store, { threads, optimizer: { weightDecay: 0 } });
-  const batch = { x: { dtype: "float32" as const, shape: [n, 2], data: xs }, y: { dtype: "int64" as const, shape: [n], data: ys } };
-  const { losses } = await trainLoop({ trainStep: step, store, steps: 400, schedule: constantSchedule(1e-2), batchAt: () => batch });
+  const batch = {
+    x: { dtype: "float32" as const, shape: [n, 2], data: xs },
+    y: { dtype: "int64" as const, shape: [n], data: ys },
+  };
+  const { losses } = await trainLoop({
+    trainStep: step,
+    store,
+    steps: 400,
+    schedule: constantSchedule(1e-2),
+    batchAt: () => batch,
+  });
   assert.ok(losses[0] > 0.6, `initial loss ${losses[0]} should be near ln 2`);
   const final = losses.at(-1)!;
   assert.ok(final < 0.15, `MLP loss should fall below 0.15 on spirals, got ${final}`);
@@ -97,7 +106,8 @@ test("a 2-layer causal transformer LM on fortunes falls well below the unigram b
   assert.ok(maxDiff <= 1e-4, `inference logits differ from training forward by ${maxDiff}`);
   // A shorter sequence (T is symbolic) equals the prefix of the full-length logits: causality.
   const short = { dtype: "int64" as const, shape: [charOpts.batch, 10], data: new BigInt64Array(charOpts.batch * 10) };
-  for (let b = 0; b < charOpts.batch; b++) for (let t = 0; t < 10; t++) short.data[b * 10 + t] = batch.ids.data[b * 64 + t] as bigint;
+  for (let b = 0; b < charOpts.batch; b++)
+    for (let t = 0; t < 10; t++) short.data[b * 10 + t] = batch.ids.data[b * 64 + t] as bigint;
   const shortLogits = (await infer.run({ ids: short })).logits;
   assert.deepEqual(shortLogits.shape, [charOpts.batch, 10, s.cfg.vocab]);
   const v = s.cfg.vocab;
@@ -122,7 +132,9 @@ test("a checkpointed and resumed run gives the same loss curve as an uninterrupt
   const steps = 30;
   const schedule = cosineSchedule({ lr: 3e-3, warmup: 5, total: steps });
   const whole = await setupCharLm(text, charOpts);
-  const uninterrupted = (await trainLoop({ trainStep: whole.trainStep, store: whole.store, steps, schedule, batchAt: whole.batchAt })).losses;
+  const uninterrupted = (
+    await trainLoop({ trainStep: whole.trainStep, store: whole.store, steps, schedule, batchAt: whole.batchAt })
+  ).losses;
 
   const dir = await mkdtemp(join(tmpdir(), "aigc-ckpt-"));
   try {
@@ -141,10 +153,18 @@ test("a checkpointed and resumed run gives the same loss curve as an uninterrupt
     assert.deepEqual(ckpt.config, first.cfg);
     const resumed = await setupCharLm(text, { ...charOpts, store: ckpt.store });
     resumed.trainStep.restore(ckpt.moments!, ckpt.step);
-    const rest = await trainLoop({ trainStep: resumed.trainStep, store: resumed.store, steps, schedule, batchAt: resumed.batchAt });
+    const rest = await trainLoop({
+      trainStep: resumed.trainStep,
+      store: resumed.store,
+      steps,
+      schedule,
+      batchAt: resumed.batchAt,
+    });
     const curve = [...half.losses, ...rest.losses];
     assert.equal(curve.length, uninterrupted.length);
-    curve.forEach((l, i) => assert.ok(Math.abs(l - uninterrupted[i]) <= 1e-6, `step ${i + 1}: resumed ${l} vs uninterrupted ${uninterrupted[i]}`));
+    for (const [i, l] of curve.entries()) {
+      assert.ok(Math.abs(l - uninterrupted[i]) <= 1e-6, `step ${i + 1}: resumed ${l} vs uninterrupted ${uninterrupted[i]}`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import {
-  type SafeDType,
-  type SafeTensor,
-  SafetensorsError,
   decodeSafetensors,
   encodeSafetensors,
   readSafetensors,
+  type SafeDType,
+  type SafeTensor,
+  SafetensorsError,
   safeDTypes,
   writeSafetensors,
 } from "../../src/runtime/safetensors.js";
@@ -72,7 +72,7 @@ const allDTypes: Record<string, SafeTensor> = {
 };
 
 test("round trip of every dtype, scalar and zero-size shapes, and metadata", () => {
-  const metadata = { format: "pt", "ünïcode ✓": "välue \"quoted\"\n", empty: "" };
+  const metadata = { format: "pt", "ünïcode ✓": 'välue "quoted"\n', empty: "" };
   const bytes = encodeSafetensors(allDTypes, metadata);
   const out = decodeSafetensors(bytes);
   assert.deepEqual(out.tensors, allDTypes); // typed arrays compare byte for byte: NaN, -0 included
@@ -138,11 +138,23 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
   const f32 = (offsets: unknown, shape: unknown = [1]) => ({ dtype: "F32", shape, data_offsets: offsets });
   const cases: [string, Uint8Array, RegExp][] = [
     ["too short", new Uint8Array(5), /5 bytes, too short/],
-    ["header past end", fileWith("{}", [], { length: 100n }), /header length 100 runs past the end of the file \(16 bytes, so at most 8\)/],
+    [
+      "header past end",
+      fileWith("{}", [], { length: 100n }),
+      /header length 100 runs past the end of the file \(16 bytes, so at most 8\)/,
+    ],
     ["absurd header length", fileWith("{}", [], { length: 2n ** 63n }), /exceeds the 100000000-byte limit/],
     ["max u64 header length", fileWith("{}", [], { length: 2n ** 64n - 1n }), /exceeds the 100000000-byte limit/],
     ["empty header", fileWith("", [], { pad: false }), /must be a JSON object starting with "\{"/],
-    ["invalid UTF-8", (() => { const f = fileWith("{ }", [], { pad: false }); f[9] = 0xff; return f; })(), /not valid UTF-8/],
+    [
+      "invalid UTF-8",
+      (() => {
+        const f = fileWith("{ }", [], { pad: false });
+        f[9] = 0xff;
+        return f;
+      })(),
+      /not valid UTF-8/,
+    ],
     ["byte order mark", fileWith("\ufeff{}"), /must be a JSON object starting with/],
     ["invalid JSON", fileWith('{"a":'), /not valid JSON/],
     ["array header", fileWith("[1, 2]"), /JSON object starting with "\{", got "\[1, 2\]/],
@@ -150,10 +162,18 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
     ["entry not an object", fileWith({ a: 1 }), /tensor "a": expected \{"dtype", "shape", "data_offsets"\}, got 1/],
     ["missing field", fileWith({ a: { dtype: "F32", shape: [] } }), /tensor "a": missing "data_offsets"/],
     ["extra field", fileWith({ a: { ...f32([0, 4]), offsets: 1 } }, [0, 0, 0, 0]), /unexpected field "offsets"/],
-    ["unknown dtype", fileWith({ a: { ...f32([0, 4]), dtype: "Q9" } }, [0, 0, 0, 0]), /unknown dtype "Q9"; this reader handles F32, F64, I64, I32, U8, BOOL/],
+    [
+      "unknown dtype",
+      fileWith({ a: { ...f32([0, 4]), dtype: "Q9" } }, [0, 0, 0, 0]),
+      /unknown dtype "Q9"; this reader handles F32, F64, I64, I32, U8, BOOL/,
+    ],
     ["F16", fileWith({ a: { ...f32([0, 2]), dtype: "F16" } }, [0, 0]), /unsupported dtype "F16"; this reader handles F32/],
     ["dtype not a string", fileWith({ a: { ...f32([0, 4]), dtype: 4 } }, [0, 0, 0, 0]), /unknown dtype 4/],
-    ["negative dim", fileWith({ a: f32([0, 4], [-1]) }, [0, 0, 0, 0]), /shape must be an array of non-negative integers, got \[-1\]/],
+    [
+      "negative dim",
+      fileWith({ a: f32([0, 4], [-1]) }, [0, 0, 0, 0]),
+      /shape must be an array of non-negative integers, got \[-1\]/,
+    ],
     ["fractional dim", fileWith({ a: f32([0, 4], [1.5]) }, [0, 0, 0, 0]), /shape must be an array of non-negative integers/],
     ["string dim", fileWith({ a: f32([0, 4], ["1"]) }, [0, 0, 0, 0]), /shape must be an array of non-negative integers/],
     ["shape not an array", fileWith({ a: f32([0, 4], 1) }, [0, 0, 0, 0]), /shape must be an array/],
@@ -162,15 +182,27 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
     ["offsets negative", fileWith({ a: f32([-4, 0]) }), /data_offsets must be \[begin, end\] with non-negative integers/],
     ["offsets fractional", fileWith({ a: f32([0, 4.5]) }, [0, 0, 0, 0]), /data_offsets must be/],
     ["begin after end", fileWith({ a: f32([4, 0]) }, [0, 0, 0, 0]), /begin after end/],
-    ["offsets out of bounds", fileWith({ a: f32([0, 8], [2]) }, [0, 0, 0, 0]), /data_offsets \[0, 8\] run past the 4-byte data buffer/],
-    ["size mismatch", fileWith({ a: f32([0, 4], [2]) }, [0, 0, 0, 0]), /shape \[2\] of F32 needs 8 bytes but data_offsets \[0, 4\] span 4/],
+    [
+      "offsets out of bounds",
+      fileWith({ a: f32([0, 8], [2]) }, [0, 0, 0, 0]),
+      /data_offsets \[0, 8\] run past the 4-byte data buffer/,
+    ],
+    [
+      "size mismatch",
+      fileWith({ a: f32([0, 4], [2]) }, [0, 0, 0, 0]),
+      /shape \[2\] of F32 needs 8 bytes but data_offsets \[0, 4\] span 4/,
+    ],
     [
       "overlap",
       fileWith({ a: f32([0, 4]), b: f32([2, 6]) }, [0, 0, 0, 0, 0, 0]),
       /tensor "b" at data_offsets \[2, 6\] overlaps tensor "a" \(ending at 4\) \(expected it to begin at 4/,
     ],
     ["same offsets", fileWith({ a: f32([0, 4]), b: f32([0, 4]) }, [0, 0, 0, 0]), /overlaps/],
-    ["zero-size inside", fileWith({ a: f32([0, 4]), z: f32([2, 2], [0]) }, [0, 0, 0, 0]), /tensor "z" at data_offsets \[2, 2\] overlaps/],
+    [
+      "zero-size inside",
+      fileWith({ a: f32([0, 4]), z: f32([2, 2], [0]) }, [0, 0, 0, 0]),
+      /tensor "z" at data_offsets \[2, 2\] overlaps/,
+    ],
     ["gap", fileWith({ a: f32([0, 4]), b: f32([6, 10]) }, new Uint8Array(10)), /leaves a gap of 2 bytes after tensor "a"/],
     ["leading gap", fileWith({ a: f32([4, 8]) }, new Uint8Array(8)), /gap of 4 bytes after the start of the data buffer/],
     ["trailing bytes", fileWith({ a: f32([0, 4]) }, new Uint8Array(6)), /2 unclaimed trailing bytes/],
@@ -178,7 +210,11 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
     ["metadata not an object", fileWith({ __metadata__: ["x"] }), /"__metadata__" must be an object of strings, got \["x"\]/],
     ["metadata null", fileWith({ __metadata__: null }), /"__metadata__" must be an object/],
     ["metadata value", fileWith({ __metadata__: { k: 1 } }), /"__metadata__" value for "k" must be a string, got 1/],
-    ["BOOL byte 2", fileWith({ m: { dtype: "BOOL", shape: [2], data_offsets: [0, 2] } }, [1, 2]), /BOOL data must hold only bytes 0 and 1/],
+    [
+      "BOOL byte 2",
+      fileWith({ m: { dtype: "BOOL", shape: [2], data_offsets: [0, 2] } }, [1, 2]),
+      /BOOL data must hold only bytes 0 and 1/,
+    ],
   ];
   for (const [label, bytes, message] of cases) {
     assert.throws(
@@ -198,17 +234,41 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
 
 test("encoding rejects tensors it cannot write", () => {
   const bad: [string, Record<string, SafeTensor>, Record<string, string> | undefined, RegExp][] = [
-    ["wrong array type", { a: { dtype: "F64", shape: [1], data: new Float32Array(1) } }, undefined, /tensor "a": dtype F64 needs its data in a Float64Array, got Float32Array/],
+    [
+      "wrong array type",
+      { a: { dtype: "F64", shape: [1], data: new Float32Array(1) } },
+      undefined,
+      /tensor "a": dtype F64 needs its data in a Float64Array, got Float32Array/,
+    ],
     ["I64 as Int32Array", { a: { dtype: "I64", shape: [1], data: new Int32Array(1) } }, undefined, /BigInt64Array/],
-    ["shape/data mismatch", { a: { dtype: "U8", shape: [2, 2], data: new Uint8Array(3) } }, undefined, /shape \[2,2\] has 4 elements but data has 3/],
+    [
+      "shape/data mismatch",
+      { a: { dtype: "U8", shape: [2, 2], data: new Uint8Array(3) } },
+      undefined,
+      /shape \[2,2\] has 4 elements but data has 3/,
+    ],
     ["negative dim", { a: { dtype: "U8", shape: [-1], data: new Uint8Array(0) } }, undefined, /non-negative integers/],
-    ["BOOL value", { a: { dtype: "BOOL", shape: [1], data: new Uint8Array([2]) } }, undefined, /BOOL data must hold only 0 and 1/],
+    [
+      "BOOL value",
+      { a: { dtype: "BOOL", shape: [1], data: new Uint8Array([2]) } },
+      undefined,
+      /BOOL data must hold only 0 and 1/,
+    ],
     ["reserved name", { __metadata__: { dtype: "U8", shape: [0], data: new Uint8Array(0) } }, undefined, /reserved for metadata/],
     ["metadata value", {}, { k: 1 as unknown as string }, /metadata "k" must be a string/],
-    ["bad dtype", { a: { dtype: "F16" as SafeDType, shape: [0], data: new Uint8Array(0) } }, undefined, /dtype "F16" is not one of F32, F64, I64, I32, U8, BOOL/],
+    [
+      "bad dtype",
+      { a: { dtype: "F16" as SafeDType, shape: [0], data: new Uint8Array(0) } },
+      undefined,
+      /dtype "F16" is not one of F32, F64, I64, I32, U8, BOOL/,
+    ],
   ];
   for (const [label, tensors, metadata, message] of bad) {
-    assert.throws(() => encodeSafetensors(tensors, metadata), (e: unknown) => e instanceof SafetensorsError && message.test(e.message), label);
+    assert.throws(
+      () => encodeSafetensors(tensors, metadata),
+      (e: unknown) => e instanceof SafetensorsError && message.test(e.message),
+      label,
+    );
   }
 });
 
@@ -219,15 +279,24 @@ const tensorArb: fc.Arbitrary<SafeTensor> = fc.constantFrom(...safeDTypes).chain
   fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }).chain((shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const len = n * itemBytes[dtype];
-    const raw = dtype === "BOOL" ? fc.uint8Array({ min: 0, max: 1, minLength: n, maxLength: n }) : fc.uint8Array({ minLength: len, maxLength: len });
+    const raw =
+      dtype === "BOOL"
+        ? fc.uint8Array({ min: 0, max: 1, minLength: n, maxLength: n })
+        : fc.uint8Array({ minLength: len, maxLength: len });
     return fc.tuple(raw, fc.nat(2)).map(([bytes, pad]) => tensorFromBytes(dtype, shape, bytes, pad));
   }),
 );
 const nameArb = fc.string({ unit: "binary", maxLength: 12 }).filter((s) => s !== "__metadata__");
 const tensorsArb = fc.dictionary(nameArb, tensorArb, { maxKeys: 6, noNullPrototype: true });
-const metadataArb = fc.option(fc.dictionary(fc.string({ unit: "binary", maxLength: 8 }), fc.string({ unit: "binary", maxLength: 16 }), { maxKeys: 4, noNullPrototype: true }), {
-  nil: undefined,
-});
+const metadataArb = fc.option(
+  fc.dictionary(fc.string({ unit: "binary", maxLength: 8 }), fc.string({ unit: "binary", maxLength: 16 }), {
+    maxKeys: 4,
+    noNullPrototype: true,
+  }),
+  {
+    nil: undefined,
+  },
+);
 
 test("property: encode then decode is the identity, with an aligned space-padded header", () => {
   fc.assert(
@@ -297,8 +366,7 @@ const headerMutationArb = fc
         const offsets = header[name]?.data_offsets;
         const d = (pick % 9) - 4;
         if (Array.isArray(offsets)) header[name].data_offsets = offsets.map((o) => (typeof o === "number" ? o + d : o));
-      }
-      else if (typeof header[name] === "object" && header[name] !== null) header[name][kind] = value;
+      } else if (typeof header[name] === "object" && header[name] !== null) header[name][kind] = value;
     }
     let data = file.subarray(8 + length);
     if (dataDelta < 0) data = data.subarray(0, Math.max(0, data.length + dataDelta));
@@ -320,24 +388,35 @@ test("fuzz: decode of random or corrupted bytes returns or throws SafetensorsErr
     opts,
   );
   // random JSON text as the header
-  fc.assert(fc.property(fc.json(), fc.uint8Array({ maxLength: 16 }), (json, data) => decodesOrRejects(fileWith(json, data))), opts);
+  fc.assert(
+    fc.property(fc.json(), fc.uint8Array({ maxLength: 16 }), (json, data) => decodesOrRejects(fileWith(json, data))),
+    opts,
+  );
   // byte flips, truncation and extension of valid files
   fc.assert(
-    fc.property(validFileArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.integer({ min: -8, max: 8 }), (file, flips, cut) => {
-      let b = new Uint8Array(file);
-      for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
-      if (cut < 0) b = b.subarray(0, Math.max(0, b.length + cut));
-      else if (cut > 0) b = new Uint8Array([...b, ...new Array<number>(cut).fill(0x20)]);
+    fc.property(
+      validFileArb,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.integer({ min: -8, max: 8 }),
+      (file, flips, cut) => {
+        let b = new Uint8Array(file);
+        for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
+        if (cut < 0) b = b.subarray(0, Math.max(0, b.length + cut));
+        else if (cut > 0) b = new Uint8Array([...b, ...new Array<number>(cut).fill(0x20)]);
+        decodesOrRejects(b);
+      },
+    ),
+    opts,
+  );
+  // flips restricted to the 8-byte length field
+  fc.assert(
+    fc.property(validFileArb, fc.nat(7), fc.integer({ min: 0, max: 255 }), (file, at, v) => {
+      const b = new Uint8Array(file);
+      b[at] = v;
       decodesOrRejects(b);
     }),
     opts,
   );
-  // flips restricted to the 8-byte length field
-  fc.assert(fc.property(validFileArb, fc.nat(7), fc.integer({ min: 0, max: 255 }), (file, at, v) => {
-    const b = new Uint8Array(file);
-    b[at] = v;
-    decodesOrRejects(b);
-  }), opts);
   // structurally valid JSON with wrong fields, dtypes, shapes, offsets and metadata
   fc.assert(fc.property(headerMutationArb, decodesOrRejects), { numRuns: 1000 });
 });
@@ -417,13 +496,15 @@ function jsSum(t: SafeTensor): string {
   return String(s);
 }
 
-const sameFloatBits = (a: string, b: string): boolean => Object.is(Buffer.from(a, "hex").readDoubleLE(0), Buffer.from(b, "hex").readDoubleLE(0));
+const sameFloatBits = (a: string, b: string): boolean =>
+  Object.is(Buffer.from(a, "hex").readDoubleLE(0), Buffer.from(b, "hex").readDoubleLE(0));
 
 test("Python's struct + json reads the files this module writes", { skip: python ? false : "python3 not found" }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "safetensors-py-"));
   try {
-    const cases = [{ tensors: allDTypes, metadata: { format: "pt", "ünï": "✓" } as Record<string, string> | undefined }];
-    for (const [tensors, metadata] of fc.sample(fc.tuple(tensorsArb, metadataArb), { numRuns: 40, seed: 7 })) cases.push({ tensors, metadata });
+    const cases = [{ tensors: allDTypes, metadata: { format: "pt", ünï: "✓" } as Record<string, string> | undefined }];
+    for (const [tensors, metadata] of fc.sample(fc.tuple(tensorsArb, metadataArb), { numRuns: 40, seed: 7 }))
+      cases.push({ tensors, metadata });
     const paths = cases.map((_, i) => join(dir, `${i}.safetensors`));
     for (const [i, c] of cases.entries()) await writeSafetensors(paths[i], c.tensors, c.metadata);
     const summaries = JSON.parse(runPython(pyReader, paths)) as PySummary[];
@@ -477,7 +558,7 @@ test("this module reads a file written by Python's struct + json", { skip: pytho
     const path = join(dir, "py.safetensors");
     runPython(pyWriter, [path]);
     const out = await readSafetensors(path);
-    assert.deepEqual(out.metadata, { format: "np", "ünï": "✓" });
+    assert.deepEqual(out.metadata, { format: "np", ünï: "✓" });
     assert.deepEqual(Object.keys(out.tensors), ["w", "ids", "mask", "d", "k", "b", "none"]);
     assert.deepEqual(out.tensors, {
       w: { dtype: "F32", shape: [2, 3], data: new Float32Array([0.5, -1.25, 3, 1e-8, -0, 65504]) },
@@ -495,7 +576,9 @@ test("this module reads a file written by Python's struct + json", { skip: pytho
 
 const hasSafetensorsPackage = python !== undefined && spawnSync(python, ["-c", "import safetensors.numpy"]).status === 0;
 
-test("the safetensors Python package reads our files", { skip: hasSafetensorsPackage ? false : "python safetensors package not installed" }, async () => {
+test("the safetensors Python package reads our files", {
+  skip: hasSafetensorsPackage ? false : "python safetensors package not installed",
+}, async () => {
   const dir = await mkdtemp(join(tmpdir(), "safetensors-hf-"));
   try {
     const path = join(dir, "a.safetensors");
@@ -533,7 +616,10 @@ test("writeSafetensors is atomic: no temp file left, overwrites replace, failure
 
     // a tensor that cannot be encoded: nothing is written, the old file stays
     const before = await readFile(path);
-    await assert.rejects(writeSafetensors(path, { bad: { dtype: "F32", shape: [2], data: new Float32Array(1) } }), SafetensorsError);
+    await assert.rejects(
+      writeSafetensors(path, { bad: { dtype: "F32", shape: [2], data: new Float32Array(1) } }),
+      SafetensorsError,
+    );
     assert.deepEqual(await readFile(path), before);
     assert.deepEqual(await readdir(dir), ["model.safetensors"]);
 
@@ -553,7 +639,10 @@ test("writeSafetensors is atomic: no temp file left, overwrites replace, failure
     // reading a corrupt file names it
     const corrupt = join(dir, "corrupt.safetensors");
     await writeFile(corrupt, before.subarray(0, before.length - 1));
-    await assert.rejects(readSafetensors(corrupt), (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(`${corrupt}: `));
+    await assert.rejects(
+      readSafetensors(corrupt),
+      (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(`${corrupt}: `),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

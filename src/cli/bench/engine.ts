@@ -78,13 +78,35 @@ export function debianPython(): string {
 }
 
 /** Run bench/engine_torch.py; null with a reason where Python or torch is missing. */
-export function measureTorchStep(o: EngineBenchOptions): { torchStepMs: number | null; info?: Record<string, unknown>; note?: string } {
+export function measureTorchStep(o: EngineBenchOptions): {
+  torchStepMs: number | null;
+  info?: Record<string, unknown>;
+  note?: string;
+} {
   const script = fileURLToPath(new URL("../../../bench/engine_torch.py", import.meta.url));
-  const args = [script, "--batch", o.batch, "--seq", o.seq, "--d", o.dim, "--heads", o.heads, "--layers", o.layers, "--vocab", o.vocab]
+  const args = [
+    script,
+    "--batch",
+    o.batch,
+    "--seq",
+    o.seq,
+    "--d",
+    o.dim,
+    "--heads",
+    o.heads,
+    "--layers",
+    o.layers,
+    "--vocab",
+    o.vocab,
+  ]
     .concat(["--threads", o.threads, "--warmup", o.warmup, "--steps", o.steps])
     .map(String);
   const r = spawnSync(debianPython(), args, { encoding: "utf8", timeout: 600_000 });
-  if (r.error) return { torchStepMs: null, note: `python3 could not be run (${r.error.message}); install python3-torch and libopenblas0-pthread` };
+  if (r.error)
+    return {
+      torchStepMs: null,
+      note: `python3 could not be run (${r.error.message}); install python3-torch and libopenblas0-pthread`,
+    };
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   try {
     const info = JSON.parse(last) as Record<string, unknown>;
@@ -96,14 +118,24 @@ export function measureTorchStep(o: EngineBenchOptions): { torchStepMs: number |
 }
 
 export async function runEngineBench(o: EngineBenchOptions, log: (line: string) => void = () => {}): Promise<EngineBenchResult> {
-  log(`engine: batch ${o.batch} x ${o.seq} tokens, d=${o.dim}, ${o.heads} heads, ${o.layers} layers, vocab ${o.vocab}, ${o.threads} threads`);
+  log(
+    `engine: batch ${o.batch} x ${o.seq} tokens, d=${o.dim}, ${o.heads} heads, ${o.layers} layers, vocab ${o.vocab}, ${o.threads} threads`,
+  );
   const ours = await measureOurStep(o);
   log(`aigc (ONNX Runtime): ${ours.stepMs.toFixed(1)} ms/step median of ${o.steps} (${ours.params} params)`);
   let torch: ReturnType<typeof measureTorchStep> = { torchStepMs: null, note: "skipped (--no-torch)" };
   if (!o.noTorch) torch = measureTorchStep(o);
-  if (torch.torchStepMs !== null) log(`PyTorch ${torch.info?.torch} (${torch.info?.blas}): ${torch.torchStepMs.toFixed(1)} ms/step median`);
+  if (torch.torchStepMs !== null)
+    log(`PyTorch ${torch.info?.torch} (${torch.info?.blas}): ${torch.torchStepMs.toFixed(1)} ms/step median`);
   else log(`PyTorch anchor unavailable: ${torch.note}`);
   const ratio = torch.torchStepMs !== null ? ours.stepMs / torch.torchStepMs : null;
   if (ratio !== null) log(`ratio (ours / PyTorch): ${ratio.toFixed(3)} (<= 1.0 means at least as fast)`);
-  return { stepMs: ours.stepMs, torchStepMs: torch.torchStepMs, ratio, params: ours.params, torch: torch.info, torchNote: torch.note };
+  return {
+    stepMs: ours.stepMs,
+    torchStepMs: torch.torchStepMs,
+    ratio,
+    params: ours.params,
+    torch: torch.info,
+    torchNote: torch.note,
+  };
 }
