@@ -62,6 +62,7 @@ export const vjpRules: VjpTable = {
   less: null,
   greater: null,
   stopGradient: null,
+  moeSwiGlu: null, // inference only: training uses the capacity-dispatch graph
 
   add: ({ inputs: [a, b] }, [d], needs) => [
     needs[0] ? unbroadcast(d!, a.shape) : null,
@@ -168,6 +169,9 @@ export const vjpRules: VjpTable = {
   reshape: ({ inputs: [x] }, [d]) => [op.reshape(d!, x.shape)],
   transpose: ({ attrs: { perm } }, [d]) => [op.transpose(d!, inversePerm(perm))],
   concat: ({ inputs, attrs: { axis } }, [d], needs) => {
+    if (inputs.some((t) => typeof t.shape[axis] !== "number")) {
+      throw new Error(`concat gradient: axis ${axis} is symbolic; train with static shapes`);
+    }
     let at = 0;
     return inputs.map((t, k) => {
       const n = t.shape[axis] as number;

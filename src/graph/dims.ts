@@ -1,7 +1,8 @@
 // Dimensions are numbers or symbols. A symbolic dimension is a product of named
 // factors with an optional integer coefficient, written canonically: "B*T", "4*B".
 // That is enough to reshape [B, T, C] -> [B*T, C] and back in graphs whose batch and
-// sequence length are only known at run time (inference with a KV cache).
+// sequence length are only known at run time (inference with a KV cache). A parenthesised
+// sum such as "(P+T)" is one opaque factor.
 
 export type Dim = number | string;
 export type Shape = readonly Dim[];
@@ -18,7 +19,7 @@ function toProduct(d: Dim): Product {
   for (const part of d.split("*")) {
     const p = part.trim();
     if (/^\d+$/.test(p)) coeff *= Number(p);
-    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) factors.push(p);
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p) || /^\([^()*]+\)$/.test(p)) factors.push(p);
     else throw new Error(`bad symbolic dimension "${d}": expected names and integers joined by "*", e.g. "B*T"`);
   }
   factors.sort();
@@ -40,6 +41,17 @@ export function dimMul(a: Dim, b: Dim): Dim {
   const pa = toProduct(a);
   const pb = toProduct(b);
   return fromProduct({ coeff: pa.coeff * pb.coeff, factors: [...pa.factors, ...pb.factors].sort() });
+}
+
+/**
+ * a + b. Sums of symbols have no algebra here: "P" + "T" is the opaque symbol "(P+T)",
+ * which a graph input can carry (e.g. an attention mask over past and new positions).
+ */
+export function dimAdd(a: Dim, b: Dim): Dim {
+  if (typeof a === "number" && typeof b === "number") return a + b;
+  if (a === 0) return normDim(b);
+  if (b === 0) return normDim(a);
+  return `(${normDim(a)}+${normDim(b)})`;
 }
 
 /** a / b, or undefined when b does not divide a exactly. */

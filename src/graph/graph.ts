@@ -73,6 +73,8 @@ export interface OpAttrs {
   gatherND: Record<string, never>;
   scatterElementsAdd: { axis: number };
   scatterNDAdd: Record<string, never>;
+  // fused, inference only (exported to ONNX Runtime contrib ops)
+  moeSwiGlu: { k: number };
 }
 export type PrimOp = keyof OpAttrs;
 

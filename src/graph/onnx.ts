@@ -104,10 +104,12 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
     if (n === undefined) throw new Error(`toOnnx: ${t} used before it was emitted`);
     return n;
   };
-  const emit = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}) => {
+  let usesMsDomain = false;
+  const emit = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, domain = "") => {
     protoNodes.push(
       onnx.NodeProto.create({
         opType,
+        domain,
         input: inputs,
         output: outputs,
         name: fresh(opType),
@@ -323,6 +325,24 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
       case "scatterNDAdd":
         emit("ScatterND", ins, [out], { reduction: "add" });
         break;
+      case "moeSwiGlu":
+        usesMsDomain = true;
+        emit(
+          "MoE",
+          [ins[0], ins[1], ins[2], "", ins[3]],
+          [out],
+          {
+            k: node.attrs.k,
+            activation_type: "swiglu",
+            swiglu_fusion: 1, // fc1 rows interleaved: gate, up, gate, up, ...
+            "f:activation_alpha": 1, // silu(gate) * (up + beta): plain SwiGLU with alpha 1, beta 0
+            "f:activation_beta": 0,
+            "f:swiglu_limit": 3.0e38,
+            normalize_routing_weights: 0,
+          },
+          "com.microsoft",
+        );
+        break;
     }
   }
 
@@ -336,7 +356,7 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: "aigc-studio",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [{ domain: "", version: OPSET }, ...(usesMsDomain ? [{ domain: "com.microsoft", version: 1 }] : [])],
     graph: {
       name: opts.name ?? "graph",
       node: protoNodes,

@@ -5,7 +5,19 @@
 // Dimension letters used in comments: B batch, T sequence, C channels/model width,
 // H heads, D head size, V vocabulary, E experts, K top-k.
 
-import { broadcastShapes, type Dim, dimDiv, dimEq, isStatic, normAxis, numel, type Shape, shapeEq, showShape } from "./dims.js";
+import {
+  broadcastShapes,
+  type Dim,
+  dimAdd,
+  dimDiv,
+  dimEq,
+  isStatic,
+  normAxis,
+  numel,
+  type Shape,
+  shapeEq,
+  showShape,
+} from "./dims.js";
 import { type ConvAttrs, type DType, type Graph, isFloat, type Tensor, type TypedArray } from "./graph.js";
 
 export type TensorLike = Tensor | number;
@@ -331,9 +343,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
         throw new Error(`concat: shapes ${showShape(first.shape)} and ${showShape(t.shape)} differ off axis ${ax}`);
       }
     });
-    const d = t.shape[ax];
-    if (typeof d !== "number" || typeof total !== "number") throw new Error("concat: the concat axis must be static");
-    total += d;
+    total = dimAdd(total, t.shape[ax]);
   }
   const shape = first.shape.map((d, i) => (i === ax ? total : d));
   return first.graph.addNode("concat", { axis: ax }, xs, [{ dtype: first.dtype, shape }])[0];
@@ -430,6 +440,31 @@ export function scatterNDAdd(x: Tensor, indices: Tensor, updates: Tensor): Tenso
   if (!shapeEq(want, updates.shape))
     throw new Error(`scatterNDAdd: updates must be ${showShape(want)}, got ${showShape(updates.shape)}`);
   return x.graph.addNode("scatterNDAdd", {}, [x, indices, updates], [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+// ---------------------------------------------------------------- fused (inference only)
+
+/**
+ * Sparse mixture of SwiGLU experts, exported to ONNX Runtime's `com.microsoft.MoE`:
+ * per token, softmax(routerLogits) picks the top-k experts, each computes
+ * W2 (silu(gate) * up) with fc1 rows interleaved as [gate_0, up_0, gate_1, up_1, ...],
+ * and their outputs are summed weighted by those probabilities. No gradient.
+ * x [N, C], routerLogits [N, E], fc1 [E, 2H, C], fc2 [E, C, H] -> [N, C].
+ */
+export function moeSwiGlu(x: Tensor, routerLogits: Tensor, fc1: Tensor, fc2: Tensor, k: number): Tensor {
+  const [n, c] = x.shape;
+  const [e, twoH, c1] = fc1.shape;
+  if (x.rank !== 2 || routerLogits.rank !== 2 || fc1.rank !== 3 || fc2.rank !== 3) {
+    throw new Error("moeSwiGlu: expected x [N, C], routerLogits [N, E], fc1 [E, 2H, C], fc2 [E, C, H]");
+  }
+  if (!dimEq(c1, c) || !dimEq(routerLogits.shape[1], e) || !dimEq(fc2.shape[0], e) || !dimEq(fc2.shape[1], c)) {
+    throw new Error(
+      `moeSwiGlu: shapes do not agree: x ${showShape(x.shape)}, router ${showShape(routerLogits.shape)}, fc1 ${showShape(fc1.shape)}, fc2 ${showShape(fc2.shape)}`,
+    );
+  }
+  if (typeof twoH !== "number" || twoH !== 2 * (fc2.shape[2] as number))
+    throw new Error("moeSwiGlu: fc1 must have 2H rows for fc2's H");
+  return x.graph.addNode("moeSwiGlu", { k }, [x, routerLogits, fc1, fc2], [{ dtype: x.dtype, shape: [n, c] }])[0];
 }
 
 // ---------------------------------------------------------------- composites

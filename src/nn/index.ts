@@ -1,2 +1,3 @@
 export * from "./layers.js";
+export * from "./moe.js";
 export { Scope } from "./scope.js";

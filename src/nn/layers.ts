@@ -71,6 +71,13 @@ export function causalSelfAttention(s: Scope, x: Tensor, cfg: AttentionConfig): 
   return linear(s.child("proj"), y, c, { std: cfg.outStd });
 }
 
+/** SwiGLU feed-forward (Llama, DeepSeek): (silu(x @ Wgate) * (x @ Wup)) @ Wdown. */
+export function swiGlu(s: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
+  const c = x.shape[x.rank - 1] as number;
+  const h = op.mul(op.silu(linear(s.child("gate_proj"), x, hidden)), linear(s.child("up_proj"), x, hidden));
+  return linear(s.child("down_proj"), h, c, { std: outStd });
+}
+
 /** GPT-style MLP: gelu(x @ W1) @ W2 with a 4x hidden width. */
 export function mlp(s: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
   const c = x.shape[x.rank - 1] as number;

@@ -394,7 +394,7 @@ const cases: Record<string, GradCase> = {
   },
 };
 
-/** Ops that have no gradient rule, on purpose: sources, comparisons, and stopGradient. */
+/** Ops that have no gradient rule, on purpose: sources, comparisons, stopGradient, inference-only fused ops. */
 const nonDifferentiableOps: PrimOp[] = [
   "input",
   "param",
@@ -405,6 +405,7 @@ const nonDifferentiableOps: PrimOp[] = [
   "less",
   "greater",
   "stopGradient",
+  "moeSwiGlu",
 ];
 
 for (const [name, c] of Object.entries(cases)) {

@@ -1,0 +1,325 @@
+// Batched autoregressive decoding over a `DecodeModel`. One session holds every prompt as a
+// row: the prompts are prefilled in one `feed`, then each step feeds every still-active row
+// its last token in one `feed` (that single call per step is what makes batching pay off).
+// Each row samples from its own Rng stream, so a row's output depends only on its prompt,
+// the options and its seed, never on which rows are batched with it.
+//
+// Per row and step: logits [V] → logits mask (constraints) → sampleToken (repetition
+// penalty over prompt + generated, temperature, top-k, top-p, min-p) → token → eos check →
+// decode the generated tokens → stop strings and streaming holdback (StopMatcher).
+//
+// A row ends with finishReason "eos" (the eos token was sampled; it is the last of `tokens`
+// and not part of `text`), "stop" (a stop string appeared; `text` ends before it, `tokens`
+// keeps every sampled token) or "length" (maxTokens, or the model's maxLength, reached).
+
+import { z } from "zod";
+import { Rng } from "../runtime/rng.js";
+import { applyMask, type LogitsMask, type SamplingParams, sampleToken, samplingDefaults } from "./sampling.js";
+import { StopMatcher } from "./stops.js";
+
+/** A model being decoded, one row per sequence. The model keeps a KV cache per row. */
+export interface DecodeSession {
+  readonly vocabSize: number;
+  /** Longest sequence (prompt + generated) a row may hold. */
+  readonly maxLength: number;
+  /**
+   * Append `tokens[i]` to row `rows[i]` (a prompt at first, then one token per step) and
+   * return the next-token logits (length vocabSize) after the last appended token of each row.
+   * Rows are independent; rows not listed are untouched.
+   */
+  feed(rows: number[], tokens: number[][]): Promise<Float32Array[]>;
+  /** Free resources. */
+  close(): Promise<void>;
+}
+
+export interface DecodeModel {
+  /** Open a session holding up to `rows` sequences. */
+  open(rows: number): Promise<DecodeSession>;
+  /** Token ids <-> text, for stop sequences and streaming text. */
+  decode(ids: number[]): string;
+  eosId?: number;
+}
+
+/** Why a row stopped generating. */
+export type FinishReason = "stop" | "length" | "eos";
+
+/** One row's output. */
+export interface GenerateResult {
+  /** Every sampled token, in order (the eos token included when finishReason is "eos"). */
+  tokens: number[];
+  /** The generated text: without the eos token, and cut before the stop string. */
+  text: string;
+  finishReason: FinishReason;
+}
+
+/** One streamed token. */
+export interface StreamChunk {
+  token: number;
+  /** Text that became printable with this token (may be empty: held back or a partial character). */
+  text: string;
+  /** null until the last chunk. */
+  finishReason: FinishReason | null;
+}
+
+/** A problem with the inputs of `generate` / `generateStream` or with what the model returned. */
+export class GenerateError extends Error {
+  override name = "GenerateError";
+}
+
+/** The defaults of every option (sampling defaults included); the one place they are written down. */
+export const generateDefaults = Object.freeze({
+  ...samplingDefaults,
+  maxTokens: 128,
+  stop: [] as readonly string[],
+  ignoreEos: false,
+});
+
+const seedNumber = z.number().int();
+
+/** Options of `generate` and `generateStream`, validated at the call. */
+export const GenerateOptions = z
+  .object({
+    /** Most tokens to generate per row (also limited by the model's maxLength). */
+    maxTokens: z.number().int().min(1).default(generateDefaults.maxTokens),
+    /** Softmax temperature; 0 means greedy decoding. */
+    temperature: z.number().min(0).default(generateDefaults.temperature),
+    /** Keep the k most likely tokens; 0 = off. */
+    topK: z.number().int().min(0).default(generateDefaults.topK),
+    /** Nucleus sampling mass in (0, 1]; 1 = off. */
+    topP: z.number().gt(0).max(1).default(generateDefaults.topP),
+    /** Min-p in [0, 1]; 0 = off. */
+    minP: z.number().min(0).max(1).default(generateDefaults.minP),
+    /** Repetition penalty (> 0) over prompt and generated tokens; 1 = off. */
+    repetitionPenalty: z.number().gt(0).default(generateDefaults.repetitionPenalty),
+    /** Stop strings: generation of a row ends when one appears; it is never part of the text. */
+    stop: z.array(z.string().min(1, "stop strings must be non-empty")).default([...generateDefaults.stop]),
+    /**
+     * Seed of the samplers. A number gives row r the stream (seed, r); an array gives row r the
+     * stream (seed[r], 0), so a request run with seed s alone and batched as seed[r] = s agree.
+     * Omitted: a random seed.
+     */
+    seed: z.union([seedNumber, z.array(seedNumber)]).optional(),
+    /** The end-of-sequence token; defaults to the model's `eosId` (none: only stop/length end a row). */
+    eosId: z.number().int().min(0).optional(),
+    /** Keep generating after the eos token (it is then an ordinary token). */
+    ignoreEos: z.boolean().default(generateDefaults.ignoreEos),
+    /** Constraint hook: the tokens allowed next for a row, or null for all. */
+    logitsMask: z
+      .custom<LogitsMask>((v) => typeof v === "function", {
+        message: "logitsMask must be a function (row, generated) => Uint8Array | null",
+      })
+      .optional(),
+  })
+  .strict();
+/** What callers pass (every field optional). */
+export type GenerateOptions = z.input<typeof GenerateOptions>;
+/** Options after validation, defaults filled in. */
+export type ResolvedGenerateOptions = z.output<typeof GenerateOptions>;
+
+function parseOptions(options: unknown): ResolvedGenerateOptions {
+  const parsed = GenerateOptions.safeParse(options ?? {});
+  if (!parsed.success) throw new GenerateError(`invalid generate options:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Checks that need no session: a non-empty list of non-empty prompts of token ids, and seeds per row. */
+function checkPrompts(prompts: readonly (readonly number[])[], opts: ResolvedGenerateOptions): void {
+  if (!Array.isArray(prompts) || prompts.length === 0)
+    throw new GenerateError("prompts must be a non-empty array of token-id arrays");
+  prompts.forEach((prompt, r) => {
+    if (!Array.isArray(prompt)) throw new GenerateError(`prompt ${r} must be an array of token ids`);
+    if (prompt.length === 0)
+      throw new GenerateError(`prompt ${r} is empty; a prompt needs at least one token (e.g. a BOS token)`);
+    const bad = prompt.findIndex((t) => !Number.isInteger(t) || t < 0);
+    if (bad >= 0) throw new GenerateError(`prompt ${r}[${bad}] = ${prompt[bad]} is not a token id (an integer ≥ 0)`);
+  });
+  if (Array.isArray(opts.seed) && opts.seed.length !== prompts.length) {
+    throw new GenerateError(
+      `seed has ${opts.seed.length} entries but there are ${prompts.length} prompts; give one seed per prompt`,
+    );
+  }
+}
+
+/** Checks against the session's vocabulary and maxLength. */
+function checkPromptsFit(prompts: readonly (readonly number[])[], session: DecodeSession): void {
+  const { vocabSize, maxLength } = session;
+  prompts.forEach((prompt, r) => {
+    const bad = prompt.findIndex((t) => t >= vocabSize);
+    if (bad >= 0) throw new GenerateError(`prompt ${r}[${bad}] = ${prompt[bad]} is outside the vocabulary [0, ${vocabSize})`);
+    if (prompt.length > maxLength) {
+      throw new GenerateError(
+        `prompt ${r} has ${prompt.length} tokens, ${prompt.length - maxLength} more than the model's maxLength ${maxLength} ` +
+          `(prompt + generated); shorten it by at least ${prompt.length - maxLength + 1} tokens to leave room to generate`,
+      );
+    }
+    if (prompt.length === maxLength) {
+      throw new GenerateError(
+        `prompt ${r} has ${prompt.length} tokens, which fills the model's maxLength ${maxLength} and leaves no room to generate; ` +
+          "shorten it by at least 1 token",
+      );
+    }
+  });
+}
+
+/** The sampler stream of row r. */
+function rowRng(seed: number | number[], row: number): Rng {
+  return Array.isArray(seed) ? Rng.forName(seed[row], "row 0") : Rng.forName(seed, `row ${row}`);
+}
+
+interface RowState {
+  /** Prompt + generated tokens (the repetition penalty looks at both). */
+  history: number[];
+  generated: number[];
+  /** Most tokens this row may generate: min(maxTokens, maxLength - prompt length). */
+  limit: number;
+  rng: Rng;
+  matcher: StopMatcher;
+  /** The decoded generated text after the last step (eos excluded). */
+  text: string;
+}
+
+interface RowEvent {
+  row: number;
+  token: number;
+  delta: string;
+  finishReason: FinishReason | null;
+}
+
+async function feedChecked(session: DecodeSession, rows: number[], tokens: number[][]): Promise<Float32Array[]> {
+  const logits = await session.feed(rows, tokens);
+  if (logits.length !== rows.length) {
+    throw new GenerateError(`model returned ${logits.length} logits arrays for ${rows.length} rows; expected one per row`);
+  }
+  logits.forEach((l, i) => {
+    if (l.length !== session.vocabSize) {
+      throw new GenerateError(`model returned ${l.length} logits for row ${rows[i]}; expected vocabSize ${session.vocabSize}`);
+    }
+  });
+  return logits;
+}
+
+/** One decoding step of one row: sample, then update eos / stop / length state. */
+function stepRow(
+  model: DecodeModel,
+  opts: ResolvedGenerateOptions,
+  params: SamplingParams,
+  eosId: number | undefined,
+  row: number,
+  state: RowState,
+  logits: Float32Array,
+): RowEvent {
+  let token: number;
+  try {
+    const allowed = opts.logitsMask?.(row, [...state.generated]) ?? null;
+    token = sampleToken(allowed ? applyMask(logits, allowed) : logits, params, state.rng, state.history);
+  } catch (e) {
+    throw new GenerateError(`row ${row}, token ${state.generated.length}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  state.generated.push(token);
+  state.history.push(token);
+  if (eosId !== undefined && !opts.ignoreEos && token === eosId) {
+    return { row, token, delta: state.matcher.finish(state.text), finishReason: "eos" };
+  }
+  state.text = model.decode(state.generated);
+  const { delta, stopped } = state.matcher.update(state.text);
+  if (stopped) return { row, token, delta, finishReason: "stop" };
+  if (state.generated.length >= state.limit) {
+    return { row, token, delta: delta + state.matcher.finish(state.text), finishReason: "length" };
+  }
+  return { row, token, delta, finishReason: null };
+}
+
+/**
+ * The decoding loop: yields one event per sampled token of every row, in row order within a
+ * step. The session is closed however the loop ends (done, error, or the consumer stopping).
+ */
+async function* decodeBatch(
+  model: DecodeModel,
+  prompts: readonly (readonly number[])[],
+  opts: ResolvedGenerateOptions,
+): AsyncGenerator<RowEvent, void, undefined> {
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const params: SamplingParams = {
+    temperature: opts.temperature,
+    topK: opts.topK,
+    topP: opts.topP,
+    minP: opts.minP,
+    repetitionPenalty: opts.repetitionPenalty,
+  };
+  const eosId = opts.eosId ?? model.eosId;
+  const session = await model.open(prompts.length);
+  try {
+    checkPromptsFit(prompts, session);
+    const states: RowState[] = prompts.map((prompt, r) => ({
+      history: [...prompt],
+      generated: [],
+      limit: Math.min(opts.maxTokens, session.maxLength - prompt.length),
+      rng: rowRng(seed, r),
+      matcher: new StopMatcher(opts.stop),
+      text: "",
+    }));
+    let active = prompts.map((_, r) => r);
+    // Prefill: every prompt in one call.
+    const promptTokens = prompts.map((p) => [...p]);
+    let logits = await feedChecked(session, active, promptTokens);
+    for (;;) {
+      const stillActive: number[] = [];
+      for (let i = 0; i < active.length; i++) {
+        const row = active[i];
+        const event = stepRow(model, opts, params, eosId, row, states[row], logits[i]);
+        if (event.finishReason === null) stillActive.push(row);
+        yield event;
+      }
+      active = stillActive;
+      if (active.length === 0) return;
+      // One step: the last sampled token of every active row, in one call.
+      const lastTokens = active.map((r) => [states[r].generated.at(-1)!]);
+      logits = await feedChecked(session, active, lastTokens);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Generates a continuation of every prompt (token ids) as one batch: one session with one row
+ * per prompt. Returns one result per prompt, in order. Rejects with GenerateError on bad
+ * options, empty prompts, prompts that do not fit the model, or invalid model output.
+ */
+export async function generate(
+  model: DecodeModel,
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions = {},
+): Promise<GenerateResult[]> {
+  const opts = parseOptions(options);
+  checkPrompts(prompts, opts);
+  const results: GenerateResult[] = prompts.map(() => ({ tokens: [], text: "", finishReason: "length" }));
+  for await (const event of decodeBatch(model, prompts, opts)) {
+    const result = results[event.row];
+    result.tokens.push(event.token);
+    result.text += event.delta;
+    if (event.finishReason !== null) result.finishReason = event.finishReason;
+  }
+  return results;
+}
+
+/**
+ * Streams the continuation of one prompt token by token. Each chunk's `text` is the newly
+ * printable text: stop strings (and text that may still become one) and incomplete UTF-8
+ * characters are held back, so the chunks' texts concatenate to `generate`'s `text`.
+ * Option and prompt-shape errors throw here; errors that need the model (prompt too long)
+ * reject the first `next()`. Breaking out of the loop closes the model session.
+ */
+export function generateStream(
+  model: DecodeModel,
+  prompt: readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<StreamChunk, void, undefined> {
+  const opts = parseOptions(options);
+  checkPrompts([prompt], opts);
+  return (async function* () {
+    for await (const event of decodeBatch(model, [prompt], opts)) {
+      yield { token: event.token, text: event.delta, finishReason: event.finishReason };
+    }
+  })();
+}

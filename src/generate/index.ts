@@ -1,0 +1,31 @@
+// Decoding: samplers, stop strings and streaming text, batched generation over a DecodeModel.
+
+export {
+  type DecodeModel,
+  type DecodeSession,
+  type FinishReason,
+  GenerateError,
+  GenerateOptions,
+  type GenerateResult,
+  generate,
+  generateDefaults,
+  generateStream,
+  type ResolvedGenerateOptions,
+  type StreamChunk,
+} from "./generate.js";
+export {
+  applyMask,
+  applyRepetitionPenalty,
+  applyTemperature,
+  greedy,
+  type LogitsMask,
+  minPFilter,
+  type SamplingParams,
+  sampleFromLogits,
+  sampleToken,
+  samplingDefaults,
+  softmax,
+  topKFilter,
+  topPFilter,
+} from "./sampling.js";
+export { findStop, partialStopLength, replacementChar, StopMatcher, type StopUpdate, trailingReplacementCount } from "./stops.js";

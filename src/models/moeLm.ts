@@ -1,0 +1,195 @@
+// The DeepSeek-style MoE language model, read top to bottom:
+// RMSNorm -> rotary positions -> causal attention (with a KV cache for decoding) ->
+// dense SwiGLU FFN in the first layer(s), MoE FFN after -> final norm -> LM head
+// (tied to the token embedding or not).
+//
+// Dims: B batch, T new tokens, P cached tokens, C width, H heads, D head size, V vocab,
+// N = B*T tokens, E experts. Weights are stored [in, out] under Hugging Face-style names
+// (model.layers.0.self_attn.q_proj.weight, ...).
+
+import { z } from "zod";
+import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
+import { causalMask, embedding, linear, MoeConfig, moeInfer, moeTrain, rmsNorm, Scope, swiGlu } from "../nn/index.js";
+
+export const MoeLmConfig = z
+  .object({
+    /** Vocabulary size V. */
+    vocab: z.number().int().positive(),
+    /** Longest sequence (prompt + generated) the model handles. */
+    maxSeq: z.number().int().positive(),
+    /** Width C. */
+    dim: z.number().int().positive(),
+    /** Attention heads H; dim / heads must be even (rotary pairs). */
+    heads: z.number().int().positive(),
+    /** Transformer blocks. */
+    layers: z.number().int().positive(),
+    /** The first `denseLayers` blocks use a dense SwiGLU FFN (DeepSeek's first_k_dense_replace). */
+    denseLayers: z.number().int().min(0),
+    /** Hidden width of the dense FFNs. */
+    denseHidden: z.number().int().positive(),
+    /** Share the token embedding with the LM head. */
+    tieEmbeddings: z.boolean(),
+    ropeTheta: z.number().positive(),
+    normEps: z.number().positive(),
+    moe: MoeConfig,
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.dim % c.heads !== 0 || (c.dim / c.heads) % 2 !== 0) {
+      ctx.addIssue({ code: "custom", message: `dim ${c.dim} must split into ${c.heads} heads of even size` });
+    }
+    if (c.denseLayers > c.layers)
+      ctx.addIssue({ code: "custom", message: `denseLayers ${c.denseLayers} exceeds layers ${c.layers}` });
+  });
+export type MoeLmConfig = z.infer<typeof MoeLmConfig>;
+
+/** Indices of the MoE blocks. */
+export const moeLayerIndices = (cfg: MoeLmConfig): number[] =>
+  Array.from({ length: cfg.layers - cfg.denseLayers }, (_, i) => cfg.denseLayers + i);
+
+/** Name of the aux-loss-free bias of MoE block i (DeepSeek-V3's e_score_correction_bias). */
+export const routerBiasName = (layer: number): string => `model.layers.${layer}.mlp.gate.e_score_correction_bias`;
+
+// ---------------------------------------------------------------- rotary positions
+
+/** cos and sin tables [maxSeq, D/2] (rotate-half convention, as Llama and DeepSeek). */
+function ropeTables(g: Graph, cfg: MoeLmConfig): { cos: Tensor; sin: Tensor } {
+  const half = cfg.dim / cfg.heads / 2;
+  const cos = new Float32Array(cfg.maxSeq * half);
+  const sin = new Float32Array(cfg.maxSeq * half);
+  for (let p = 0; p < cfg.maxSeq; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = p / cfg.ropeTheta ** ((2 * i) / (2 * half));
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos: op.constant(g, cos, [cfg.maxSeq, half]), sin: op.constant(g, sin, [cfg.maxSeq, half]) };
+}
+
+/** Rotate x [B, H, T, D] by angles cos/sin [B or 1, 1, T, D/2]. */
+function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const d = x.shape[3] as number;
+  const x1 = op.slice(x, -1, 0, d / 2);
+  const x2 = op.slice(x, -1, d / 2, d);
+  return op.concat([op.sub(op.mul(x1, cos), op.mul(x2, sin)), op.add(op.mul(x1, sin), op.mul(x2, cos))], -1);
+}
+
+// ---------------------------------------------------------------- attention
+
+interface KvCache {
+  pastK: Tensor; // [B, H, P, D]
+  pastV: Tensor; // [B, H, P, D]
+  /** Additive mask [B, 1, T, P+T]: 0 where a query may look, -1e9 elsewhere. */
+  mask: Tensor;
+}
+
+function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, cos: Tensor, sin: Tensor, cache?: KvCache) {
+  const [b, t] = x.shape;
+  const h = cfg.heads;
+  const d = cfg.dim / h;
+  const heads = (y: Tensor) => op.transpose(op.reshape(y, [b, t, h, d]), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
+  const q = applyRope(heads(linear(s.child("q_proj"), x, cfg.dim)), cos, sin);
+  let k = applyRope(heads(linear(s.child("k_proj"), x, cfg.dim)), cos, sin);
+  let v = heads(linear(s.child("v_proj"), x, cfg.dim));
+  if (cache) {
+    k = op.concat([cache.pastK, k], 2); // [B, H, P+T, D]
+    v = op.concat([cache.pastV, v], 2);
+  }
+  const scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(d)); // [B, H, T, P+T]
+  const mask = cache ? cache.mask : causalMask(x, cfg.maxSeq, t);
+  const y = op.matmul(op.softmax(op.add(scores, mask), -1), v); // [B, H, T, D]
+  const out = linear(s.child("o_proj"), op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, cfg.dim]), cfg.dim, {
+    std: 0.02 / Math.sqrt(2 * cfg.layers),
+  });
+  return { out, k, v };
+}
+
+// ---------------------------------------------------------------- the model
+
+/** Per-MoE-layer extra inputs while training. */
+export interface MoeLayerInputs {
+  bias?: Tensor; // [E]
+  gumbel?: Tensor; // [N, E]
+}
+
+export interface MoeLmOutputs {
+  logits: Tensor; // [B, T, V]
+  /** Sum of the MoE blocks' balance losses (null when off or when inferring). */
+  auxLoss: Tensor | null;
+  /** Per MoE block: assignments per expert [E] and dropped assignments (training only). */
+  router: { layer: number; load: Tensor; dropped: Tensor }[];
+  /** KV cache out, per block (inference only): [B, H, P+T, D]. */
+  present: { k: Tensor; v: Tensor }[];
+}
+
+export interface MoeLmForward {
+  ids: Tensor; // [B, T] int64
+  /** Training: dispatch with capacity and optional Gumbel noise; inference: fused, no drops. */
+  mode: "train" | "infer";
+  /** Domain group per token [B, T] int64 (-1: none), e.g. image tokens -> image experts. */
+  domain?: Tensor;
+  /** Positions [B, T] int64 (inference: each row's own offsets); 0..T-1 when absent. */
+  positions?: Tensor;
+  /** Per block: the KV cache in (inference). */
+  cache?: KvCache[];
+  /** Per MoE block (by index into moeLayerIndices): bias and Gumbel noise. */
+  moeInputs?: MoeLayerInputs[];
+}
+
+export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs {
+  const root = new Scope(g);
+  const model = root.child("model");
+  const [b, t] = f.ids.shape;
+  const n: Dim = f.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
+  const { cos: cosTable, sin: sinTable } = ropeTables(g, cfg);
+  const angles = (table: Tensor) =>
+    f.positions
+      ? op.unsqueeze(op.gather(table, f.positions, 0), 1) // [B, 1, T, D/2]
+      : op.slice(table, 0, 0, t); // [T, D/2], broadcast over B and H
+  const cos = angles(cosTable);
+  const sin = angles(sinTable);
+
+  let x = embedding(model.child("embed_tokens"), f.ids, cfg.vocab, cfg.dim); // [B, T, C]
+  const domain = f.domain ? op.reshape(f.domain, [n]) : undefined;
+  let auxLoss: Tensor | null = null;
+  const router: MoeLmOutputs["router"] = [];
+  const present: MoeLmOutputs["present"] = [];
+  const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
+  for (let i = 0; i < cfg.layers; i++) {
+    const layer = model.child("layers").child(i);
+    const att = attention(
+      layer.child("self_attn"),
+      rmsNorm(layer.child("input_layernorm"), x, cfg.normEps),
+      cfg,
+      cos,
+      sin,
+      f.cache?.[i],
+    );
+    present.push({ k: att.k, v: att.v });
+    x = op.add(x, att.out);
+    const normed = rmsNorm(layer.child("post_attention_layernorm"), x, cfg.normEps);
+    const mlp = layer.child("mlp");
+    let ffn: Tensor;
+    if (i < cfg.denseLayers) {
+      ffn = swiGlu(mlp, normed, cfg.denseHidden, outStd);
+    } else {
+      const flat = op.reshape(normed, [n, cfg.dim]); // [N, C]
+      const extra = f.moeInputs?.[i - cfg.denseLayers] ?? {};
+      if (f.mode === "train") {
+        const r = moeTrain(mlp, flat, cfg.moe, { ...extra, domain }, outStd);
+        if (r.auxLoss) auxLoss = auxLoss ? op.add(auxLoss, r.auxLoss) : r.auxLoss;
+        router.push({ layer: i, load: r.load, dropped: r.dropped });
+        ffn = op.reshape(r.out, [b, t, cfg.dim]);
+      } else {
+        ffn = op.reshape(moeInfer(mlp, flat, cfg.moe, { bias: extra.bias, domain }, outStd), [b, t, cfg.dim]);
+      }
+    }
+    x = op.add(x, ffn);
+  }
+  x = rmsNorm(model.child("norm"), x, cfg.normEps);
+  const logits = cfg.tieEmbeddings
+    ? op.matmul(x, op.transposeLast(g.params.get("model.embed_tokens.weight")!)) // [B, T, V]
+    : linear(root.child("lm_head"), x, cfg.vocab);
+  return { logits, auxLoss, router, present: f.cache ? present : [] };
+}
