@@ -63,6 +63,8 @@ export const vjpRules: VjpTable = {
   greater: null,
   stopGradient: null,
   moeSwiGlu: null, // inference only: training uses the capacity-dispatch graph
+  qmoeSwiGlu: null, // int8 inference only
+  dynamicQuantizeMatMul: null, // int8 inference only
 
   add: ({ inputs: [a, b] }, [d], needs) => [
     needs[0] ? unbroadcast(d!, a.shape) : null,

@@ -5,10 +5,10 @@
 
 import { type Dim, normDim, type Shape } from "./dims.js";
 
-export type DType = "float32" | "float64" | "int64" | "int32" | "bool";
+export type DType = "float32" | "float64" | "int64" | "int32" | "int8" | "uint8" | "bool";
 export const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
 
-export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 /** How a parameter is initialised from the store's seed. */
 export type Init =
@@ -75,6 +75,8 @@ export interface OpAttrs {
   scatterNDAdd: Record<string, never>;
   // fused, inference only (exported to ONNX Runtime contrib ops)
   moeSwiGlu: { k: number };
+  qmoeSwiGlu: { k: number };
+  dynamicQuantizeMatMul: Record<string, never>;
 }
 export type PrimOp = keyof OpAttrs;
 
@@ -159,4 +161,18 @@ export class Graph {
   trainableParams(): Tensor[] {
     return [...this.params.values()].filter((p) => p.node.op === "param" && p.node.attrs.trainable);
   }
+}
+
+/** Nodes needed to compute `outputs`, in topological (creation) order. */
+export function nodesFor(outputs: readonly Tensor[]): AnyNode[] {
+  if (outputs.length === 0) return [];
+  const seen = new Set<number>();
+  const stack = outputs.map((t) => t.node);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (seen.has(node.id)) continue;
+    seen.add(node.id);
+    for (const t of node.inputs) stack.push(t.node);
+  }
+  return outputs[0].graph.nodes.filter((n) => seen.has(n.id));
 }

@@ -5,8 +5,8 @@
 
 import onnxProto from "onnx-proto";
 import { type Dim, dimCoeff, dimEq, dimSymbols, isStatic, normDim } from "./dims.js";
-import type { AnyNode, DType, Tensor, TypedArray } from "./graph.js";
-import { arrayOf } from "./ops.js";
+import { type DType, nodesFor, type Tensor, type TypedArray } from "./graph.js";
+import { arrayOf, dtypeOfArray } from "./ops.js";
 
 const { onnx } = onnxProto;
 type NodeProto = InstanceType<typeof onnx.NodeProto>;
@@ -15,7 +15,7 @@ type AttrValue = number | number[] | string | { tensor: TypedArray; dims: number
 export const OPSET = 18;
 const IR_VERSION = 8;
 
-const onnxType: Record<DType, number> = { float32: 1, bool: 9, int32: 6, int64: 7, float64: 11 };
+const onnxType: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, bool: 9, int32: 6, int64: 7, float64: 11 };
 
 export interface ExportOptions {
   /** Graph outputs by name; every node they need is exported, nothing else. */
@@ -35,17 +35,7 @@ export interface OnnxModel {
   hasFloat64: boolean;
 }
 
-function tensorProto(name: string, data: TypedArray, dims: readonly number[]) {
-  const dtype: DType =
-    data instanceof Float32Array
-      ? "float32"
-      : data instanceof Float64Array
-        ? "float64"
-        : data instanceof BigInt64Array
-          ? "int64"
-          : data instanceof Int32Array
-            ? "int32"
-            : "bool";
+function tensorProto(name: string, data: TypedArray, dims: readonly number[], dtype: DType = dtypeOfArray(data)) {
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return onnx.TensorProto.create({ name, dataType: onnxType[dtype], dims: [...dims], rawData: raw });
 }
@@ -73,24 +63,10 @@ function valueInfo(name: string, t: Tensor) {
   });
 }
 
-/** Nodes needed for `outputs`, in topological (creation) order. */
-function neededNodes(outputs: readonly Tensor[]): AnyNode[] {
-  const seen = new Set<number>();
-  const stack = outputs.map((t) => t.node);
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    if (seen.has(node.id)) continue;
-    seen.add(node.id);
-    for (const t of node.inputs) stack.push(t.node);
-  }
-  const graph = outputs[0].graph;
-  return graph.nodes.filter((n) => seen.has(n.id));
-}
-
 export function toOnnx(opts: ExportOptions): OnnxModel {
   const outputEntries = Object.entries(opts.outputs);
   if (outputEntries.length === 0) throw new Error("toOnnx: no outputs given");
-  const nodes = neededNodes(outputEntries.map(([, t]) => t));
+  const nodes = nodesFor(outputEntries.map(([, t]) => t));
 
   const protoNodes: NodeProto[] = [];
   const initializers: ReturnType<typeof tensorProto>[] = [];
@@ -202,7 +178,7 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
         break;
       }
       case "constant":
-        initializers.push(tensorProto(out, node.attrs.data, node.outputs[0].shape as number[]));
+        initializers.push(tensorProto(out, node.attrs.data, node.outputs[0].shape as number[], node.outputs[0].dtype));
         break;
       case "full": {
         const t = node.outputs[0];
@@ -327,21 +303,21 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
         break;
       case "moeSwiGlu":
         usesMsDomain = true;
+        emit("MoE", [ins[0], ins[1], ins[2], "", ins[3]], [out], swiGluMoeAttrs(node.attrs.k), "com.microsoft");
+        break;
+      case "qmoeSwiGlu":
+        usesMsDomain = true;
         emit(
-          "MoE",
-          [ins[0], ins[1], ins[2], "", ins[3]],
+          "QMoE",
+          [ins[0], ins[1], ins[2], ins[3], "", ins[4], ins[5]],
           [out],
-          {
-            k: node.attrs.k,
-            activation_type: "swiglu",
-            swiglu_fusion: 1, // fc1 rows interleaved: gate, up, gate, up, ...
-            "f:activation_alpha": 1, // silu(gate) * (up + beta): plain SwiGLU with alpha 1, beta 0
-            "f:activation_beta": 0,
-            "f:swiglu_limit": 3.0e38,
-            normalize_routing_weights: 0,
-          },
+          { ...swiGluMoeAttrs(node.attrs.k), expert_weight_bits: 8 },
           "com.microsoft",
         );
+        break;
+      case "dynamicQuantizeMatMul":
+        usesMsDomain = true;
+        emit("DynamicQuantizeMatMul", ins, [out], {}, "com.microsoft");
         break;
     }
   }
@@ -370,6 +346,19 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
     inputNames: [...dataInputs, ...paramInputs].map((v) => v.name),
     outputNames,
     hasFloat64: nodes.some((n) => n.outputs.some((t) => t.dtype === "float64")),
+  };
+}
+
+/** Attributes of ONNX Runtime's MoE / QMoE for plain SwiGLU experts. */
+function swiGluMoeAttrs(k: number): Record<string, AttrValue> {
+  return {
+    k,
+    activation_type: "swiglu",
+    swiglu_fusion: 1, // fc1 rows interleaved: gate, up, gate, up, ...
+    "f:activation_alpha": 1, // silu(gate) * (up + beta): plain SwiGLU with alpha 1, beta 0
+    "f:activation_beta": 0,
+    "f:swiglu_limit": 3.0e38,
+    normalize_routing_weights: 0,
   };
 }
 

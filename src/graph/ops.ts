@@ -24,18 +24,23 @@ export type TensorLike = Tensor | number;
 
 // ---------------------------------------------------------------- constants
 
-function dtypeOfArray(data: TypedArray): DType {
+/** The dtype a typed array holds (a Uint8Array is bool unless said otherwise). */
+export function dtypeOfArray(data: TypedArray): DType {
   if (data instanceof Float32Array) return "float32";
   if (data instanceof Float64Array) return "float64";
   if (data instanceof BigInt64Array) return "int64";
   if (data instanceof Int32Array) return "int32";
+  if (data instanceof Int8Array) return "int8";
   return "bool";
 }
 
-export function constant(g: Graph, data: TypedArray, shape: readonly number[]): Tensor {
+export function constant(g: Graph, data: TypedArray, shape: readonly number[], dtype: DType = dtypeOfArray(data)): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`constant: ${data.length} values do not fill shape ${showShape(shape)}`);
-  return g.addNode("constant", { data }, [], [{ dtype: dtypeOfArray(data), shape }])[0];
+  const holds = dtypeOfArray(data);
+  if (dtype !== holds && !(holds === "bool" && dtype === "uint8"))
+    throw new Error(`constant: a ${data.constructor.name} cannot hold ${dtype}`);
+  return g.addNode("constant", { data }, [], [{ dtype, shape }])[0];
 }
 
 export function scalar(g: Graph, value: number, dtype: DType = "float32"): Tensor {
@@ -52,6 +57,10 @@ export function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
       return BigInt64Array.from(values, (v) => BigInt(v));
     case "int32":
       return Int32Array.from(values);
+    case "int8":
+      return Int8Array.from(values);
+    case "uint8":
+      return Uint8Array.from(values);
     case "bool":
       return Uint8Array.from(values, (v) => (v ? 1 : 0));
   }
@@ -465,6 +474,42 @@ export function moeSwiGlu(x: Tensor, routerLogits: Tensor, fc1: Tensor, fc2: Ten
   if (typeof twoH !== "number" || twoH !== 2 * (fc2.shape[2] as number))
     throw new Error("moeSwiGlu: fc1 must have 2H rows for fc2's H");
   return x.graph.addNode("moeSwiGlu", { k }, [x, routerLogits, fc1, fc2], [{ dtype: x.dtype, shape: [n, c] }])[0];
+}
+
+/**
+ * x [..., K] @ dequant(w) with w int8 [K, N] and per-column scales [N] (symmetric, zero
+ * point 0); x is quantized per call (ONNX Runtime's com.microsoft.DynamicQuantizeMatMul).
+ */
+export function dynamicQuantizeMatMul(x: Tensor, w: Tensor, scale: Tensor): Tensor {
+  if (w.dtype !== "int8" || w.rank !== 2) throw new Error(`dynamicQuantizeMatMul: w must be int8 [K, N], got ${w}`);
+  if (!dimEq(x.shape[x.rank - 1], w.shape[0]))
+    throw new Error(`dynamicQuantizeMatMul: ${showShape(x.shape)} @ ${showShape(w.shape)}`);
+  if (scale.rank !== 1 || !dimEq(scale.shape[0], w.shape[1])) throw new Error("dynamicQuantizeMatMul: scale must be [N]");
+  const shape = [...x.shape.slice(0, -1), w.shape[1]];
+  return x.graph.addNode("dynamicQuantizeMatMul", {}, [x, w, scale], [{ dtype: x.dtype, shape }])[0];
+}
+
+/**
+ * moeSwiGlu with 8-bit experts (ONNX Runtime's com.microsoft.QMoE): fc1 uint8 [E, 2H, C]
+ * and fc2 uint8 [E, C, H], weight = (q - 128) * scale per output row; scales [E, 2H], [E, C].
+ */
+export function qmoeSwiGlu(
+  x: Tensor,
+  routerLogits: Tensor,
+  fc1: Tensor,
+  fc1Scale: Tensor,
+  fc2: Tensor,
+  fc2Scale: Tensor,
+  k: number,
+): Tensor {
+  if (fc1.dtype !== "uint8" || fc2.dtype !== "uint8") throw new Error("qmoeSwiGlu: expert weights must be uint8");
+  const attrs = { k };
+  return x.graph.addNode(
+    "qmoeSwiGlu",
+    attrs,
+    [x, routerLogits, fc1, fc1Scale, fc2, fc2Scale],
+    [{ dtype: x.dtype, shape: x.shape }],
+  )[0];
 }
 
 // ---------------------------------------------------------------- composites

@@ -160,20 +160,31 @@ export function routeTokens(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterI
   return { weights, indices, probs };
 }
 
+/**
+ * Routed expert weights, stored in the layout ONNX Runtime's MoE / QMoE ops read, so the
+ * inference export (and its int8 version) uses them as they are:
+ * gateUp [E, 2H, C], rows interleaved gate_0, up_0, gate_1, up_1, ...; down [E, C, H].
+ */
 interface ExpertWeights {
-  gate: Tensor; // [E, C, H]
-  up: Tensor; // [E, C, H]
-  down: Tensor; // [E, H, C]
+  gateUp: Tensor;
+  down: Tensor;
 }
 
 function expertWeights(s: Scope, cfg: MoeConfig, c: number, outStd: number): ExpertWeights {
   const e = s.child("experts");
-  const std = { kind: "normal", std: 0.02 } as const;
   return {
-    gate: e.param("gate_proj", [cfg.experts, c, cfg.expertHidden], std),
-    up: e.param("up_proj", [cfg.experts, c, cfg.expertHidden], std),
-    down: e.param("down_proj", [cfg.experts, cfg.expertHidden, c], { kind: "normal", std: outStd }),
+    gateUp: e.param("gate_up_proj", [cfg.experts, 2 * cfg.expertHidden, c], { kind: "normal", std: 0.02 }),
+    down: e.param("down_proj", [cfg.experts, c, cfg.expertHidden], { kind: "normal", std: outStd }),
   };
+}
+
+/** SwiGLU of every expert over its slots: xe [E, P, C] -> [E, P, C]. */
+function runExperts(xe: Tensor, w: ExpertWeights, cfg: MoeConfig): Tensor {
+  const [e, p] = xe.shape;
+  const gateUp = op.reshape(op.matmul(xe, op.transposeLast(w.gateUp)), [e, p, cfg.expertHidden, 2]); // [E, P, H, 2]
+  const gate = op.squeeze(op.slice(gateUp, 3, 0, 1), 3);
+  const up = op.squeeze(op.slice(gateUp, 3, 1, 2), 3);
+  return op.matmul(op.mul(op.silu(gate), up), op.transposeLast(w.down)); // [E, P, H] @ [E, H, C]
 }
 
 export interface MoeTrainOutputs {
@@ -216,8 +227,7 @@ export function moeTrain(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInpu
   const rowOf = op.where(op.less(slotToken, 0), n, slotToken);
   const xPad = op.concat([x, op.full(g, [1, c], 0, x.dtype)], 0); // [N+1, C]
   const xe = op.reshape(op.gather(xPad, rowOf, 0), [e, p, c]); // [E, P, C]
-  const h = op.mul(op.silu(op.matmul(xe, w.gate)), op.matmul(xe, w.up)); // [E, P, H]
-  const ye = op.reshape(op.matmul(h, w.down), [overflow, c]); // [E*P, C]
+  const ye = op.reshape(runExperts(xe, w, cfg), [overflow, c]); // [E*P, C]
   const picked = op.gather(op.concat([ye, op.full(g, [1, c], 0, x.dtype)], 0), slot, 0); // [NK, C]; dropped -> 0
   const routed = op.reduceSum(op.reshape(op.mul(picked, op.reshape(weights, [nk, 1])), [n, cfg.topK, c]), 1); // [N, C]
 
@@ -244,14 +254,7 @@ export function moeInfer(s: Scope, x: Tensor, cfg: MoeConfig, inputs: Omit<Route
   const sparse = op.scatterElementsAdd(op.full(x.graph, [n, cfg.experts], 0, x.dtype), indices, weights, 1); // [N, E]
   const logits = op.where(op.greater(sparse, 0), op.log(sparse), -1e9);
   const total = op.reduceSum(weights, -1, true); // [N, 1]
-  const interleave = (a: Tensor, b: Tensor) => {
-    // [E, C, H] x2 -> [E, H, 2, C] -> [E, 2H, C]: rows gate_0, up_0, gate_1, up_1, ...
-    const t = (m: Tensor) => op.unsqueeze(op.transpose(m, [0, 2, 1]), 2);
-    return op.reshape(op.concat([t(a), t(b)], 2), [cfg.experts, 2 * cfg.expertHidden, c]);
-  };
-  const fc1 = interleave(w.gate, w.up);
-  const fc2 = op.transpose(w.down, [0, 2, 1]); // [E, C, H]
-  const routed = op.mul(op.moeSwiGlu(x, logits, fc1, fc2, cfg.topK), total);
+  const routed = op.mul(op.moeSwiGlu(x, logits, w.gateUp, w.down, cfg.topK), total);
   return cfg.sharedExperts > 0
     ? op.add(routed, swiGlu(s.child("shared_experts"), x, cfg.sharedExperts * cfg.expertHidden, outStd))
     : routed;

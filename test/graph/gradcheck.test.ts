@@ -406,6 +406,8 @@ const nonDifferentiableOps: PrimOp[] = [
   "greater",
   "stopGradient",
   "moeSwiGlu",
+  "qmoeSwiGlu",
+  "dynamicQuantizeMatMul",
 ];
 
 for (const [name, c] of Object.entries(cases)) {

@@ -1,0 +1,235 @@
+// The MoE LM as a DecodeModel: one exported inference graph (fp32, or int8 through the
+// quantize pass) with a KV cache per row. Rows of a session live in one batch; each row
+// keeps its own positions and its own set of valid cache columns, so rows may be fed
+// different numbers of tokens, or not at all, in any call (the mask hides the rest).
+//
+// Dims: B rows, T new tokens, S cached columns, L layers, H heads, D head size, V vocab.
+
+import { Graph, quantizeInt8, type Tensor, toOnnx } from "../graph/index.js";
+import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
+import type { ParamStore } from "../runtime/params.js";
+import { type CompiledGraph, compile, type HostTensor } from "../runtime/session.js";
+import type { DecodeModel, DecodeSession } from "./generate.js";
+
+/** What the model needs from a tokenizer. */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+}
+
+export interface MoeLmModelOptions {
+  int8?: boolean;
+  threads?: number;
+  eosId?: number;
+  /** Domain hint for every token (-1: none; the model routes freely). */
+  domain?: number;
+}
+
+/** The inference graph: ids, positions, mask, domain and the cache in; logits and cache out. */
+export function moeLmInferenceGraph(cfg: MoeLmConfig) {
+  const g = new Graph();
+  const ids = g.input("ids", "int64", ["B", "T"]);
+  const positions = g.input("positions", "int64", ["B", "T"]);
+  const domain = g.input("domain", "int64", ["B", "T"]);
+  const mask = g.input("mask", "float32", ["B", 1, "T", "(P+T)"]);
+  const d = cfg.dim / cfg.heads;
+  const cache = Array.from({ length: cfg.layers }, (_, i) => ({
+    pastK: g.input(`past_key.${i}`, "float32", ["B", cfg.heads, "P", d]),
+    pastV: g.input(`past_value.${i}`, "float32", ["B", cfg.heads, "P", d]),
+    mask,
+  }));
+  const moeInputs = moeLayerIndices(cfg).map((layer) => ({
+    bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
+  }));
+  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs });
+  const outputs: Record<string, Tensor> = { logits: out.logits };
+  out.present.forEach((p, i) => {
+    outputs[`present_key.${i}`] = p.k;
+    outputs[`present_value.${i}`] = p.v;
+  });
+  return { g, outputs };
+}
+
+export async function compileMoeLm(cfg: MoeLmConfig, store: ParamStore, o: { int8?: boolean; threads?: number } = {}) {
+  const { outputs } = moeLmInferenceGraph(cfg);
+  const paramValue = (name: string) => store.get(name).data;
+  const final = o.int8 ? quantizeInt8(outputs, { paramValue }).outputs : outputs;
+  return compile(toOnnx({ outputs: final, paramValue, name: o.int8 ? "moe_lm_int8" : "moe_lm" }), { threads: o.threads });
+}
+
+const NEG = -1e9;
+
+class MoeLmSession implements DecodeSession {
+  private columns = 0; // S
+  private readonly keys: Float32Array[]; // per layer [B, H, S, D]
+  private readonly values: Float32Array[];
+  private readonly valid: Uint8Array[] = []; // per row, per column
+  private readonly nextPosition: number[];
+
+  constructor(
+    private readonly session: CompiledGraph,
+    private readonly cfg: MoeLmConfig,
+    private readonly rows: number,
+    private readonly domain: number,
+  ) {
+    this.keys = Array.from({ length: cfg.layers }, () => new Float32Array(0));
+    this.values = Array.from({ length: cfg.layers }, () => new Float32Array(0));
+    this.nextPosition = new Array<number>(rows).fill(0);
+    for (let b = 0; b < rows; b++) this.valid.push(new Uint8Array(0));
+  }
+
+  get vocabSize(): number {
+    return this.cfg.vocab;
+  }
+  get maxLength(): number {
+    return this.cfg.maxSeq;
+  }
+
+  async feed(rows: number[], tokens: number[][]): Promise<Float32Array[]> {
+    if (rows.length !== tokens.length) throw new Error("feed: rows and tokens differ in length");
+    const { cfg } = this;
+    const bRows = this.rows;
+    const t = Math.max(...tokens.map((x) => x.length));
+    if (t === 0) throw new Error("feed: no tokens");
+    rows.forEach((r, i) => {
+      if (r < 0 || r >= bRows) throw new Error(`feed: row ${r} is outside the session's ${bRows} rows`);
+      if (this.nextPosition[r] + tokens[i].length > cfg.maxSeq) {
+        throw new Error(
+          `row ${r} would hold ${this.nextPosition[r] + tokens[i].length} tokens; the model's context is ${cfg.maxSeq}`,
+        );
+      }
+      for (const id of tokens[i])
+        if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab)
+          throw new Error(`token id ${id} is outside the vocabulary (${cfg.vocab})`);
+    });
+    const s = this.columns;
+    const total = s + t;
+    const ids = new BigInt64Array(bRows * t);
+    const positions = new BigInt64Array(bRows * t);
+    const domain = new BigInt64Array(bRows * t).fill(BigInt(this.domain));
+    const newValid = Array.from({ length: bRows }, () => new Uint8Array(t));
+    rows.forEach((r, i) => {
+      // Left-pad: a row's tokens end at the last new column, so its logits are at T-1.
+      const offset = t - tokens[i].length;
+      tokens[i].forEach((id, j) => {
+        ids[r * t + offset + j] = BigInt(id);
+        positions[r * t + offset + j] = BigInt(this.nextPosition[r] + j);
+        newValid[r][offset + j] = 1;
+      });
+    });
+    const mask = new Float32Array(bRows * t * total).fill(NEG);
+    for (let b = 0; b < bRows; b++) {
+      for (let q = 0; q < t; q++) {
+        const row = mask.subarray((b * t + q) * total, (b * t + q + 1) * total);
+        for (let c = 0; c < s; c++) if (this.valid[b][c]) row[c] = 0;
+        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[s + c] = 0;
+      }
+    }
+    const d = cfg.dim / cfg.heads;
+    const feeds: Record<string, HostTensor> = {
+      ids: { dtype: "int64", shape: [bRows, t], data: ids },
+      positions: { dtype: "int64", shape: [bRows, t], data: positions },
+      domain: { dtype: "int64", shape: [bRows, t], data: domain },
+      mask: { dtype: "float32", shape: [bRows, 1, t, total], data: mask },
+    };
+    for (let i = 0; i < cfg.layers; i++) {
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [bRows, cfg.heads, s, d], data: this.keys[i] };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [bRows, cfg.heads, s, d], data: this.values[i] };
+    }
+    const out = await this.session.run(feeds);
+    for (let i = 0; i < cfg.layers; i++) {
+      this.keys[i] = out[`present_key.${i}`].data as Float32Array;
+      this.values[i] = out[`present_value.${i}`].data as Float32Array;
+    }
+    for (let b = 0; b < bRows; b++) {
+      const grown = new Uint8Array(total);
+      grown.set(this.valid[b]);
+      grown.set(newValid[b], s);
+      this.valid[b] = grown;
+    }
+    rows.forEach((r, i) => {
+      this.nextPosition[r] += tokens[i].length;
+    });
+    this.columns = total;
+    const logits = out.logits.data as Float32Array;
+    const v = cfg.vocab;
+    return rows.map((r) => logits.slice((r * t + t - 1) * v, (r * t + t) * v));
+  }
+
+  async close(): Promise<void> {
+    this.keys.fill(new Float32Array(0));
+    this.values.fill(new Float32Array(0));
+  }
+}
+
+export class MoeLmModel implements DecodeModel {
+  private constructor(
+    readonly cfg: MoeLmConfig,
+    readonly session: CompiledGraph,
+    readonly tokenizer: TextTokenizer,
+    readonly eosId: number | undefined,
+    private readonly domain: number,
+  ) {}
+
+  static async create(
+    cfg: MoeLmConfig,
+    store: ParamStore,
+    tokenizer: TextTokenizer,
+    o: MoeLmModelOptions = {},
+  ): Promise<MoeLmModel> {
+    const session = await compileMoeLm(cfg, store, o);
+    return new MoeLmModel(cfg, session, tokenizer, o.eosId, o.domain ?? -1);
+  }
+
+  async open(rows: number): Promise<DecodeSession> {
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
+    return new MoeLmSession(this.session, this.cfg, rows, this.domain);
+  }
+
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  /** Mean next-token cross-entropy (nats) of whole sequences [B][T], no cache, no drops. */
+  async crossEntropy(sequences: number[][]): Promise<number> {
+    let nll = 0;
+    let count = 0;
+    const t = sequences[0].length;
+    if (sequences.some((x) => x.length !== t)) throw new Error("crossEntropy: sequences must have equal length");
+    const logits = await this.allLogits(sequences);
+    const v = this.cfg.vocab;
+    sequences.forEach((seq, b) => {
+      for (let i = 0; i + 1 < t; i++) {
+        const row = logits.subarray((b * t + i) * v, (b * t + i + 1) * v);
+        let max = Number.NEGATIVE_INFINITY;
+        for (const x of row) max = Math.max(max, x);
+        let z = 0;
+        for (const x of row) z += Math.exp(x - max);
+        nll += max + Math.log(z) - row[seq[i + 1]];
+        count++;
+      }
+    });
+    return nll / count;
+  }
+
+  /** Logits [B, T, V] for whole sequences (fresh cache). */
+  async allLogits(sequences: number[][]): Promise<Float32Array> {
+    const b = sequences.length;
+    const t = sequences[0].length;
+    const { cfg } = this;
+    const d = cfg.dim / cfg.heads;
+    const mask = new Float32Array(b * t * t).fill(NEG);
+    for (let r = 0; r < b; r++) for (let q = 0; q < t; q++) for (let c = 0; c <= q; c++) mask[(r * t + q) * t + c] = 0;
+    const feeds: Record<string, HostTensor> = {
+      ids: { dtype: "int64", shape: [b, t], data: BigInt64Array.from(sequences.flat(), BigInt) },
+      positions: { dtype: "int64", shape: [b, t], data: BigInt64Array.from({ length: b * t }, (_, i) => BigInt(i % t)) },
+      domain: { dtype: "int64", shape: [b, t], data: new BigInt64Array(b * t).fill(BigInt(this.domain)) },
+      mask: { dtype: "float32", shape: [b, 1, t, t], data: mask },
+    };
+    for (let i = 0; i < cfg.layers; i++) {
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
+    }
+    return (await this.session.run(feeds)).logits.data as Float32Array;
+  }
+}
