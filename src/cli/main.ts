@@ -1,8 +1,10 @@
 // The `aigc` command.
 
 import { Command, InvalidArgumentError, Option } from "commander";
+import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { doctor, formatDoctor } from "./doctor.js";
+import { evalLm, exportLmOnnx, generateFromModel, trainLmWithProgress } from "./lm.js";
 import { type CharLmPreset, charLmPresets, trainCharLm } from "./trainCharLm.js";
 
 const positiveInt = (what: string) => (v: string) => {
@@ -69,6 +71,136 @@ train
       console.log(`--- sample ---\n${r.sample}`);
     },
   );
+
+train
+  .command("lm")
+  .description("train the DeepSeek-style MoE language model (BPE tokenizer, 128 experts top-10) on en/zh/code corpora")
+  .addOption(new Option("--preset <name>", "model size").choices(Object.keys(lmPresets)).default("tiny"))
+  .option("--out <dir>", "model folder (config.json, model.safetensors, tokenizer.json, checkpoint/)", "runs/lm-tiny")
+  .option("--steps <n>", "total steps (default: the preset's)", positiveInt("--steps"))
+  .option("--seed <n>", "seed for init, batches and noise", (v) => Number.parseInt(v, 10), 0)
+  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option("--resume", "continue from <out>/checkpoint if it exists", false)
+  .option("--no-balance", "turn router balancing (bias update, aux loss) off")
+  .action(
+    async (o: {
+      preset: LmPresetName;
+      out: string;
+      steps?: number;
+      seed: number;
+      threads?: number;
+      resume: boolean;
+      balance: boolean;
+    }) => {
+      const r = await trainLmWithProgress(o);
+      console.log(
+        `held-out perplexity ${Math.exp(r.evalLoss).toFixed(2)} (unigram ${Math.exp(r.unigram).toFixed(2)}), ` +
+          `active experts ${(r.stats.activeExpertFraction * 100).toFixed(2)}%, load CV ${r.stats.loadCV.toFixed(3)}, ` +
+          `dropped ${(r.stats.dropRate * 100).toFixed(2)}%; model in ${o.out}`,
+      );
+    },
+  );
+
+const evalCmd = program.command("eval").description("evaluate trained models");
+evalCmd
+  .command("lm")
+  .description("held-out perplexity (fp32 and int8), router statistics and int8 decode speedup of a trained MoE LM")
+  .requiredOption("--model <dir>", "model folder from `aigc train lm`")
+  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option("--json", "print JSON")
+  .action(async (o: { model: string; threads?: number; json?: boolean }) => {
+    const r = await evalLm(o.model, { threads: o.threads });
+    if (o.json) console.log(JSON.stringify(r));
+    else {
+      console.log(`perplexity        ${r.perplexity.toFixed(2)} (unigram ${r.unigramPerplexity.toFixed(2)})`);
+      console.log(`active experts    ${(r.activeExpertFraction * 100).toFixed(2)}% per token`);
+      console.log(`load CV           ${r.loadCV.toFixed(3)}   dropped ${(r.dropRate * 100).toFixed(2)}% (training capacity)`);
+      console.log(`int8 perplexity   ${r.int8.perplexity.toFixed(2)}   decode ${r.int8.decodeSpeedup.toFixed(2)}x fp32`);
+    }
+  });
+
+program
+  .command("generate")
+  .description("generate text with a trained MoE LM (streams to stdout)")
+  .requiredOption("--model <dir>", "model folder from `aigc train lm`")
+  .requiredOption("--prompt <text>", "the prompt")
+  .option("--max-tokens <n>", "tokens to generate", positiveInt("--max-tokens"), 64)
+  .option("--temperature <t>", "0 = greedy", Number.parseFloat, 0.8)
+  .option("--top-k <n>", "keep the k most likely tokens", positiveInt("--top-k"))
+  .option("--top-p <p>", "nucleus sampling mass", Number.parseFloat)
+  .option("--repetition-penalty <r>", "penalise repeated tokens (> 1)", Number.parseFloat)
+  .option("--stop <text...>", "stop sequences")
+  .option("--seed <n>", "sampling seed", (v) => Number.parseInt(v, 10))
+  .option("--int8", "use the int8 model", false)
+  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .action(
+    async (o: {
+      model: string;
+      prompt: string;
+      maxTokens: number;
+      temperature: number;
+      topK?: number;
+      topP?: number;
+      repetitionPenalty?: number;
+      stop?: string[];
+      seed?: number;
+      int8: boolean;
+      threads?: number;
+    }) => {
+      process.stdout.write(o.prompt);
+      await generateFromModel({ ...o, write: (t) => process.stdout.write(t) });
+      process.stdout.write("\n");
+    },
+  );
+
+program
+  .command("quantize")
+  .description("export a trained MoE LM to ONNX with int8 weights (DynamicQuantizeMatMul, QMoE): <model>/model.int8.onnx")
+  .requiredOption("--model <dir>", "model folder from `aigc train lm`")
+  .option("--fp32", "also write the fp32 model.onnx", false)
+  .action(async (o: { model: string; fp32: boolean }) => {
+    const q = await exportLmOnnx(o.model, true);
+    console.log(
+      `${q.path}: ${(q.bytes / 1e6).toFixed(2)} MB, ${q.report?.matmuls} int8 matmuls, ${q.report?.moeBlocks} 8-bit MoE blocks`,
+    );
+    if (o.fp32) {
+      const f = await exportLmOnnx(o.model, false);
+      console.log(`${f.path}: ${(f.bytes / 1e6).toFixed(2)} MB`);
+    }
+  });
+
+program
+  .command("ablate")
+  .description("ablations")
+  .command("balance")
+  .description("train the MoE LM twice, router balancing on and off, and compare the expert load CV")
+  .addOption(new Option("--preset <name>", "model size").choices(Object.keys(lmPresets)).default("tiny"))
+  .option("--steps <n>", "steps per run", positiveInt("--steps"))
+  .option("--out <dir>", "folder for the two runs", "runs/ablate-balance")
+  .option("--seed <n>", "seed", (v) => Number.parseInt(v, 10), 0)
+  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option("--json", "print JSON")
+  .action(async (o: { preset: LmPresetName; steps?: number; out: string; seed: number; threads?: number; json?: boolean }) => {
+    const run = (balance: boolean) =>
+      trainLmWithProgress({ ...o, out: `${o.out}/${balance ? "on" : "off"}`, resume: false, balance, quiet: o.json });
+    const on = await run(true);
+    const off = await run(false);
+    const r = {
+      on: { loadCV: on.stats.loadCV, dropRate: on.stats.dropRate, perplexity: Math.exp(on.evalLoss) },
+      off: { loadCV: off.stats.loadCV, dropRate: off.stats.dropRate, perplexity: Math.exp(off.evalLoss) },
+      cvRatio: off.stats.loadCV / on.stats.loadCV,
+    };
+    if (o.json) console.log(JSON.stringify(r));
+    else {
+      console.log(
+        `balancing on : load CV ${r.on.loadCV.toFixed(3)}, dropped ${(r.on.dropRate * 100).toFixed(2)}%, perplexity ${r.on.perplexity.toFixed(2)}`,
+      );
+      console.log(
+        `balancing off: load CV ${r.off.loadCV.toFixed(3)}, dropped ${(r.off.dropRate * 100).toFixed(2)}%, perplexity ${r.off.perplexity.toFixed(2)}`,
+      );
+      console.log(`CV off / on  : ${r.cvRatio.toFixed(2)}x`);
+    }
+  });
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`aigc: ${err instanceof Error ? err.message : String(err)}`);

@@ -48,6 +48,8 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
     {
       format: "train |{bar}| {value}/{total} steps | loss {loss} | eval {evalLoss} | {tps} tok/s | ETA {eta_formatted}",
       hideCursor: true,
+      noTTYOutput: true, // in logs and CI: a line every few seconds
+      notTTYSchedule: 5000,
     },
     cliProgress.Presets.shades_classic,
   );

@@ -5,8 +5,12 @@ import { join } from "node:path";
 
 export const FORTUNES_DIR = "/usr/share/games/fortunes";
 
+/** Cookie files that Debian package `fortunes-zh` adds to the same folder (Chinese, not English). */
+export const CHINESE_FORTUNE_FILES = ["tang300", "song100", "chinese"] as const;
+
 /**
- * English prose from Debian's `fortunes` package: every cookie file in name order,
+ * English prose from Debian's `fortunes` package: every cookie file in name order (not the
+ * ones `fortunes-zh` puts beside them),
  * "%" separators turned into blank lines, up to `maxBytes` characters.
  */
 export function loadFortunes(maxBytes = 400_000, dir = FORTUNES_DIR): string {
@@ -14,7 +18,7 @@ export function loadFortunes(maxBytes = 400_000, dir = FORTUNES_DIR): string {
     throw new Error(`no fortunes corpus at ${dir}: install it with \`apt-get install -y fortunes\` (Debian package)`);
   }
   const files = readdirSync(dir)
-    .filter((f) => !f.endsWith(".dat") && !f.endsWith(".u8") && !f.includes("."))
+    .filter((f) => !f.includes(".") && !(CHINESE_FORTUNE_FILES as readonly string[]).includes(f))
     .sort();
   let text = "";
   for (const f of files) {

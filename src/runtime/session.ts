@@ -21,6 +21,8 @@ const ortType: Record<DType, ort.Tensor.Type> = {
   float64: "float64",
   int64: "int64",
   int32: "int32",
+  int8: "int8",
+  uint8: "uint8",
   bool: "bool",
 };
 const fromOrtType: Partial<Record<ort.Tensor.Type, DType>> = {
@@ -28,6 +30,8 @@ const fromOrtType: Partial<Record<ort.Tensor.Type, DType>> = {
   float64: "float64",
   int64: "int64",
   int32: "int32",
+  int8: "int8",
+  uint8: "uint8",
   bool: "bool",
 };
 

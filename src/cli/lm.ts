@@ -1,0 +1,227 @@
+// `aigc train lm`, `aigc eval lm`, `aigc generate`, `aigc quantize`, `aigc ablate balance`.
+
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import cliProgress from "cli-progress";
+import type { MixedCorpusSizes } from "../data/corpora.js";
+import { generate, generateStream } from "../generate/index.js";
+import { MoeLmModel, moeLmInferenceGraph } from "../generate/moeLmModel.js";
+import { quantizeInt8, toOnnx } from "../graph/index.js";
+import { loadMoeLm } from "../models/moeLmFiles.js";
+import { ParamStore } from "../runtime/params.js";
+import { type LmPresetName, lmPresets, type TrainLmResult, tokenizeCorpus, trainLm } from "../train/lmRecipe.js";
+import { type DomainTokens, setupMoeLmTraining } from "../train/moeLm.js";
+
+const fmtEta = (s: number) =>
+  Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : "-";
+
+export async function trainLmWithProgress(o: {
+  preset: LmPresetName;
+  out: string;
+  steps?: number;
+  seed: number;
+  threads?: number;
+  resume: boolean;
+  balance: boolean;
+  quiet?: boolean;
+}): Promise<TrainLmResult> {
+  const bar = new cliProgress.SingleBar(
+    {
+      format:
+        "train |{bar}| {value}/{total} | loss {loss} | eval {evalLoss} | {tps} tok/s | load CV {cv} | dropped {drop} | ETA {etaText}",
+      hideCursor: true,
+      noTTYOutput: true, // in logs and CI: a line every few seconds
+      notTTYSchedule: 5000,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = 0;
+  let startStep = 0;
+  const result = await trainLm({
+    ...o,
+    onStart: (info) => {
+      startStep = info.startStep;
+      if (!o.quiet) {
+        console.error(
+          `MoE LM ${o.preset}: ${(info.params / 1e6).toFixed(2)}M params, vocab ${info.vocab}, ${info.trainTokens} training tokens, unigram baseline ${info.unigram.toFixed(3)} nats/token`,
+        );
+        bar.start(o.steps ?? lmPresets[o.preset].steps, info.startStep, {
+          loss: "-",
+          evalLoss: "-",
+          tps: "-",
+          cv: "-",
+          drop: "-",
+          etaText: "-",
+        });
+      }
+      started = performance.now();
+    },
+    onProgress: (p) => {
+      if (o.quiet) return;
+      const perStep = (performance.now() - started) / 1000 / Math.max(1, p.step - startStep);
+      const update: Record<string, string> = {
+        loss: p.loss.toFixed(3),
+        tps: Math.round(p.tokensPerSec).toString(),
+        cv: p.stats.loadCV.toFixed(2),
+        drop: `${(p.stats.dropRate * 100).toFixed(1)}%`,
+        etaText: fmtEta(perStep * (p.steps - p.step)),
+      };
+      if (p.evalLoss !== undefined) update.evalLoss = p.evalLoss.toFixed(3);
+      bar.update(p.step, update);
+    },
+  });
+  if (!o.quiet) bar.stop();
+  return result;
+}
+
+export interface LmEvalReport {
+  perplexity: number;
+  crossEntropy: number;
+  unigramPerplexity: number;
+  activeExpertFraction: number;
+  loadCV: number;
+  dropRate: number;
+  int8: { perplexity: number; decodeSpeedup: number; fp32TokensPerSec: number; int8TokensPerSec: number };
+}
+
+/** Evenly spaced windows of `length` tokens from each held-out stream. */
+function heldOutWindows(valid: DomainTokens[], windows: number, length: number): number[][] {
+  const out: number[][] = [];
+  const perStream = Math.ceil(windows / valid.length);
+  for (const s of valid) {
+    const span = s.tokens.length - length;
+    if (span <= 0) continue;
+    for (let i = 0; i < perStream; i++) {
+      const start = Math.floor((span * (i + 0.5)) / perStream);
+      out.push(Array.from(s.tokens.subarray(start, start + length)));
+    }
+  }
+  if (out.length === 0) throw new Error(`the held-out text is shorter than one window of ${length} tokens`);
+  return out;
+}
+
+async function decodeTokensPerSec(model: MoeLmModel, prompt: number[], tokens: number): Promise<number> {
+  await generate(model, [prompt], { maxTokens: 4, temperature: 0, ignoreEos: true }); // warm up
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const [r] = await generate(model, [prompt], { maxTokens: tokens, temperature: 0, ignoreEos: true });
+    runs.push((r.tokens.length * 1000) / (performance.now() - t0));
+  }
+  return runs.sort((a, b) => a - b)[1];
+}
+
+export async function evalLm(
+  dir: string,
+  o: { threads?: number; windows?: number; decodeTokens?: number } = {},
+): Promise<LmEvalReport> {
+  const files = await loadMoeLm(dir);
+  const cfg = files.config.model;
+  // The model's own corpus (same sizes as training): the last 10% of each language is held out.
+  const sizes = (files.config.training.corpus as MixedCorpusSizes | undefined) ?? lmPresets.tiny.corpus;
+  const corpus = tokenizeCorpus(files.tokenizer, sizes);
+  const sequences = heldOutWindows(corpus.valid, o.windows ?? 24, Math.min(cfg.maxSeq, 128));
+  const tokenizer = {
+    encode: (s: string) => files.tokenizer.encode(s),
+    decode: (ids: readonly number[]) => files.tokenizer.decode(ids),
+  };
+  const fp32 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: o.threads });
+  const int8 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: o.threads, int8: true });
+  const ceOf = async (m: MoeLmModel) => {
+    let sum = 0;
+    for (let i = 0; i < sequences.length; i += 8)
+      sum += (await m.crossEntropy(sequences.slice(i, i + 8))) * Math.min(8, sequences.length - i);
+    return sum / sequences.length;
+  };
+  const ce = await ceOf(fp32);
+  const ce8 = await ceOf(int8);
+  const prompt = sequences[0].slice(0, 16);
+  const decodeTokens = o.decodeTokens ?? 48;
+  const fp32Tps = await decodeTokensPerSec(fp32, prompt, decodeTokens);
+  const int8Tps = await decodeTokensPerSec(int8, prompt, decodeTokens);
+  // Router statistics with the training dispatch (capacity, drops) on held-out batches.
+  const training = files.config.training as { batch?: number; seqLen?: number };
+  const t = await setupMoeLmTraining({
+    cfg,
+    batch: training.batch ?? 8,
+    seqLen: Math.min(training.seqLen ?? 96, cfg.maxSeq),
+    seed: 0,
+    store: cloneStore(files.store),
+    domainHints: false,
+    gumbelAnnealSteps: 0,
+    trainStep: { threads: o.threads },
+  });
+  const { stats } = await t.evaluate(corpus.valid, 1, 4);
+  return {
+    perplexity: Math.exp(ce),
+    crossEntropy: ce,
+    unigramPerplexity: Math.exp(corpus.unigram),
+    activeExpertFraction: stats.activeExpertFraction,
+    loadCV: stats.loadCV,
+    dropRate: stats.dropRate,
+    int8: { perplexity: Math.exp(ce8), decodeSpeedup: int8Tps / fp32Tps, fp32TokensPerSec: fp32Tps, int8TokensPerSec: int8Tps },
+  };
+}
+
+function cloneStore(store: ParamStore): ParamStore {
+  const copy = new ParamStore();
+  for (const [name, v] of store.values) copy.set(name, [...v.shape], Float32Array.from(v.data));
+  return copy;
+}
+
+export async function generateFromModel(o: {
+  model: string;
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  stop?: string[];
+  int8: boolean;
+  threads?: number;
+  write: (text: string) => void;
+}): Promise<void> {
+  const files = await loadMoeLm(o.model);
+  const cfg = files.config.model;
+  const ids = files.tokenizer.encode(o.prompt);
+  if (ids.length === 0) throw new Error("the prompt is empty");
+  if (ids.length >= cfg.maxSeq) {
+    throw new Error(
+      `the prompt is ${ids.length} tokens; the model's context is ${cfg.maxSeq} (at most ${cfg.maxSeq - 1} prompt tokens)`,
+    );
+  }
+  const tokenizer = {
+    encode: (s: string) => files.tokenizer.encode(s),
+    decode: (x: readonly number[]) => files.tokenizer.decode(x),
+  };
+  const model = await MoeLmModel.create(cfg, files.store, tokenizer, {
+    int8: o.int8,
+    threads: o.threads,
+    eosId: files.tokenizer.idOf("<|eos|>"),
+  });
+  const stream = generateStream(model, ids, {
+    maxTokens: Math.min(o.maxTokens, cfg.maxSeq - ids.length),
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    repetitionPenalty: o.repetitionPenalty,
+    seed: o.seed,
+    stop: o.stop,
+  });
+  for await (const chunk of stream) o.write(chunk.text);
+}
+
+/** Write model.onnx (fp32) or model.int8.onnx next to the weights; returns the path and sizes. */
+export async function exportLmOnnx(dir: string, int8: boolean) {
+  const files = await loadMoeLm(dir);
+  const { outputs } = moeLmInferenceGraph(files.config.model);
+  const paramValue = (name: string) => files.store.get(name).data;
+  const q = int8 ? quantizeInt8(outputs, { paramValue }) : null;
+  const model = toOnnx({ outputs: q?.outputs ?? outputs, paramValue, name: int8 ? "moe_lm_int8" : "moe_lm" });
+  const path = join(dir, int8 ? "model.int8.onnx" : "model.onnx");
+  await writeFile(path, model.bytes);
+  return { path, bytes: model.bytes.length, report: q?.report };
+}

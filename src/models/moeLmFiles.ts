@@ -1,0 +1,72 @@
+// A trained MoE LM on disk: config.json, model.safetensors (parameters and router biases,
+// Hugging Face-style names), tokenizer.json (Hugging Face format). Loading validates
+// everything and says what is wrong.
+
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { BpeTokenizer } from "../data/bpe.js";
+import { ParamStore } from "../runtime/params.js";
+import { readSafetensors, writeSafetensors } from "../runtime/safetensors.js";
+import { MoeLmConfig } from "./moeLm.js";
+
+export const MODEL_KIND = "aigc-moe-lm";
+
+export const MoeLmFileConfig = z
+  .object({
+    kind: z.literal(MODEL_KIND),
+    model: MoeLmConfig,
+    /** How the model was trained (preset, corpus sizes, seed, steps): informational. */
+    training: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type MoeLmFileConfig = z.infer<typeof MoeLmFileConfig>;
+
+export interface MoeLmFiles {
+  config: MoeLmFileConfig;
+  store: ParamStore;
+  tokenizer: BpeTokenizer;
+}
+
+export async function saveMoeLm(dir: string, files: MoeLmFiles): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+  for (const [name, v] of files.store.values) tensors[name] = { dtype: "F32", shape: v.shape, data: v.data };
+  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  files.tokenizer.save(join(dir, "tokenizer.json"));
+  await writeFile(join(dir, "config.json"), `${JSON.stringify(files.config, null, 2)}\n`);
+}
+
+export async function loadMoeLm(dir: string): Promise<MoeLmFiles> {
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath)) {
+    throw new Error(`no model in ${dir}: expected ${configPath} (train one with \`aigc train lm --preset tiny --out ${dir}\`)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(configPath, "utf8"));
+  } catch (err) {
+    throw new Error(`${configPath} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = MoeLmFileConfig.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`${configPath} is not a valid ${MODEL_KIND} config: ${issues}`);
+  }
+  const config = parsed.data;
+  const weightsPath = join(dir, "model.safetensors");
+  if (!existsSync(weightsPath)) throw new Error(`no weights in ${dir}: expected ${weightsPath}`);
+  const store = new ParamStore();
+  for (const [name, t] of Object.entries((await readSafetensors(weightsPath)).tensors)) {
+    if (t.dtype !== "F32") throw new Error(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32`);
+    store.set(name, t.shape, t.data as Float32Array);
+  }
+  const tokenizerPath = join(dir, "tokenizer.json");
+  if (!existsSync(tokenizerPath)) throw new Error(`no tokenizer in ${dir}: expected ${tokenizerPath}`);
+  const tokenizer = BpeTokenizer.load(tokenizerPath);
+  if (tokenizer.vocabSize !== config.model.vocab) {
+    throw new Error(`${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model's vocab is ${config.model.vocab}`);
+  }
+  return { config, store, tokenizer };
+}

@@ -1,0 +1,181 @@
+// The MoE language model end to end on real text: a short training run, the KV-cache
+// decoder against the full forward, batched against one-by-one generation, int8, files
+// on disk, and the errors a user meets.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { trainBpe } from "../../src/data/bpe.js";
+import { mixedCorpus } from "../../src/data/corpora.js";
+import { generate } from "../../src/generate/index.js";
+import { MoeLmModel } from "../../src/generate/moeLmModel.js";
+import { MoeLmConfig } from "../../src/models/moeLm.js";
+import { loadMoeLm, MODEL_KIND, saveMoeLm } from "../../src/models/moeLmFiles.js";
+import { defaultMoeConfig } from "../../src/nn/index.js";
+import { tokenizeCorpus } from "../../src/train/lmRecipe.js";
+import { setupMoeLmTraining } from "../../src/train/moeLm.js";
+import { cosineSchedule } from "../../src/train/schedule.js";
+
+const threads = 2;
+const sizes = { en: 60_000, zh: 20_000, code: 30_000 };
+const texts = mixedCorpus(sizes);
+const tokenizer = trainBpe([texts.en, texts.zh, texts.code], { vocabSize: 700 });
+const cfg = MoeLmConfig.parse({
+  vocab: tokenizer.vocabSize,
+  maxSeq: 64,
+  dim: 64,
+  heads: 4,
+  layers: 3,
+  denseLayers: 1,
+  denseHidden: 128,
+  tieEmbeddings: true,
+  ropeTheta: 10000,
+  normEps: 1e-6,
+  moe: { ...defaultMoeConfig, expertHidden: 16, scoreFunc: "sigmoid" }, // the course's 128 experts, top-10
+});
+const textTokenizer = { encode: (s: string) => tokenizer.encode(s), decode: (ids: readonly number[]) => tokenizer.decode(ids) };
+let dir = "";
+let trained: Awaited<ReturnType<typeof setupMoeLmTraining>>;
+let firstLoss = 0;
+let lastLoss = 0;
+let stats: ReturnType<typeof trained.afterStep>;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "aigc-lm-"));
+  const corpus = tokenizeCorpus(tokenizer, sizes);
+  trained = await setupMoeLmTraining({
+    cfg,
+    batch: 4,
+    seqLen: 48,
+    seed: 3,
+    domainHints: false,
+    gumbelAnnealSteps: 30,
+    trainStep: { threads },
+  });
+  const steps = 60;
+  const schedule = cosineSchedule({ lr: 4e-3, warmup: 5, total: steps });
+  for (let s = 0; s < steps; s++) {
+    const r = await trained.trainStep.run(trained.batchAt(corpus.train, 3, s, true), schedule(s));
+    stats = trained.afterStep(r.extras);
+    if (s === 0) firstLoss = r.loss;
+    lastLoss = r.loss;
+  }
+  await saveMoeLm(dir, {
+    config: { kind: MODEL_KIND, model: cfg, training: { corpus: sizes } },
+    store: trained.store,
+    tokenizer,
+  });
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("training lowers the loss; ~8% of experts are active per token; router stats are complete", () => {
+  assert.ok(lastLoss < firstLoss - 1, `loss should fall: ${firstLoss} -> ${lastLoss}`);
+  assert.ok(
+    stats.activeExpertFraction > 0.07 && stats.activeExpertFraction < 0.09,
+    `active fraction ${stats.activeExpertFraction}`,
+  );
+  assert.equal(stats.layers.length, cfg.layers - cfg.denseLayers);
+  for (const l of stats.layers) {
+    assert.equal(l.load.length, 128);
+    assert.equal(l.groupLoad.length, 3);
+    assert.ok(Math.abs(l.groupLoad.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    assert.ok(l.dropRate >= 0 && l.dropRate < 1);
+  }
+});
+
+test("the KV-cache decoder gives the full forward's logits, with rows fed unevenly", async () => {
+  const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
+  const a = tokenizer.encode("The quick brown fox jumps over the lazy dog. 人生如梦").slice(0, 30);
+  const b = tokenizer.encode("function add(a: number, b: number) { return a + b; }").slice(0, 30);
+  const full = await model.allLogits([a.slice(0, 30), b.slice(0, 30)]);
+  const v = cfg.vocab;
+  const session = await model.open(2);
+  let maxDiff = 0;
+  const check = (got: Float32Array, row: number, pos: number) => {
+    for (let k = 0; k < v; k++) maxDiff = Math.max(maxDiff, Math.abs(got[k] - full[(row * 30 + pos) * v + k]));
+  };
+  // Row 0 gets 7 tokens, row 1 gets 12, then row 1 alone, then both one at a time.
+  let out = await session.feed([0, 1], [a.slice(0, 7), b.slice(0, 12)]);
+  check(out[0], 0, 6);
+  check(out[1], 1, 11);
+  out = await session.feed([1], [b.slice(12, 15)]);
+  check(out[0], 1, 14);
+  let pa = 7;
+  let pb = 15;
+  while (pb < 30) {
+    out = await session.feed([0, 1], [[a[pa]], [b[pb]]]);
+    check(out[0], 0, pa++);
+    check(out[1], 1, pb++);
+  }
+  await session.close();
+  assert.ok(maxDiff < 1e-4, `cached decode differs from the full forward by ${maxDiff}`);
+});
+
+test("batched generation equals generating each prompt alone (greedy), fp32 and int8", async () => {
+  const prompts = ["The ", "Once upon a time", "const x =", "春眠不觉晓", "A"].map((p) => tokenizer.encode(p));
+  for (const int8 of [false, true]) {
+    const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads, int8 });
+    const batched = await generate(model, prompts, { maxTokens: 12, temperature: 0 });
+    for (const [i, p] of prompts.entries()) {
+      const [alone] = await generate(model, [p], { maxTokens: 12, temperature: 0 });
+      if (!int8) assert.deepEqual(batched[i].tokens, alone.tokens, `prompt ${i}`);
+      else assert.equal(batched[i].tokens.length, alone.tokens.length); // int8 quantizes activations per call: batch-dependent
+    }
+  }
+});
+
+test("int8 keeps the held-out cross-entropy within 2% of fp32", async () => {
+  const corpus = tokenizeCorpus(tokenizer, sizes);
+  const seqs = corpus.valid.map((s) => Array.from(s.tokens.subarray(0, 64)));
+  const fp32 = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
+  const int8 = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads, int8: true });
+  const a = await fp32.crossEntropy(seqs);
+  const b = await int8.crossEntropy(seqs);
+  assert.ok(Math.abs(Math.exp(b) / Math.exp(a) - 1) < 0.02, `perplexity fp32 ${Math.exp(a)} vs int8 ${Math.exp(b)}`);
+});
+
+test("a saved model loads back with identical weights and tokenizer", async () => {
+  const files = await loadMoeLm(dir);
+  assert.deepEqual(files.config.model, cfg);
+  assert.equal(files.tokenizer.vocabSize, tokenizer.vocabSize);
+  for (const [name, v] of trained.store.values) assert.deepEqual(files.store.get(name).data, v.data, name);
+});
+
+test("bad inputs give clear errors: unknown folder, bad config, prompt longer than the context", async () => {
+  await assert.rejects(loadMoeLm(join(dir, "missing")), /no model in .*missing: expected .*config\.json/);
+  const bad = await mkdtemp(join(tmpdir(), "aigc-bad-"));
+  try {
+    await writeFile(join(bad, "config.json"), "{ not json");
+    await assert.rejects(loadMoeLm(bad), /config\.json is not valid JSON/);
+    await writeFile(join(bad, "config.json"), JSON.stringify({ kind: MODEL_KIND, model: { ...cfg, heads: 3 } }));
+    await assert.rejects(loadMoeLm(bad), /not a valid aigc-moe-lm config: .*heads/);
+  } finally {
+    await rm(bad, { recursive: true, force: true });
+  }
+  const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
+  const long = Array.from({ length: cfg.maxSeq + 5 }, () => 1);
+  await assert.rejects(generate(model, [long], { maxTokens: 4 }), /longer|context|maxLength/);
+  // Through the CLI: a message, exit code 1, no stack trace.
+  const cli = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "generate", "--model", dir, "--prompt", "word ".repeat(200)],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(cli.status, 1);
+  assert.match(cli.stderr, /aigc: the prompt is \d+ tokens; the model's context is 64/);
+  const missing = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "eval", "lm", "--model", "/nonexistent/model"],
+    { encoding: "utf8" },
+  );
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /aigc: no model in \/nonexistent\/model/);
+});
