@@ -105,6 +105,14 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
     return name;
   };
 
+  // An output computed by a node is named after the output directly (no Identity copy);
+  // inputs, parameters, constants and a tensor given as two outputs go through Identity.
+  const directOutput = new Map<number, string>();
+  for (const [name, t] of outputEntries) {
+    const source = t.node.op === "input" || t.node.op === "param" || t.node.op === "constant";
+    if (!source && !directOutput.has(t.id)) directOutput.set(t.id, name);
+  }
+
   // Where each symbol can be read at run time: the first graph input with that dim.
   const symbolSource = new Map<string, { input: Tensor; axis: number }>();
   for (const node of nodes) {
@@ -156,7 +164,7 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
 
   for (const node of nodes) {
     const outs = node.outputs.map((t) => {
-      const n = node.op === "input" || node.op === "param" ? node.attrs.name : `t${t.id}`;
+      const n = node.op === "input" || node.op === "param" ? node.attrs.name : (directOutput.get(t.id) ?? `t${t.id}`);
       names.set(t.id, n);
       return n;
     });
@@ -324,7 +332,7 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
 
   const outputNames: string[] = [];
   const outputInfos = outputEntries.map(([name, t]) => {
-    emit("Identity", [nameOf(t)], [name]);
+    if (nameOf(t) !== name) emit("Identity", [nameOf(t)], [name]); // an input, a parameter or a repeated output
     outputNames.push(name);
     return valueInfo(name, t);
   });

@@ -1,0 +1,66 @@
+// Batched generation: 16 prompts decoded together vs the same 16 one after another.
+// Usage: node --import tsx bench/lm-batch.ts [--model DIR] [--preset tiny] [--prompts 16] [--tokens 32] [--threads 2]
+// Without --model, a seeded untrained model of the preset's shape is used (speed does not
+// depend on the weights' values).
+import { parseArgs } from "node:util";
+import { generate } from "../src/generate/index.js";
+import { MoeLmModel, moeLmInferenceGraph } from "../src/generate/moeLmModel.js";
+import { MoeLmConfig } from "../src/models/moeLm.js";
+import { loadMoeLm } from "../src/models/moeLmFiles.js";
+import { ParamStore } from "../src/runtime/params.js";
+import { type LmPresetName, lmPresets } from "../src/train/lmRecipe.js";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    preset: { type: "string", default: "tiny" },
+    prompts: { type: "string", default: "16" },
+    tokens: { type: "string", default: "32" },
+    threads: { type: "string", default: "2" },
+  },
+});
+const n = Number(values.prompts);
+const tokens = Number(values.tokens);
+const threads = Number(values.threads);
+
+let cfg: MoeLmConfig;
+let store: ParamStore;
+if (values.model) {
+  const files = await loadMoeLm(values.model);
+  cfg = files.config.model;
+  store = files.store;
+} else {
+  const preset = lmPresets[values.preset as LmPresetName];
+  if (!preset) throw new Error(`unknown preset ${values.preset}: one of ${Object.keys(lmPresets).join(", ")}`);
+  cfg = MoeLmConfig.parse({ ...preset.model, vocab: preset.vocab });
+  store = ParamStore.fromGraph(moeLmInferenceGraph(cfg).g, 0);
+}
+const tokenizer = {
+  encode: (s: string) => Array.from(s, (c) => c.charCodeAt(0) % cfg.vocab),
+  decode: (ids: readonly number[]) => ids.join(" "),
+};
+const model = await MoeLmModel.create(cfg, store, tokenizer, { threads });
+// Prompts of different lengths (8..23 tokens), as real traffic has.
+const prompts = Array.from({ length: n }, (_, i) => Array.from({ length: 8 + i }, (_, j) => (i * 131 + j * 17) % cfg.vocab));
+const opts = { maxTokens: tokens, temperature: 0, ignoreEos: true };
+await generate(model, [prompts[0]], { ...opts, maxTokens: 4 }); // warm up
+
+const rounds = 3;
+const seq: number[] = [];
+const bat: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  let t0 = performance.now();
+  let produced = 0;
+  for (const p of prompts) produced += (await generate(model, [p], opts))[0].tokens.length;
+  seq.push((produced * 1000) / (performance.now() - t0));
+  t0 = performance.now();
+  produced = (await generate(model, prompts, opts)).reduce((a, r2) => a + r2.tokens.length, 0);
+  bat.push((produced * 1000) / (performance.now() - t0));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ratio = median(bat) / median(seq);
+console.log(`MoE LM ${values.model ?? `${values.preset} (untrained)`}: ${n} prompts x ${tokens} tokens, ${threads} threads`);
+console.log(
+  `sequential ${median(seq).toFixed(1)} tok/s, batched ${median(bat).toFixed(1)} tok/s: ${ratio.toFixed(2)}x (target >= 4x)`,
+);
+console.log(JSON.stringify({ sequentialTokensPerSec: median(seq), batchedTokensPerSec: median(bat), ratio }));
