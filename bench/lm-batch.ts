@@ -3,12 +3,9 @@
 // Without --model, a seeded untrained model of the preset's shape is used (speed does not
 // depend on the weights' values).
 import { parseArgs } from "node:util";
+import { trainedOrSeededLm } from "../src/cli/lm.js";
 import { generate } from "../src/generate/index.js";
-import { MoeLmModel, moeLmInferenceGraph } from "../src/generate/moeLmModel.js";
-import { MoeLmConfig } from "../src/models/moeLm.js";
-import { loadMoeLm } from "../src/models/moeLmFiles.js";
-import { ParamStore } from "../src/runtime/params.js";
-import { type LmPresetName, lmPresets } from "../src/train/lmRecipe.js";
+import { MoeLmModel } from "../src/generate/moeLmModel.js";
 
 const { values } = parseArgs({
   options: {
@@ -23,18 +20,7 @@ const n = Number(values.prompts);
 const tokens = Number(values.tokens);
 const threads = Number(values.threads);
 
-let cfg: MoeLmConfig;
-let store: ParamStore;
-if (values.model) {
-  const files = await loadMoeLm(values.model);
-  cfg = files.config.model;
-  store = files.store;
-} else {
-  const preset = lmPresets[values.preset as LmPresetName];
-  if (!preset) throw new Error(`unknown preset ${values.preset}: one of ${Object.keys(lmPresets).join(", ")}`);
-  cfg = MoeLmConfig.parse({ ...preset.model, vocab: preset.vocab });
-  store = ParamStore.fromGraph(moeLmInferenceGraph(cfg).g, 0);
-}
+const { cfg, store, label } = await trainedOrSeededLm(values.model, values.preset as string);
 const tokenizer = {
   encode: (s: string) => Array.from(s, (c) => c.charCodeAt(0) % cfg.vocab),
   decode: (ids: readonly number[]) => ids.join(" "),
@@ -59,7 +45,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ratio = median(bat) / median(seq);
-console.log(`MoE LM ${values.model ?? `${values.preset} (untrained)`}: ${n} prompts x ${tokens} tokens, ${threads} threads`);
+console.log(`MoE LM ${label}: ${n} prompts x ${tokens} tokens, ${threads} threads`);
 console.log(
   `sequential ${median(seq).toFixed(1)} tok/s, batched ${median(bat).toFixed(1)} tok/s: ${ratio.toFixed(2)}x (target >= 4x)`,
 );

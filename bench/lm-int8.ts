@@ -4,13 +4,9 @@
 // `aigc train lm --preset small --out runs/lm-small`); without it, a seeded untrained model of
 // the preset's shape measures speed only (speed does not depend on the weights' values).
 import { parseArgs } from "node:util";
-import { evalLm } from "../src/cli/lm.js";
+import { evalLm, trainedOrSeededLm } from "../src/cli/lm.js";
 import { generate } from "../src/generate/index.js";
-import { MoeLmModel, moeLmInferenceGraph } from "../src/generate/moeLmModel.js";
-import { MoeLmConfig } from "../src/models/moeLm.js";
-import { loadMoeLm } from "../src/models/moeLmFiles.js";
-import { ParamStore } from "../src/runtime/params.js";
-import { type LmPresetName, lmPresets } from "../src/train/lmRecipe.js";
+import { MoeLmModel } from "../src/generate/moeLmModel.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,24 +22,13 @@ const tokens = Number(values.tokens);
 const runs = Number(values.runs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-let cfg: MoeLmConfig;
-let store: ParamStore;
+const { cfg, store, label } = await trainedOrSeededLm(values.model, values.preset as string);
 const tokenizer = {
   encode: (s: string) => Array.from(s, (c) => c.charCodeAt(0) % 256),
   decode: (ids: readonly number[]) => ids.join(" "),
 };
-if (values.model) {
-  const files = await loadMoeLm(values.model);
-  cfg = files.config.model;
-  store = files.store;
-} else {
-  const preset = lmPresets[values.preset as LmPresetName];
-  if (!preset) throw new Error(`unknown preset ${values.preset}: one of ${Object.keys(lmPresets).join(", ")}`);
-  cfg = MoeLmConfig.parse({ ...preset.model, vocab: preset.vocab });
-  store = ParamStore.fromGraph(moeLmInferenceGraph(cfg).g, 0);
-}
 console.log(
-  `MoE LM ${values.model ?? `${values.preset} (untrained)`}: dim ${cfg.dim}, ${cfg.layers} layers, vocab ${cfg.vocab}, ${cfg.moe.experts} experts top-${cfg.moe.topK}; ${store.count()} params; ${threads} threads`,
+  `MoE LM ${label}: dim ${cfg.dim}, ${cfg.layers} layers, vocab ${cfg.vocab}, ${cfg.moe.experts} experts top-${cfg.moe.topK}; ${store.count()} params; ${threads} threads`,
 );
 
 async function tokensPerSec(int8: boolean): Promise<number[]> {

@@ -7,24 +7,25 @@ import type { MixedCorpusSizes } from "../data/corpora.js";
 import { generate, generateStream } from "../generate/index.js";
 import { MoeLmModel, moeLmInferenceGraph } from "../generate/moeLmModel.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
+import { MoeLmConfig } from "../models/moeLm.js";
 import { loadMoeLm } from "../models/moeLmFiles.js";
 import { ParamStore } from "../runtime/params.js";
-import { type LmPresetName, lmPresets, type TrainLmResult, tokenizeCorpus, trainLm } from "../train/lmRecipe.js";
+import {
+  type LmPresetName,
+  lmPresets,
+  type TrainLmOptions,
+  type TrainLmResult,
+  tokenizeCorpus,
+  trainLm,
+} from "../train/lmRecipe.js";
 import { type DomainTokens, setupMoeLmTraining } from "../train/moeLm.js";
 
 const fmtEta = (s: number) =>
   Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : "-";
 
-export async function trainLmWithProgress(o: {
-  preset: LmPresetName;
-  out: string;
-  steps?: number;
-  seed: number;
-  threads?: number;
-  resume: boolean;
-  balance: boolean;
-  quiet?: boolean;
-}): Promise<TrainLmResult> {
+export type TrainLmCliOptions = Omit<TrainLmOptions, "onProgress" | "onStart"> & { quiet?: boolean };
+
+export async function trainLmWithProgress(o: TrainLmCliOptions): Promise<TrainLmResult> {
   const bar = new cliProgress.SingleBar(
     {
       format:
@@ -162,6 +163,21 @@ export async function evalLm(
     dropRate: stats.dropRate,
     int8: { perplexity: Math.exp(ce8), decodeSpeedup: int8Tps / fp32Tps, fp32TokensPerSec: fp32Tps, int8TokensPerSec: int8Tps },
   };
+}
+
+/** A trained model's config and weights, or a seeded untrained model of a preset's shape (for speed benchmarks). */
+export async function trainedOrSeededLm(
+  modelDir: string | undefined,
+  preset: string,
+): Promise<{ cfg: MoeLmConfig; store: ParamStore; label: string }> {
+  if (modelDir) {
+    const files = await loadMoeLm(modelDir);
+    return { cfg: files.config.model, store: files.store, label: modelDir };
+  }
+  const p = lmPresets[preset as LmPresetName];
+  if (!p) throw new Error(`unknown preset "${preset}": one of ${Object.keys(lmPresets).join(", ")}`);
+  const cfg = MoeLmConfig.parse({ ...p.model, vocab: p.vocab });
+  return { cfg, store: ParamStore.fromGraph(moeLmInferenceGraph(cfg).g, 0), label: `${preset} (untrained)` };
 }
 
 function cloneStore(store: ParamStore): ParamStore {

@@ -64,6 +64,7 @@ export const vjpRules: VjpTable = {
   stopGradient: null,
   moeSwiGlu: null, // inference only: training uses the capacity-dispatch graph
   qmoeSwiGlu: null, // int8 inference only
+  multiHeadAttention: null, // inference only: training uses the composed attention
   dynamicQuantizeMatMul: null, // int8 inference only
 
   add: ({ inputs: [a, b] }, [d], needs) => [

@@ -76,6 +76,7 @@ export interface OpAttrs {
   // fused, inference only (exported to ONNX Runtime contrib ops)
   moeSwiGlu: { k: number };
   qmoeSwiGlu: { k: number };
+  multiHeadAttention: { heads: number; scale: number };
   dynamicQuantizeMatMul: Record<string, never>;
 }
 export type PrimOp = keyof OpAttrs;

@@ -323,6 +323,20 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
           "com.microsoft",
         );
         break;
+      case "multiHeadAttention":
+        usesMsDomain = true;
+        // inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value
+        emit(
+          "MultiHeadAttention",
+          [ins[0], ins[1], ins[2], "", "", ins[3], ins[4], ins[5]],
+          outs,
+          {
+            num_heads: node.attrs.heads,
+            "f:scale": node.attrs.scale,
+          },
+          "com.microsoft",
+        );
+        break;
       case "dynamicQuantizeMatMul":
         usesMsDomain = true;
         emit("DynamicQuantizeMatMul", ins, [out], {}, "com.microsoft");

@@ -512,6 +512,41 @@ export function qmoeSwiGlu(
   )[0];
 }
 
+/**
+ * Multi-head attention with a KV cache, fused (ONNX Runtime's com.microsoft.MultiHeadAttention):
+ * q, k, v [B, T, C] (heads packed), bias [B, 1, T, P+T] added to the scores, past K/V
+ * [B, H, P, D] -> output [B, T, C], present K/V [B, H, P+T, D]. No gradient.
+ */
+export function multiHeadAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  bias: Tensor,
+  pastK: Tensor,
+  pastV: Tensor,
+  heads: number,
+  scale: number,
+): { out: Tensor; presentK: Tensor; presentV: Tensor } {
+  const [b, t, c] = q.shape;
+  if (q.rank !== 3 || typeof c !== "number" || c % heads !== 0)
+    throw new Error(`multiHeadAttention: q must be [B, T, C] with C divisible by ${heads}`);
+  if (!shapeEq(k.shape, q.shape) || !shapeEq(v.shape, q.shape))
+    throw new Error("multiHeadAttention: q, k and v must have one shape");
+  const total = dimAdd(pastK.shape[2], t);
+  const present = [b, heads, total, c / heads];
+  const [out, presentK, presentV] = q.graph.addNode(
+    "multiHeadAttention",
+    { heads, scale },
+    [q, k, v, bias, pastK, pastV],
+    [
+      { dtype: q.dtype, shape: q.shape },
+      { dtype: q.dtype, shape: present },
+      { dtype: q.dtype, shape: present },
+    ],
+  );
+  return { out, presentK, presentV };
+}
+
 // ---------------------------------------------------------------- composites
 
 export const square = (x: Tensor): Tensor => mul(x, x);

@@ -67,7 +67,7 @@ function ropeTables(g: Graph, cfg: MoeLmConfig): { cos: Tensor; sin: Tensor } {
   return { cos: op.constant(g, cos, [cfg.maxSeq, half]), sin: op.constant(g, sin, [cfg.maxSeq, half]) };
 }
 
-/** Rotate x [B, H, T, D] by angles cos/sin [B or 1, 1, T, D/2]. */
+/** Rotate x [B, T, H, D] by angles cos/sin [B or 1, T, 1, D/2]. */
 function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const d = x.shape[3] as number;
   const x1 = op.slice(x, -1, 0, d / 2);
@@ -84,25 +84,31 @@ interface KvCache {
   mask: Tensor;
 }
 
+/**
+ * Causal self-attention. Training composes it from primitives (so it has a gradient);
+ * with a KV cache (inference) it is one fused ONNX Runtime MultiHeadAttention node.
+ */
 function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, cos: Tensor, sin: Tensor, cache?: KvCache) {
   const [b, t] = x.shape;
   const h = cfg.heads;
   const d = cfg.dim / h;
-  const heads = (y: Tensor) => op.transpose(op.reshape(y, [b, t, h, d]), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
-  const q = applyRope(heads(linear(s.child("q_proj"), x, cfg.dim)), cos, sin);
-  let k = applyRope(heads(linear(s.child("k_proj"), x, cfg.dim)), cos, sin);
-  let v = heads(linear(s.child("v_proj"), x, cfg.dim));
+  const split = (y: Tensor) => op.reshape(y, [b, t, h, d]); // [B, T, C] -> [B, T, H, D]
+  const q = applyRope(split(linear(s.child("q_proj"), x, cfg.dim)), cos, sin);
+  const k = applyRope(split(linear(s.child("k_proj"), x, cfg.dim)), cos, sin);
+  const v = linear(s.child("v_proj"), x, cfg.dim);
+  const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   if (cache) {
-    k = op.concat([cache.pastK, k], 2); // [B, H, P+T, D]
-    v = op.concat([cache.pastV, v], 2);
+    const packed = (y: Tensor) => op.reshape(y, [b, t, cfg.dim]);
+    const fused = op.multiHeadAttention(packed(q), packed(k), v, cache.mask, cache.pastK, cache.pastV, h, 1 / Math.sqrt(d));
+    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: fused.presentK, v: fused.presentV };
   }
-  const scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(d)); // [B, H, T, P+T]
-  const mask = cache ? cache.mask : causalMask(x, cfg.maxSeq, t);
-  const y = op.matmul(op.softmax(op.add(scores, mask), -1), v); // [B, H, T, D]
-  const out = linear(s.child("o_proj"), op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, cfg.dim]), cfg.dim, {
-    std: 0.02 / Math.sqrt(2 * cfg.layers),
-  });
-  return { out, k, v };
+  const heads = (y: Tensor) => op.transpose(y, [0, 2, 1, 3]); // [B, T, H, D] -> [B, H, T, D]
+  const kh = heads(k);
+  const vh = heads(split(v));
+  const scores = op.mul(op.matmul(heads(q), op.transposeLast(kh)), 1 / Math.sqrt(d)); // [B, H, T, T]
+  const y = op.matmul(op.softmax(op.add(scores, causalMask(x, cfg.maxSeq, t)), -1), vh); // [B, H, T, D]
+  const out = linear(s.child("o_proj"), op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, cfg.dim]), cfg.dim, { std: outStd });
+  return { out, k: kh, v: vh };
 }
 
 // ---------------------------------------------------------------- the model
@@ -145,8 +151,8 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
   const { cos: cosTable, sin: sinTable } = ropeTables(g, cfg);
   const angles = (table: Tensor) =>
     f.positions
-      ? op.unsqueeze(op.gather(table, f.positions, 0), 1) // [B, 1, T, D/2]
-      : op.slice(table, 0, 0, t); // [T, D/2], broadcast over B and H
+      ? op.unsqueeze(op.gather(table, f.positions, 0), 2) // [B, T, 1, D/2]
+      : op.unsqueeze(op.slice(table, 0, 0, t), 1); // [T, 1, D/2], broadcast over B and H
   const cos = angles(cosTable);
   const sin = angles(sinTable);
 

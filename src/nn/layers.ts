@@ -24,7 +24,8 @@ export function embedding(s: Scope, ids: Tensor, vocab: number, dim: number, std
 export function rmsNorm(s: Scope, x: Tensor, eps = 1e-5): Tensor {
   const dim = x.shape[x.rank - 1] as number;
   const weight = s.param("weight", [dim], { kind: "constant", value: 1 });
-  const rms = op.sqrt(op.add(op.reduceMean(op.mul(x, x), -1, true), eps));
+  // x^2 as Pow(x, 2): the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
+  const rms = op.sqrt(op.add(op.reduceMean(op.pow(x, 2), -1, true), eps));
   return op.mul(op.div(x, rms), weight);
 }
 

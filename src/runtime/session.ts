@@ -16,24 +16,8 @@ export interface SessionOptions {
   threads?: number;
 }
 
-const ortType: Record<DType, ort.Tensor.Type> = {
-  float32: "float32",
-  float64: "float64",
-  int64: "int64",
-  int32: "int32",
-  int8: "int8",
-  uint8: "uint8",
-  bool: "bool",
-};
-const fromOrtType: Partial<Record<ort.Tensor.Type, DType>> = {
-  float32: "float32",
-  float64: "float64",
-  int64: "int64",
-  int32: "int32",
-  int8: "int8",
-  uint8: "uint8",
-  bool: "bool",
-};
+// Our dtype names are ONNX Runtime's tensor type names.
+const dtypes: ReadonlySet<string> = new Set<DType>(["float32", "float64", "int64", "int32", "int8", "uint8", "bool"]);
 
 export function defaultThreads(): number {
   const env = Number(process.env.AIGC_THREADS);
@@ -41,12 +25,11 @@ export function defaultThreads(): number {
   return Math.min(8, Math.max(1, (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 2));
 }
 
-export const toOrt = (t: HostTensor): ort.Tensor => new ort.Tensor(ortType[t.dtype], t.data as ort.Tensor.DataType, t.shape);
+export const toOrt = (t: HostTensor): ort.Tensor => new ort.Tensor(t.dtype, t.data as ort.Tensor.DataType, t.shape);
 
 export function fromOrt(t: ort.Tensor): HostTensor {
-  const dtype = fromOrtType[t.type];
-  if (!dtype) throw new Error(`unsupported output dtype ${t.type}`);
-  return { dtype, shape: [...t.dims], data: t.data as TypedArray };
+  if (!dtypes.has(t.type)) throw new Error(`unsupported output dtype ${t.type}`);
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as TypedArray };
 }
 
 export class CompiledGraph {

@@ -407,6 +407,7 @@ const nonDifferentiableOps: PrimOp[] = [
   "stopGradient",
   "moeSwiGlu",
   "qmoeSwiGlu",
+  "multiHeadAttention",
   "dynamicQuantizeMatMul",
 ];
 

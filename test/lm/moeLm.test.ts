@@ -12,7 +12,9 @@ import { trainBpe } from "../../src/data/bpe.js";
 import { mixedCorpus } from "../../src/data/corpora.js";
 import { generate } from "../../src/generate/index.js";
 import { MoeLmModel } from "../../src/generate/moeLmModel.js";
-import { MoeLmConfig } from "../../src/models/moeLm.js";
+import { Graph, toOnnx } from "../../src/graph/index.js";
+import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../../src/models/moeLm.js";
+import { compile, type HostTensor } from "../../src/runtime/session.js";
 import { loadMoeLm, MODEL_KIND, saveMoeLm } from "../../src/models/moeLmFiles.js";
 import { defaultMoeConfig } from "../../src/nn/index.js";
 import { tokenizeCorpus } from "../../src/train/lmRecipe.js";
@@ -115,6 +117,28 @@ test("the KV-cache decoder gives the full forward's logits, with rows fed uneven
   }
   await session.close();
   assert.ok(maxDiff < 1e-4, `cached decode differs from the full forward by ${maxDiff}`);
+});
+
+test("the fused inference graph (MultiHeadAttention, MoE op) gives the training graph's logits", async () => {
+  // Training forward: composed attention and the capacity dispatch, with room for every assignment.
+  const g = new Graph();
+  const t = 40;
+  const ids = g.input("ids", "int64", [2, t]);
+  const noDrops = { ...cfg, moe: { ...cfg.moe, capacityFactor: cfg.moe.experts } };
+  const bias = moeLayerIndices(cfg).map((layer) => ({ bias: g.input(routerBiasName(layer), "float32", [cfg.moe.experts]) }));
+  const { logits } = moeLm(g, noDrops, { ids, mode: "train", moeInputs: bias });
+  const seqs = [tokenizer.encode("Fortune favours the bold. 温故而知新 let y = 2;"), tokenizer.encode("for (const x of xs) { total += x; }")].map((x) =>
+    Array.from({ length: t }, (_, i) => x[i % x.length]),
+  );
+  const feeds: Record<string, HostTensor> = { ids: { dtype: "int64", shape: [2, t], data: BigInt64Array.from(seqs.flat(), BigInt) } };
+  for (const layer of moeLayerIndices(cfg)) feeds[routerBiasName(layer)] = trained.store.host(routerBiasName(layer));
+  const session = await compile(toOnnx({ outputs: { logits }, paramValue: (n) => trained.store.get(n).data }), { threads });
+  const expected = (await session.run(feeds)).logits.data as Float32Array;
+  const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
+  const got = await model.allLogits(seqs);
+  let maxDiff = 0;
+  for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
+  assert.ok(maxDiff < 1e-4, `fused inference differs from the training graph by ${maxDiff}`);
 });
 
 test("batched generation equals generating each prompt alone (greedy), fp32 and int8", async () => {
