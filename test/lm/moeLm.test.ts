@@ -14,9 +14,9 @@ import { generate } from "../../src/generate/index.js";
 import { MoeLmModel } from "../../src/generate/moeLmModel.js";
 import { Graph, toOnnx } from "../../src/graph/index.js";
 import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../../src/models/moeLm.js";
-import { compile, type HostTensor } from "../../src/runtime/session.js";
 import { loadMoeLm, MODEL_KIND, saveMoeLm } from "../../src/models/moeLmFiles.js";
 import { defaultMoeConfig } from "../../src/nn/index.js";
+import { compile, type HostTensor } from "../../src/runtime/session.js";
 import { tokenizeCorpus } from "../../src/train/lmRecipe.js";
 import { setupMoeLmTraining } from "../../src/train/moeLm.js";
 import { cosineSchedule } from "../../src/train/schedule.js";
@@ -127,10 +127,13 @@ test("the fused inference graph (MultiHeadAttention, MoE op) gives the training 
   const noDrops = { ...cfg, moe: { ...cfg.moe, capacityFactor: cfg.moe.experts } };
   const bias = moeLayerIndices(cfg).map((layer) => ({ bias: g.input(routerBiasName(layer), "float32", [cfg.moe.experts]) }));
   const { logits } = moeLm(g, noDrops, { ids, mode: "train", moeInputs: bias });
-  const seqs = [tokenizer.encode("Fortune favours the bold. 温故而知新 let y = 2;"), tokenizer.encode("for (const x of xs) { total += x; }")].map((x) =>
-    Array.from({ length: t }, (_, i) => x[i % x.length]),
-  );
-  const feeds: Record<string, HostTensor> = { ids: { dtype: "int64", shape: [2, t], data: BigInt64Array.from(seqs.flat(), BigInt) } };
+  const seqs = [
+    tokenizer.encode("Fortune favours the bold. 温故而知新 let y = 2;"),
+    tokenizer.encode("for (const x of xs) { total += x; }"),
+  ].map((x) => Array.from({ length: t }, (_, i) => x[i % x.length]));
+  const feeds: Record<string, HostTensor> = {
+    ids: { dtype: "int64", shape: [2, t], data: BigInt64Array.from(seqs.flat(), BigInt) },
+  };
   for (const layer of moeLayerIndices(cfg)) feeds[routerBiasName(layer)] = trained.store.host(routerBiasName(layer));
   const session = await compile(toOnnx({ outputs: { logits }, paramValue: (n) => trained.store.get(n).data }), { threads });
   const expected = (await session.run(feeds)).logits.data as Float32Array;
