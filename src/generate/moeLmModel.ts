@@ -25,8 +25,11 @@ export interface MoeLmModelOptions {
   domain?: number;
 }
 
-/** The inference graph: ids, positions, mask, domain and the cache in; logits and cache out. */
-export function moeLmInferenceGraph(cfg: MoeLmConfig) {
+/**
+ * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
+ * `lastOnly` (decoding) takes a `logits_at` position and returns logits there only [B, 1, V].
+ */
+export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean } = {}) {
   const g = new Graph();
   const ids = g.input("ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
@@ -34,24 +37,29 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig) {
   const mask = g.input("mask", "float32", ["B", 1, "T", "(P+T)"]);
   const d = cfg.dim / cfg.heads;
   const cache = Array.from({ length: cfg.layers }, (_, i) => ({
-    pastK: g.input(`past_key.${i}`, "float32", ["B", cfg.heads, "P", d]),
-    pastV: g.input(`past_value.${i}`, "float32", ["B", cfg.heads, "P", d]),
+    pastK: g.input(`past_key.${i}`, "float32", ["P", "B", cfg.heads, d]),
+    pastV: g.input(`past_value.${i}`, "float32", ["P", "B", cfg.heads, d]),
     mask,
   }));
   const moeInputs = moeLayerIndices(cfg).map((layer) => ({
     bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
   }));
-  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs });
+  const logitsAt = o.lastOnly ? g.input("logits_at", "int64", [1]) : undefined;
+  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
-    outputs[`present_key.${i}`] = p.k;
-    outputs[`present_value.${i}`] = p.v;
+    outputs[`new_key.${i}`] = p.k;
+    outputs[`new_value.${i}`] = p.v;
   });
   return { g, outputs };
 }
 
-export async function compileMoeLm(cfg: MoeLmConfig, store: ParamStore, o: { int8?: boolean; threads?: number } = {}) {
-  const { outputs } = moeLmInferenceGraph(cfg);
+export async function compileMoeLm(
+  cfg: MoeLmConfig,
+  store: ParamStore,
+  o: { int8?: boolean; threads?: number; lastOnly?: boolean } = {},
+) {
+  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: o.lastOnly });
   const paramValue = (name: string) => store.get(name).data;
   const final = o.int8 ? quantizeInt8(outputs, { paramValue }).outputs : outputs;
   return compile(toOnnx({ outputs: final, paramValue, name: o.int8 ? "moe_lm_int8" : "moe_lm" }), { threads: o.threads });
@@ -61,7 +69,8 @@ const NEG = -1e9;
 
 class MoeLmSession implements DecodeSession {
   private columns = 0; // S
-  private readonly keys: Float32Array[]; // per layer [B, H, S, D]
+  /** Per layer, a growing buffer holding the cache [S, B, H, D] in its first S positions. */
+  private readonly keys: Float32Array[];
   private readonly values: Float32Array[];
   private readonly valid: Uint8Array[] = []; // per row, per column
   private readonly nextPosition: number[];
@@ -131,15 +140,34 @@ class MoeLmSession implements DecodeSession {
       positions: { dtype: "int64", shape: [bRows, t], data: positions },
       domain: { dtype: "int64", shape: [bRows, t], data: domain },
       mask: { dtype: "float32", shape: [bRows, 1, t, total], data: mask },
+      logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
     };
+    const position = bRows * cfg.heads * d; // floats per cached position
     for (let i = 0; i < cfg.layers; i++) {
-      feeds[`past_key.${i}`] = { dtype: "float32", shape: [bRows, cfg.heads, s, d], data: this.keys[i] };
-      feeds[`past_value.${i}`] = { dtype: "float32", shape: [bRows, cfg.heads, s, d], data: this.values[i] };
+      feeds[`past_key.${i}`] = {
+        dtype: "float32",
+        shape: [s, bRows, cfg.heads, d],
+        data: this.keys[i].subarray(0, s * position),
+      };
+      feeds[`past_value.${i}`] = {
+        dtype: "float32",
+        shape: [s, bRows, cfg.heads, d],
+        data: this.values[i].subarray(0, s * position),
+      };
     }
     const out = await this.session.run(feeds);
+    const append = (buffer: Float32Array, fresh: Float32Array): Float32Array => {
+      let b = buffer;
+      if (total * position > b.length) {
+        b = new Float32Array(Math.max(total * position, 2 * b.length));
+        b.set(buffer.subarray(0, s * position));
+      }
+      b.set(fresh, s * position);
+      return b;
+    };
     for (let i = 0; i < cfg.layers; i++) {
-      this.keys[i] = out[`present_key.${i}`].data as Float32Array;
-      this.values[i] = out[`present_value.${i}`].data as Float32Array;
+      this.keys[i] = append(this.keys[i], out[`new_key.${i}`].data as Float32Array);
+      this.values[i] = append(this.values[i], out[`new_value.${i}`].data as Float32Array);
     }
     for (let b = 0; b < bRows; b++) {
       const grown = new Uint8Array(total);
@@ -153,7 +181,7 @@ class MoeLmSession implements DecodeSession {
     this.columns = total;
     const logits = out.logits.data as Float32Array;
     const v = cfg.vocab;
-    return rows.map((r) => logits.slice((r * t + t - 1) * v, (r * t + t) * v));
+    return rows.map((r) => logits.slice(r * v, (r + 1) * v)); // [B, 1, V]
   }
 
   async close(): Promise<void> {
@@ -163,9 +191,15 @@ class MoeLmSession implements DecodeSession {
 }
 
 export class MoeLmModel implements DecodeModel {
+  /** Whole-sequence scoring (logits at every position), compiled on first use. */
+  private scorer?: Promise<CompiledGraph>;
+
   private constructor(
     readonly cfg: MoeLmConfig,
+    /** The decoder: logits at the last position only. */
     readonly session: CompiledGraph,
+    private readonly store: ParamStore,
+    private readonly options: MoeLmModelOptions,
     readonly tokenizer: TextTokenizer,
     readonly eosId: number | undefined,
     private readonly domain: number,
@@ -177,8 +211,8 @@ export class MoeLmModel implements DecodeModel {
     tokenizer: TextTokenizer,
     o: MoeLmModelOptions = {},
   ): Promise<MoeLmModel> {
-    const session = await compileMoeLm(cfg, store, o);
-    return new MoeLmModel(cfg, session, tokenizer, o.eosId, o.domain ?? -1);
+    const session = await compileMoeLm(cfg, store, { ...o, lastOnly: true });
+    return new MoeLmModel(cfg, session, store, o, tokenizer, o.eosId, o.domain ?? -1);
   }
 
   async open(rows: number): Promise<DecodeSession> {
@@ -227,9 +261,10 @@ export class MoeLmModel implements DecodeModel {
       mask: { dtype: "float32", shape: [b, 1, t, t], data: mask },
     };
     for (let i = 0; i < cfg.layers; i++) {
-      feeds[`past_key.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
-      feeds[`past_value.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };
     }
-    return (await this.session.run(feeds)).logits.data as Float32Array;
+    this.scorer ??= compileMoeLm(cfg, this.store, this.options);
+    return (await (await this.scorer).run(feeds)).logits.data as Float32Array;
   }
 }

@@ -65,6 +65,7 @@ export const vjpRules: VjpTable = {
   moeSwiGlu: null, // inference only: training uses the capacity-dispatch graph
   qmoeSwiGlu: null, // int8 inference only
   multiHeadAttention: null, // inference only: training uses the composed attention
+  rotaryEmbedding: null, // inference only: training uses the composed rotation
   dynamicQuantizeMatMul: null, // int8 inference only
 
   add: ({ inputs: [a, b] }, [d], needs) => [

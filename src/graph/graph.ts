@@ -77,6 +77,7 @@ export interface OpAttrs {
   moeSwiGlu: { k: number };
   qmoeSwiGlu: { k: number };
   multiHeadAttention: { heads: number; scale: number };
+  rotaryEmbedding: { heads: number };
   dynamicQuantizeMatMul: Record<string, never>;
 }
 export type PrimOp = keyof OpAttrs;

@@ -325,7 +325,8 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
         break;
       case "multiHeadAttention":
         usesMsDomain = true;
-        // inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value
+        // inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value.
+        // The present outputs stay named even when unread: without them ONNX Runtime ignores the past.
         emit(
           "MultiHeadAttention",
           [ins[0], ins[1], ins[2], "", "", ins[3], ins[4], ins[5]],
@@ -336,6 +337,10 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
           },
           "com.microsoft",
         );
+        break;
+      case "rotaryEmbedding":
+        usesMsDomain = true;
+        emit("RotaryEmbedding", ins, [out], { num_heads: node.attrs.heads, interleaved: 0 }, "com.microsoft");
         break;
       case "dynamicQuantizeMatMul":
         usesMsDomain = true;

@@ -547,6 +547,20 @@ export function multiHeadAttention(
   return { out, presentK, presentV };
 }
 
+/**
+ * Rotary position embedding, rotate-half convention (ONNX Runtime's com.microsoft.RotaryEmbedding):
+ * x [B, T, C] with C = heads * D, positions [B, T] int64, cos/sin tables [maxPos, D/2]. No gradient.
+ */
+export function rotaryEmbedding(x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor, heads: number): Tensor {
+  requireIndex(positions, "rotaryEmbedding");
+  const c = x.shape[2];
+  if (x.rank !== 3 || typeof c !== "number" || c % heads !== 0)
+    throw new Error(`rotaryEmbedding: x must be [B, T, C] with C divisible by ${heads}`);
+  if (!dimEq(cos.shape[1], c / heads / 2) || !shapeEq(cos.shape, sin.shape))
+    throw new Error("rotaryEmbedding: cos and sin must be [maxPos, D/2]");
+  return x.graph.addNode("rotaryEmbedding", { heads }, [x, positions, cos, sin], [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
 // ---------------------------------------------------------------- composites
 
 export const square = (x: Tensor): Tensor => mul(x, x);

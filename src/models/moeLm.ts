@@ -75,11 +75,34 @@ function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   return op.concat([op.sub(op.mul(x1, cos), op.mul(x2, sin)), op.add(op.mul(x1, sin), op.mul(x2, cos))], -1);
 }
 
+/** Rotates queries or keys [B, T, C] by their positions. */
+type Rope = (x: Tensor) => Tensor;
+
+/**
+ * Training: positions 0..T-1, composed from primitives (it has a gradient). Inference with
+ * explicit positions: ONNX Runtime's fused RotaryEmbedding, one node.
+ */
+function rope(g: Graph, cfg: MoeLmConfig, t: Dim, positions?: Tensor): Rope {
+  const { cos, sin } = ropeTables(g, cfg);
+  if (positions) return (x) => op.rotaryEmbedding(x, positions, cos, sin, cfg.heads);
+  const angles = (table: Tensor) => op.unsqueeze(op.slice(table, 0, 0, t), 1); // [T, 1, D/2], broadcast over B and H
+  const [c, s] = [angles(cos), angles(sin)];
+  return (x) => {
+    const [b, , width] = x.shape;
+    const split = op.reshape(x, [b, t, cfg.heads, (width as number) / cfg.heads]); // [B, T, C] -> [B, T, H, D]
+    return op.reshape(applyRope(split, c, s), x.shape);
+  };
+}
+
 // ---------------------------------------------------------------- attention
 
+/**
+ * The cache is sequence-major, [P, B, H, D]: the first P positions of a host buffer are one
+ * contiguous prefix, so the host feeds them without copying and appends the new positions.
+ */
 interface KvCache {
-  pastK: Tensor; // [B, H, P, D]
-  pastV: Tensor; // [B, H, P, D]
+  pastK: Tensor; // [P, B, H, D]
+  pastV: Tensor; // [P, B, H, D]
   /** Additive mask [B, 1, T, P+T]: 0 where a query may look, -1e9 elsewhere. */
   mask: Tensor;
 }
@@ -88,23 +111,24 @@ interface KvCache {
  * Causal self-attention. Training composes it from primitives (so it has a gradient);
  * with a KV cache (inference) it is one fused ONNX Runtime MultiHeadAttention node.
  */
-function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, cos: Tensor, sin: Tensor, cache?: KvCache) {
+function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, rotate: Rope, cache?: KvCache) {
   const [b, t] = x.shape;
   const h = cfg.heads;
   const d = cfg.dim / h;
   const split = (y: Tensor) => op.reshape(y, [b, t, h, d]); // [B, T, C] -> [B, T, H, D]
-  const q = applyRope(split(linear(s.child("q_proj"), x, cfg.dim)), cos, sin);
-  const k = applyRope(split(linear(s.child("k_proj"), x, cfg.dim)), cos, sin);
+  const q = rotate(linear(s.child("q_proj"), x, cfg.dim)); // [B, T, C]
+  const k = rotate(linear(s.child("k_proj"), x, cfg.dim));
   const v = linear(s.child("v_proj"), x, cfg.dim);
   const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   if (cache) {
-    const packed = (y: Tensor) => op.reshape(y, [b, t, cfg.dim]);
-    const fused = op.multiHeadAttention(packed(q), packed(k), v, cache.mask, cache.pastK, cache.pastV, h, 1 / Math.sqrt(d));
-    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: fused.presentK, v: fused.presentV };
+    const bhpd = (p: Tensor) => op.transpose(p, [1, 2, 0, 3]); // [P, B, H, D] -> [B, H, P, D]
+    const fused = op.multiHeadAttention(q, k, v, cache.mask, bhpd(cache.pastK), bhpd(cache.pastV), h, 1 / Math.sqrt(d));
+    const seqMajor = (y: Tensor) => op.transpose(split(y), [1, 0, 2, 3]); // [B, T, C] -> [T, B, H, D]
+    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: seqMajor(k), v: seqMajor(v) };
   }
-  const heads = (y: Tensor) => op.transpose(y, [0, 2, 1, 3]); // [B, T, H, D] -> [B, H, T, D]
+  const heads = (y: Tensor) => op.transpose(split(y), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
   const kh = heads(k);
-  const vh = heads(split(v));
+  const vh = heads(v);
   const scores = op.mul(op.matmul(heads(q), op.transposeLast(kh)), 1 / Math.sqrt(d)); // [B, H, T, T]
   const y = op.matmul(op.softmax(op.add(scores, causalMask(x, cfg.maxSeq, t)), -1), vh); // [B, H, T, D]
   const out = linear(s.child("o_proj"), op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, cfg.dim]), cfg.dim, { std: outStd });
@@ -125,7 +149,7 @@ export interface MoeLmOutputs {
   auxLoss: Tensor | null;
   /** Per MoE block: assignments per expert [E] and dropped assignments (training only). */
   router: { layer: number; load: Tensor; dropped: Tensor }[];
-  /** KV cache out, per block (inference only): [B, H, P+T, D]. */
+  /** The new positions' keys and values, per block (inference only): [T, B, H, D]. */
   present: { k: Tensor; v: Tensor }[];
 }
 
@@ -141,6 +165,8 @@ export interface MoeLmForward {
   cache?: KvCache[];
   /** Per MoE block (by index into moeLayerIndices): bias and Gumbel noise. */
   moeInputs?: MoeLayerInputs[];
+  /** Compute logits only at this position (int64 [1]), e.g. the last one while decoding: [B, 1, V]. */
+  logitsAt?: Tensor;
 }
 
 export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs {
@@ -148,13 +174,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
   const model = root.child("model");
   const [b, t] = f.ids.shape;
   const n: Dim = f.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
-  const { cos: cosTable, sin: sinTable } = ropeTables(g, cfg);
-  const angles = (table: Tensor) =>
-    f.positions
-      ? op.unsqueeze(op.gather(table, f.positions, 0), 2) // [B, T, 1, D/2]
-      : op.unsqueeze(op.slice(table, 0, 0, t), 1); // [T, 1, D/2], broadcast over B and H
-  const cos = angles(cosTable);
-  const sin = angles(sinTable);
+  const rotate = rope(g, cfg, t, f.positions);
 
   let x = embedding(model.child("embed_tokens"), f.ids, cfg.vocab, cfg.dim); // [B, T, C]
   const domain = f.domain ? op.reshape(f.domain, [n]) : undefined;
@@ -168,8 +188,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
       layer.child("self_attn"),
       rmsNorm(layer.child("input_layernorm"), x, cfg.normEps),
       cfg,
-      cos,
-      sin,
+      rotate,
       f.cache?.[i],
     );
     present.push({ k: att.k, v: att.v });
@@ -193,6 +212,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
     }
     x = op.add(x, ffn);
   }
+  if (f.logitsAt) x = op.gather(x, f.logitsAt, 1); // [B, T, C] -> [B, 1, C]
   x = rmsNorm(model.child("norm"), x, cfg.normEps);
   const logits = cfg.tieEmbeddings
     ? op.matmul(x, op.transposeLast(g.params.get("model.embed_tokens.weight")!)) // [B, T, V]

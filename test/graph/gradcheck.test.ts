@@ -408,6 +408,7 @@ const nonDifferentiableOps: PrimOp[] = [
   "moeSwiGlu",
   "qmoeSwiGlu",
   "multiHeadAttention",
+  "rotaryEmbedding",
   "dynamicQuantizeMatMul",
 ];
 
