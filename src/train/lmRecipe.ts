@@ -109,6 +109,8 @@ export interface TrainLmOptions {
   resume: boolean;
   /** Router balancing (bias update and aux loss); off for the ablation. */
   balance: boolean;
+  /** Stop after this many steps as if interrupted (checkpoint kept; `resume` continues). */
+  stopAt?: number;
   onProgress?: (p: LmProgress) => void;
   /** Called once before training with what was set up. */
   onStart?: (info: { params: number; vocab: number; trainTokens: number; unigram: number; startStep: number }) => void;
@@ -175,14 +177,14 @@ export async function trainLm(o: TrainLmOptions): Promise<TrainLmResult> {
   const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.min(50, Math.floor(steps / 10)), total: steps });
   const tokensPerStep = preset.batch * preset.seqLen;
   const evalEvery = Math.max(1, Math.floor(steps / 5));
-  while (t.trainStep.step < steps) {
+  while (t.trainStep.step < Math.min(steps, o.stopAt ?? steps)) {
     const step = t.trainStep.step;
     const t0 = performance.now();
     const r = await t.trainStep.run(t.batchAt(corpus.train, o.seed, step, true), schedule(step));
     const stats = t.afterStep(r.extras);
     const done = t.trainStep.step;
     let evalLoss: number | undefined;
-    if (done % evalEvery === 0 || done === steps) {
+    if (done % evalEvery === 0 || done === steps || done === o.stopAt) {
       evalLoss = (await t.evaluate(corpus.valid, o.seed + 1, 4)).loss;
       await saveCheckpoint(checkpointDir, { store: t.store, trainStep: t.trainStep, config: fileConfig });
     }
