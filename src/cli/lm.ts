@@ -186,7 +186,7 @@ function cloneStore(store: ParamStore): ParamStore {
   return copy;
 }
 
-export async function generateFromModel(o: {
+export interface GenerateOptions {
   model: string;
   prompt: string;
   maxTokens: number;
@@ -199,7 +199,9 @@ export async function generateFromModel(o: {
   int8: boolean;
   threads?: number;
   write: (text: string) => void;
-}): Promise<void> {
+}
+
+export async function generateFromModel(o: GenerateOptions): Promise<void> {
   const files = await loadMoeLm(o.model);
   const cfg = files.config.model;
   const ids = files.tokenizer.encode(o.prompt);

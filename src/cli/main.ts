@@ -4,8 +4,15 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { doctor, formatDoctor } from "./doctor.js";
-import { evalLm, exportLmOnnx, generateFromModel, trainLmWithProgress } from "./lm.js";
-import { type CharLmPreset, charLmPresets, trainCharLm } from "./trainCharLm.js";
+import {
+  evalLm,
+  exportLmOnnx,
+  type GenerateOptions,
+  generateFromModel,
+  type TrainLmCliOptions,
+  trainLmWithProgress,
+} from "./lm.js";
+import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
 
 const positiveInt = (what: string) => (v: string) => {
   const n = Number(v);
@@ -54,23 +61,11 @@ train
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
   .option("--resume", "continue from <out>/checkpoint if it exists", false)
   .option("--sample <n>", "characters to sample at the end", (v) => Number.parseInt(v, 10), 300)
-  .action(
-    async (o: {
-      preset: CharLmPreset;
-      out: string;
-      steps?: number;
-      seed: number;
-      threads?: number;
-      resume: boolean;
-      sample: number;
-    }) => {
-      const r = await trainCharLm(o);
-      console.log(
-        `held-out loss ${r.evalLoss.toFixed(3)} nats/char (unigram baseline ${r.unigram.toFixed(3)}); model in ${o.out}`,
-      );
-      console.log(`--- sample ---\n${r.sample}`);
-    },
-  );
+  .action(async (o: TrainCharLmOptions) => {
+    const r = await trainCharLm(o);
+    console.log(`held-out loss ${r.evalLoss.toFixed(3)} nats/char (unigram baseline ${r.unigram.toFixed(3)}); model in ${o.out}`);
+    console.log(`--- sample ---\n${r.sample}`);
+  });
 
 train
   .command("lm")
@@ -82,24 +77,14 @@ train
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
   .option("--resume", "continue from <out>/checkpoint if it exists", false)
   .option("--no-balance", "turn router balancing (bias update, aux loss) off")
-  .action(
-    async (o: {
-      preset: LmPresetName;
-      out: string;
-      steps?: number;
-      seed: number;
-      threads?: number;
-      resume: boolean;
-      balance: boolean;
-    }) => {
-      const r = await trainLmWithProgress(o);
-      console.log(
-        `held-out perplexity ${Math.exp(r.evalLoss).toFixed(2)} (unigram ${Math.exp(r.unigram).toFixed(2)}), ` +
-          `active experts ${(r.stats.activeExpertFraction * 100).toFixed(2)}%, load CV ${r.stats.loadCV.toFixed(3)}, ` +
-          `dropped ${(r.stats.dropRate * 100).toFixed(2)}%; model in ${o.out}`,
-      );
-    },
-  );
+  .action(async (o: TrainLmCliOptions) => {
+    const r = await trainLmWithProgress(o);
+    console.log(
+      `held-out perplexity ${Math.exp(r.evalLoss).toFixed(2)} (unigram ${Math.exp(r.unigram).toFixed(2)}), ` +
+        `active experts ${(r.stats.activeExpertFraction * 100).toFixed(2)}%, load CV ${r.stats.loadCV.toFixed(3)}, ` +
+        `dropped ${(r.stats.dropRate * 100).toFixed(2)}%; model in ${o.out}`,
+    );
+  });
 
 const evalCmd = program.command("eval").description("evaluate trained models");
 evalCmd
@@ -133,25 +118,11 @@ program
   .option("--seed <n>", "sampling seed", (v) => Number.parseInt(v, 10))
   .option("--int8", "use the int8 model", false)
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
-  .action(
-    async (o: {
-      model: string;
-      prompt: string;
-      maxTokens: number;
-      temperature: number;
-      topK?: number;
-      topP?: number;
-      repetitionPenalty?: number;
-      stop?: string[];
-      seed?: number;
-      int8: boolean;
-      threads?: number;
-    }) => {
-      process.stdout.write(o.prompt);
-      await generateFromModel({ ...o, write: (t) => process.stdout.write(t) });
-      process.stdout.write("\n");
-    },
-  );
+  .action(async (o: Omit<GenerateOptions, "write">) => {
+    process.stdout.write(o.prompt);
+    await generateFromModel({ ...o, write: (t) => process.stdout.write(t) });
+    process.stdout.write("\n");
+  });
 
 program
   .command("quantize")
