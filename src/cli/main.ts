@@ -1,9 +1,12 @@
 // The `aigc` command.
 
 import { Command, InvalidArgumentError, Option } from "commander";
+import { HeServer, loadShippedModels } from "../secure/he/index.js";
+import { buildApp } from "../serve/app.js";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { doctor, formatDoctor } from "./doctor.js";
+import { formatPlan, heDecrypt, heEncrypt, heInfer, heKeygen, hePlan, runHeBench } from "./he.js";
 import {
   evalLm,
   exportLmOnnx,
@@ -48,6 +51,73 @@ bench
       console.error(l),
     );
     if (o.json) console.log(JSON.stringify({ stepMs: r.stepMs, torchStepMs: r.torchStepMs, ratio: r.ratio }));
+  });
+
+bench
+  .command("he")
+  .description("encrypted inference (CKKS): keygen, encrypt, server compute, decrypt on held-out EHR patients, vs per-op costs")
+  .option("--json", "end with one JSON line of the results")
+  .action(async (o: { json?: boolean }) => {
+    const r = await runHeBench((l) => console.error(l));
+    if (o.json) console.log(JSON.stringify(r));
+  });
+
+program
+  .command("serve")
+  .description("serve the HTTP API (for now: encrypted inference at POST /v1/secure/infer, GET /v1/secure/models)")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--port <n>", "port", positiveInt("--port"), 8080)
+  .action(async (o: { host: string; port: number }) => {
+    const app = await buildApp({ he: await HeServer.create(loadShippedModels()), logger: true });
+    await app.listen({ host: o.host, port: o.port });
+  });
+
+const he = program.command("he").description("encrypted inference with homomorphic encryption (CKKS, Microsoft SEAL)");
+he.command("keygen")
+  .description(
+    "generate keys: <out>/secret-key.json (mode 0600, never sent) and <out>/public-keys.json (public + evaluation keys)",
+  )
+  .requiredOption("--out <dir>", "keys folder")
+  .action(async (o: { out: string }) => {
+    const r = await heKeygen(o.out);
+    console.log(
+      `secret key  ${r.secretPath} (keep private)\npublic keys ${r.publicPath} (Galois steps ${r.keys.galoisSteps.join(", ")})`,
+    );
+  });
+he.command("encrypt")
+  .description("encrypt a features file (array of rows: arrays, or objects by feature name) into a request")
+  .requiredOption("--keys <dir>", "keys folder from `aigc he keygen`")
+  .requiredOption("--input <file>", "features JSON")
+  .requiredOption("--out <file>", "request JSON to write")
+  .option("--model <name>", "model whose feature scaling to apply", "ehr-mlp")
+  .action(async (o: { keys: string; input: string; out: string; model: string }) => {
+    const r = await heEncrypt(o);
+    console.log(`${o.out}: ${r.count} samples in ${r.ciphertexts.length} ciphertext(s) for ${r.model}`);
+  });
+he.command("infer")
+  .description("run the server-side evaluation locally on an encrypted request (no secret key involved)")
+  .option("--model <name>", "model to evaluate (default: the request's)")
+  .requiredOption("--request <file>", "request JSON")
+  .requiredOption("--out <file>", "response JSON to write")
+  .action(async (o: { model?: string; request: string; out: string }) => {
+    const r = await heInfer(o);
+    console.log(`${o.out}: ${r.ciphertexts.length} ciphertext(s), ${r.computeMs.toFixed(0)} ms`);
+  });
+he.command("decrypt")
+  .description("decrypt a response with the secret key: scores (logits), probabilities (sigmoid applied here), classes")
+  .requiredOption("--keys <dir>", "keys folder")
+  .requiredOption("--input <file>", "response JSON")
+  .option("--count <n>", "samples to read (default: the response's count)", positiveInt("--count"))
+  .action(async (o: { keys: string; input: string; count?: number }) => {
+    console.log(JSON.stringify(await heDecrypt(o)));
+  });
+he.command("plan")
+  .description("expected latency, ciphertext and key sizes, and remaining multiplicative depth of a model")
+  .requiredOption("--model <name>", "ehr-logistic or ehr-mlp")
+  .option("--json", "print JSON")
+  .action(async (o: { model: string; json?: boolean }) => {
+    const p = await hePlan(o.model);
+    console.log(o.json ? JSON.stringify(p) : formatPlan(p));
   });
 
 const train = program.command("train").description("train models");

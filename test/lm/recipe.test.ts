@@ -21,9 +21,9 @@ test("a stopped and resumed `train lm` run gives the uninterrupted loss curve", 
     await trainLm({ ...base, out: join(dir, "parts"), stopAt: 3, ...curve(parts) });
     await trainLm({ ...base, out: join(dir, "parts"), resume: true, ...curve(parts) });
     assert.equal(parts.length, 6);
-    parts.forEach((l, i) =>
-      assert.ok(Math.abs(l - whole[i]) <= 1e-6, `step ${i + 1}: resumed ${l} vs uninterrupted ${whole[i]}`),
-    );
+    for (const [i, l] of parts.entries()) {
+      assert.ok(Math.abs(l - whole[i]) <= 1e-6, `step ${i + 1}: resumed ${l} vs uninterrupted ${whole[i]}`);
+    }
     // Both folders hold a loadable model with the same weights.
     const a = await loadMoeLm(join(dir, "whole"));
     const b = await loadMoeLm(join(dir, "parts"));

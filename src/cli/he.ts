@@ -1,0 +1,278 @@
+// `aigc he keygen|encrypt|infer|decrypt|plan` and `aigc bench he`: encrypted inference
+// from the command line. The secret key stays in the keys folder (mode 0600); requests
+// carry only the public evaluation keys and ciphertexts.
+
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import {
+  base64Bytes,
+  calibrateOpCosts,
+  ckks8192,
+  ehrSplit,
+  HeClient,
+  type HeInferRequest,
+  type HeInferResponse,
+  type HeKeySet,
+  type HeModel,
+  type HeOpCosts,
+  type HePlan,
+  HeServer,
+  loadShippedModel,
+  loadShippedModels,
+  modelCard,
+  plainScore,
+  planModel,
+  standardise,
+} from "../secure/he/index.js";
+
+export const secretKeyFile = "secret-key.json";
+export const publicKeysFile = "public-keys.json";
+
+const secretFileSchema = z.object({ params: z.string(), secretKey: z.string() });
+const publicFileSchema = z.object({
+  params: z.string(),
+  publicKey: z.string(),
+  relinKeys: z.string(),
+  galoisKeys: z.string(),
+  galoisSteps: z.array(z.number().int()),
+});
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    throw new Error(`cannot read ${what} ${path}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what} ${path} is not valid JSON`);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new Error(`${what}: ${r.error.issues.map((i) => `${i.path.join(".") || "root"}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+/** Generate keys into `dir`: secret key (0600) and public/evaluation keys in separate files. */
+export async function heKeygen(dir: string): Promise<{ secretPath: string; publicPath: string; keys: HeKeySet }> {
+  const client = await HeClient.create();
+  const keys = client.keygen();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const secretPath = join(dir, secretKeyFile);
+  const publicPath = join(dir, publicKeysFile);
+  await writeFile(secretPath, JSON.stringify({ params: keys.params, secretKey: keys.secretKey }), { mode: 0o600 });
+  await chmod(secretPath, 0o600);
+  const { secretKey: _s, ...pub } = keys;
+  await writeFile(publicPath, JSON.stringify(pub), { mode: 0o644 });
+  return { secretPath, publicPath, keys };
+}
+
+const featureRowsSchema = z.array(z.union([z.array(z.number().finite()), z.record(z.string(), z.number().finite())])).min(1);
+
+/** Feature rows as arrays in the model's order (objects are read by feature name). */
+export function featureRows(value: unknown, m: HeModel): number[][] {
+  const rows = parseWith(featureRowsSchema, value, "features file (an array of rows: arrays or objects by feature name)");
+  return rows.map((r, i) => {
+    if (Array.isArray(r)) {
+      if (r.length !== m.features.length)
+        throw new Error(`row ${i}: expected ${m.features.length} values (${m.features.join(", ")})`);
+      return r;
+    }
+    return m.features.map((f) => {
+      const v = r[f];
+      if (v === undefined) throw new Error(`row ${i}: missing feature "${f}" (expected ${m.features.join(", ")})`);
+      return v;
+    });
+  });
+}
+
+/** Encrypt a features file for a model into a request file (public keys only). */
+export async function heEncrypt(o: { keys: string; input: string; out: string; model: string }): Promise<HeInferRequest> {
+  const pub = parseWith(publicFileSchema, await readJson(join(o.keys, publicKeysFile), "public keys"), "public keys");
+  const model = loadShippedModel(o.model);
+  const rows = featureRows(await readJson(o.input, "features file"), model);
+  const client = await HeClient.create();
+  const ciphertexts = await client.encryptFeatures(pub.publicKey, modelCard(model), rows);
+  const req: HeInferRequest = {
+    model: model.name,
+    params: pub.params,
+    galoisKeys: pub.galoisKeys,
+    relinKeys: pub.relinKeys,
+    ciphertexts,
+    count: rows.length,
+  };
+  await writeFile(o.out, JSON.stringify(req));
+  return req;
+}
+
+/** Run the server-side evaluation locally on a request file. */
+export async function heInfer(o: { model?: string; request: string; out: string }): Promise<HeInferResponse> {
+  const body = (await readJson(o.request, "request")) as Record<string, unknown>;
+  if (o.model) body.model = o.model;
+  const server = await HeServer.create(loadShippedModels());
+  try {
+    const resp = server.infer(body);
+    await writeFile(o.out, JSON.stringify(resp));
+    return resp;
+  } finally {
+    server.close();
+  }
+}
+
+const responseSchema = z.object({
+  model: z.string(),
+  ciphertexts: z.array(z.string()).min(1),
+  count: z.number().int().min(0).optional(),
+});
+
+/** Decrypt a response file with the secret key in `keys`. */
+export async function heDecrypt(o: { keys: string; input: string; count?: number }) {
+  const sec = parseWith(secretFileSchema, await readJson(join(o.keys, secretKeyFile), "secret key"), "secret key");
+  const resp = parseWith(responseSchema, await readJson(o.input, "response"), "response");
+  const model = loadShippedModel(resp.model);
+  const client = await HeClient.create();
+  const layout = client.layout(modelCard(model).width);
+  const count = o.count ?? resp.count ?? resp.ciphertexts.length * layout.samplesPerCiphertext;
+  const r = await client.decryptScores(sec.secretKey, modelCard(model), resp.ciphertexts, count);
+  return { model: model.name, ...r, classes: r.scores.map((s) => (s > 0 ? 1 : 0)) };
+}
+
+export async function hePlan(model: string): Promise<HePlan> {
+  return planModel(loadShippedModel(model));
+}
+
+export function formatPlan(p: HePlan): string {
+  const kb = (chars: number) => `${(chars / 1024).toFixed(0)} KiB`;
+  return [
+    `model            ${p.model} (${p.kind})`,
+    `parameters       ${p.params.name}: N=${p.params.polyModulusDegree}, q=[${p.params.coeffModulusBits.join(", ")}] = ${p.security.modulusBits} bits (≤ ${p.security.maxModulusBits} for 128-bit security), scale 2^${p.params.scaleBits}`,
+    `slots            ${p.slots}: ${p.samplesPerCiphertext} samples per ciphertext`,
+    `depth            needs ${p.depth.required} of ${p.depth.available}: ${p.depth.remaining} multiplicative level(s) remain`,
+    `operations       ${p.ops.rotationsTop + p.ops.rotationsLow} rotations, ${p.ops.multiplyPlain} plain multiplies, ${p.ops.multiplyRelin} ciphertext multiplies, ${p.ops.rescale} rescales, ${p.ops.encodes} encodes`,
+    `expected latency ${p.predictedServerMs.toFixed(1)} ms server compute per ciphertext; client: encrypt ${p.costs.encryptMs.toFixed(1)} ms, decrypt ${p.costs.decryptMs.toFixed(1)} ms, keygen ${p.costs.keygenMs.toFixed(0)} ms`,
+    `sizes (JSON)     request ciphertext ${kb(p.sizes.requestCiphertextChars)}, response ciphertext ${kb(p.sizes.responseCiphertextChars)}, ` +
+      `Galois keys ${kb(p.sizes.galoisKeyChars)}, relin keys ${kb(p.sizes.relinKeyChars)}, public key ${kb(p.sizes.publicKeyChars)} (base64)`,
+  ].join("\n");
+}
+
+export interface HeBenchModelResult {
+  model: string;
+  samples: number;
+  ciphertexts: number;
+  encryptMs: number;
+  serverComputeMs: number;
+  serverComputeMsPerCiphertext: number;
+  predictedServerMsPerCiphertext: number;
+  decryptMs: number;
+  requestBytes: number;
+  responseBytes: number;
+  maxAbsError: number;
+  plainAccuracy: number;
+  encryptedAccuracy: number;
+}
+
+export interface HeBenchResult {
+  params: typeof ckks8192;
+  keygenMs: number;
+  keyBytes: { publicKey: number; relinKeys: number; galoisKeys: number; secretKey: number };
+  opCosts: HeOpCosts;
+  models: HeBenchModelResult[];
+  /** What node-seal itself publishes. */
+  publishedAnchor: string;
+}
+
+/**
+ * End-to-end bench on the held-out EHR patients: keygen, encrypt, server compute (warm
+ * keys), decrypt; errors and accuracies vs plaintext; server compute vs op counts × the
+ * per-op costs measured in this same run with node-seal at the same N.
+ */
+export async function runHeBench(log: (l: string) => void = () => {}): Promise<HeBenchResult> {
+  const { heldOut } = ehrSplit();
+  const models = loadShippedModels();
+  const client = await HeClient.create();
+  const t0 = performance.now();
+  const keys = client.keygen();
+  const keygenMs = performance.now() - t0;
+  const server = await HeServer.create(models);
+  log("calibrating per-op costs...");
+  const calibration = await calibrateOpCosts();
+  const results: HeBenchModelResult[] = [];
+  try {
+    // Load the evaluation keys once (as a server would for a session); later requests reuse them by keyId.
+    const first = server.infer({
+      model: models[0].name,
+      galoisKeys: keys.galoisKeys,
+      relinKeys: keys.relinKeys,
+      ciphertexts: await client.encryptFeatures(keys.publicKey, modelCard(models[0]), heldOut.x.slice(0, 1)),
+    });
+    for (const m of models) {
+      const card = modelCard(m);
+      let t = performance.now();
+      const cts = await client.encryptFeatures(keys.publicKey, card, heldOut.x);
+      const encryptMs = performance.now() - t;
+      const req: HeInferRequest = {
+        model: m.name,
+        params: keys.params,
+        keyId: first.keyId,
+        ciphertexts: cts,
+        count: heldOut.x.length,
+      };
+      const resp = server.infer(req);
+      t = performance.now();
+      const { scores } = await client.decryptScores(keys.secretKey, card, resp.ciphertexts, heldOut.x.length);
+      const decryptMs = performance.now() - t;
+      let maxAbsError = 0;
+      let plainOk = 0;
+      let encOk = 0;
+      heldOut.x.forEach((row, i) => {
+        const p = plainScore(m, standardise(m, row));
+        maxAbsError = Math.max(maxAbsError, Math.abs(p - scores[i]));
+        if ((p > 0 ? 1 : 0) === heldOut.y[i]) plainOk++;
+        if ((scores[i] > 0 ? 1 : 0) === heldOut.y[i]) encOk++;
+      });
+      const plan = await planModel(m, undefined, calibration);
+      const r: HeBenchModelResult = {
+        model: m.name,
+        samples: heldOut.x.length,
+        ciphertexts: cts.length,
+        encryptMs,
+        serverComputeMs: resp.computeMs,
+        serverComputeMsPerCiphertext: resp.computeMs / cts.length,
+        predictedServerMsPerCiphertext: plan.predictedServerMs,
+        decryptMs,
+        requestBytes: JSON.stringify(req).length,
+        responseBytes: JSON.stringify(resp).length,
+        maxAbsError,
+        plainAccuracy: plainOk / heldOut.x.length,
+        encryptedAccuracy: encOk / heldOut.x.length,
+      };
+      log(
+        `${m.name}: server ${r.serverComputeMsPerCiphertext.toFixed(1)} ms/ciphertext (predicted ${r.predictedServerMsPerCiphertext.toFixed(1)}), ` +
+          `maxAbsError ${r.maxAbsError.toExponential(2)}, accuracy plain ${r.plainAccuracy.toFixed(4)} / encrypted ${r.encryptedAccuracy.toFixed(4)}`,
+      );
+      results.push(r);
+    }
+  } finally {
+    server.close();
+  }
+  return {
+    params: ckks8192,
+    keygenMs,
+    keyBytes: {
+      publicKey: base64Bytes(keys.publicKey),
+      relinKeys: base64Bytes(keys.relinKeys),
+      galoisKeys: base64Bytes(keys.galoisKeys),
+      secretKey: base64Bytes(keys.secretKey),
+    },
+    opCosts: calibration.costs,
+    models: results,
+    publishedAnchor:
+      "node-seal 6.0.3's npm package ships no benchmark figures (its README points to BENCHMARK.md in the repository, not in the package); the anchor is the per-op cost measured above with node-seal in this run",
+  };
+}

@@ -1,0 +1,50 @@
+// Encrypted inference with CKKS (Microsoft SEAL via node-seal): the public surface.
+// Browser-safe pieces: client, models, params, codec, request, seal, runtime, evaluate.
+// Node-only pieces: server (node:crypto), modelStore (node:fs), planner, bench helpers.
+
+export {
+  HeClient,
+  type HeInferRequest,
+  type HeInferResponse,
+  type HeKeySet,
+  type HeModelCard,
+  type HePublicKeys,
+  modelCard,
+  publicKeys,
+} from "./client.js";
+export { base64Bytes, checkSealBase64 } from "./codec.js";
+export { type EhrDataset, ehrFeatures, ehrRiskLogit, ehrSplit, synthEhrRisk } from "./ehrData.js";
+export { evaluateModel, type HeOpCounts, layoutFor, opCounts } from "./evaluate.js";
+export { heAssetsDir, loadShippedModel, loadShippedModels, parseHeModel, shippedModelNames } from "./modelStore.js";
+export {
+  galoisStepsFor,
+  type HeModel,
+  heModelSchema,
+  type LogisticModel,
+  type MlpModel,
+  modelWidth,
+  packSamples,
+  plainScore,
+  type SlotLayout,
+  sigmoid,
+  slotLayout,
+  standardise,
+  unpackScores,
+} from "./models.js";
+export {
+  ckks8192,
+  createContext,
+  type HeParams,
+  heParamsSchema,
+  heStandardMaxBits128,
+  multiplicativeDepth,
+  scaleOf,
+  slotCount,
+  totalModulusBits,
+} from "./params.js";
+export { calibrateOpCosts, type HeOpCosts, type HePlan, planModel } from "./planner.js";
+export { plainAccuracy, recipeDefaults, trainEhrModels } from "./recipe.js";
+export { describeZodError, type InferRequestBody, inferLimits, inferRequestSchema } from "./request.js";
+export { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
+export { loadSeal, SealScope, withSeal } from "./seal.js";
+export { HeRequestError, HeServer, type HeServerOptions } from "./server.js";

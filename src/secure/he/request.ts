@@ -1,0 +1,47 @@
+// The wire format of POST /v1/secure/infer, validated with zod. No node: imports.
+
+import { z } from "zod";
+
+/** Limits a request must respect (also the body limit's basis). */
+export const inferLimits = Object.freeze({
+  maxCiphertexts: 16,
+  /** base64 characters per field: a fresh N=8192 ciphertext is ~0.45 MB, Galois keys for 3 steps ~2.8 MB. */
+  maxCiphertextChars: 2_000_000,
+  maxKeyChars: 24_000_000,
+  maxModelName: 100,
+});
+
+const b64 = (max: number) => z.string().min(1).max(max);
+
+export const inferRequestSchema = z
+  .object({
+    model: z.string().min(1).max(inferLimits.maxModelName),
+    /** The parameter set the keys and ciphertexts were made with (default: the server's). */
+    params: z.string().min(1).max(100).optional(),
+    galoisKeys: b64(inferLimits.maxKeyChars).optional(),
+    relinKeys: b64(inferLimits.maxKeyChars).optional(),
+    /** Accepted for compatibility and ignored: evaluation never needs the public key. */
+    publicKey: b64(inferLimits.maxKeyChars).optional(),
+    keyId: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "keyId must be 64 hex characters (from an earlier response)")
+      .optional(),
+    ciphertexts: z.array(b64(inferLimits.maxCiphertextChars)).min(1).max(inferLimits.maxCiphertexts),
+    count: z.number().int().min(0).optional(),
+    /** Rotation steps the Galois keys cover (informational; the server checks the keys themselves). */
+    galoisSteps: z.array(z.number().int()).max(64).optional(),
+  })
+  .strict()
+  .refine((r) => r.keyId !== undefined || r.galoisKeys !== undefined, {
+    message: "send galoisKeys (and relinKeys for the MLP), or the keyId of keys sent earlier",
+    path: ["galoisKeys"],
+  });
+export type InferRequestBody = z.infer<typeof inferRequestSchema>;
+
+/** A zod error as one line: "field: problem; field: problem". */
+export function describeZodError(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`)
+    .join("; ");
+}

@@ -1,0 +1,197 @@
+// The server side of encrypted inference: models, evaluation keys held by id, and the
+// request handler. Its view of SEAL has no encryptor and no decryption: it loads Galois
+// and relinearisation keys and ciphertexts, evaluates, and serialises results. It never
+// receives, creates or stores a secret key (test/secure/he.test.ts checks the source).
+
+import { createHash } from "node:crypto";
+import type { HeInferResponse } from "./client.js";
+import { loadChecked } from "./codec.js";
+import { type EvalKeys, evaluateModel, layoutFor } from "./evaluate.js";
+import type { HeModel } from "./models.js";
+import { ckks8192, type HeParams } from "./params.js";
+import { describeZodError, inferRequestSchema } from "./request.js";
+import { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
+import { type CipherText, SealScope } from "./seal.js";
+
+/** A request the server refuses: HTTP status, a stable code, and what to do instead. */
+export class HeRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HeRequestError";
+  }
+}
+
+interface HeldKeys extends EvalKeys {
+  steps: number[];
+}
+
+export interface HeServerOptions {
+  params?: HeParams;
+  /** Evaluation-key sets held at once (each is a few MB of WASM memory). */
+  keyCacheSize?: number;
+}
+
+export class HeServer {
+  private readonly keys = new Map<string, HeldKeys>();
+  private readonly keyCacheSize: number;
+
+  private constructor(
+    readonly rt: HeRuntime,
+    readonly models: ReadonlyMap<string, HeModel>,
+    opts: HeServerOptions,
+  ) {
+    this.keyCacheSize = opts.keyCacheSize ?? 4;
+  }
+
+  static async create(models: readonly HeModel[], opts: HeServerOptions = {}): Promise<HeServer> {
+    const rt = await heRuntime(opts.params ?? ckks8192);
+    return new HeServer(rt, new Map(models.map((m) => [m.name, m])), opts);
+  }
+
+  /** Evaluation-key sets currently held. */
+  get heldKeySets(): number {
+    return this.keys.size;
+  }
+
+  /** Validate, evaluate, serialise. Throws HeRequestError for anything the client got wrong. */
+  infer(body: unknown): HeInferResponse {
+    const parsed = inferRequestSchema.safeParse(body);
+    if (!parsed.success) throw new HeRequestError(400, "invalid_request", describeZodError(parsed.error));
+    const req = parsed.data;
+    const model = this.models.get(req.model);
+    if (!model)
+      throw new HeRequestError(
+        404,
+        "model_not_found",
+        `unknown model "${req.model}"; available: ${[...this.models.keys()].join(", ")}`,
+      );
+    const params = this.rt.params.name;
+    if (req.params !== undefined && req.params !== params)
+      throw new HeRequestError(400, "params_mismatch", `this server evaluates with parameters "${params}", got "${req.params}"`);
+    const started = performance.now();
+    const { keyId, keys } = this.evalKeys(req.keyId, req.galoisKeys, req.relinKeys);
+    if (model.kind === "mlp" && !keys.relinKeys)
+      throw new HeRequestError(400, "missing_relin_keys", `model "${model.name}" multiplies ciphertexts: send relinKeys`);
+    const layout = layoutFor(this.rt, model);
+    const missing = [1, 2, 4, 8, 16, 32, 64].filter((st) => st < layout.width && !keys.steps.includes(st));
+    if (missing.length > 0)
+      throw new HeRequestError(
+        400,
+        "missing_galois_keys",
+        `model "${model.name}" rotates by ${missing.join(", ")}: generate Galois keys for steps < ${layout.width}`,
+      );
+    const s = new SealScope();
+    try {
+      const out = req.ciphertexts.map((b64, i) => {
+        const ct = this.loadCiphertext(s, `ciphertexts[${i}]`, b64);
+        const result = s.track(evaluateModel(this.rt, model, ct, keys));
+        return result.save();
+      });
+      return {
+        model: model.name,
+        params,
+        keyId,
+        ciphertexts: out,
+        count: req.count,
+        computeMs: performance.now() - started,
+      };
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Free every held key (for shutdown and tests). */
+  close(): void {
+    for (const k of this.keys.values()) freeKeys(k);
+    this.keys.clear();
+  }
+
+  private evalKeys(keyId?: string, galois?: string, relin?: string): { keyId: string; keys: HeldKeys } {
+    if (galois === undefined) {
+      const held = keyId ? this.keys.get(keyId) : undefined;
+      if (!held || !keyId)
+        throw new HeRequestError(
+          400,
+          "unknown_key_id",
+          `keyId ${keyId} is not (or no longer) held by this server: send galoisKeys and relinKeys again`,
+        );
+      this.touch(keyId, held);
+      return { keyId, keys: held };
+    }
+    const id = createHash("sha256")
+      .update(`${this.rt.params.name}\n${galois}\n${relin ?? ""}`)
+      .digest("hex");
+    const held = this.keys.get(id);
+    if (held) {
+      this.touch(id, held);
+      return { keyId: id, keys: held };
+    }
+    const { seal, context } = this.rt;
+    const galoisKeys = seal.GaloisKeys();
+    const relinKeys = relin !== undefined ? seal.RelinKeys() : undefined;
+    try {
+      this.loadKey("galoisKeys", galois, (b) => galoisKeys.load(context, b));
+      if (relinKeys && relin !== undefined) this.loadKey("relinKeys", relin, (b) => relinKeys.load(context, b));
+    } catch (e) {
+      galoisKeys.delete();
+      relinKeys?.delete();
+      throw e;
+    }
+    const n = this.rt.params.polyModulusDegree;
+    const steps = [1, 2, 4, 8, 16, 32, 64, 128].filter((st) => galoisKeys.hasKey(galoisElement(st, n)));
+    const keys: HeldKeys = { galoisKeys, relinKeys, steps };
+    this.keys.set(id, keys);
+    while (this.keys.size > this.keyCacheSize) {
+      const [oldest, k] = this.keys.entries().next().value!;
+      this.keys.delete(oldest);
+      freeKeys(k);
+    }
+    return { keyId: id, keys };
+  }
+
+  private touch(id: string, k: HeldKeys): void {
+    this.keys.delete(id);
+    this.keys.set(id, k);
+  }
+
+  private loadKey(field: string, b64: string, load: (b: string) => void): void {
+    try {
+      loadChecked(field, b64, load);
+    } catch (e) {
+      throw new HeRequestError(400, "invalid_key", e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private loadCiphertext(s: SealScope, field: string, b64: string): CipherText {
+    const { seal, context } = this.rt;
+    const ct = s.track(seal.CipherText());
+    try {
+      loadChecked(field, b64, (b) => ct.load(context, b));
+    } catch (e) {
+      throw new HeRequestError(400, "invalid_ciphertext", e instanceof Error ? e.message : String(e));
+    }
+    const bad = (why: string) => new HeRequestError(400, "invalid_ciphertext", `${field} ${why}`);
+    if (ct.size !== 2) throw bad(`has ${ct.size} polynomials; a fresh ciphertext has 2`);
+    if (!ct.isNttForm) throw bad("is not in NTT form (not a CKKS ciphertext)");
+    const pid = s.track(ct.parmsId);
+    const first = s.track(context.firstParmsId);
+    if (!sameIds(pid.values, first.values))
+      throw bad("is not at the top level of these parameters: send freshly encrypted inputs");
+    if (Math.abs(Math.log2(ct.scale) - this.rt.params.scaleBits) > 0.01)
+      throw bad(`has scale 2^${Math.log2(ct.scale).toFixed(2)}; expected 2^${this.rt.params.scaleBits}`);
+    return ct;
+  }
+}
+
+function sameIds(a: BigUint64Array, b: BigUint64Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function freeKeys(k: HeldKeys): void {
+  k.galoisKeys.delete();
+  k.relinKeys?.delete();
+}

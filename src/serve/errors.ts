@@ -1,0 +1,41 @@
+// One typed HTTP error and the OpenAI-shaped error body every route answers with:
+// { error: { message, type, code } }.
+
+export type ErrorType = "invalid_request_error" | "not_found_error" | "server_error";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly type: ErrorType = status === 404 ? "not_found_error" : status >= 500 ? "server_error" : "invalid_request_error",
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; code: string };
+}
+
+export const errorBody = (e: HttpError): ErrorBody => ({ error: { message: e.message, type: e.type, code: e.code } });
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}
+
+/** Map anything thrown in a handler (ours, fastify's body parser, or a bug) to an HttpError. */
+export function toHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  const f = (typeof e === "object" && e !== null ? e : { message: String(e) }) as FastifyLikeError;
+  if (f.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+    return new HttpError(413, "body_too_large", `request body is larger than this server accepts: ${f.message}`);
+  if (f.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+    return new HttpError(415, "unsupported_media_type", "send JSON with Content-Type: application/json");
+  if (typeof f.statusCode === "number" && f.statusCode >= 400 && f.statusCode < 500)
+    return new HttpError(f.statusCode, f.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "empty_body" : "invalid_json", f.message);
+  return new HttpError(500, "internal_error", "internal server error");
+}
