@@ -2,3 +2,4 @@
 // copyright and bias checks come with later issues.
 
 export * as he from "./he/index.js";
+export * from "./pii/index.js";
