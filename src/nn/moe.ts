@@ -187,6 +187,12 @@ function runExperts(xe: Tensor, w: ExpertWeights, cfg: MoeConfig): Tensor {
   return op.matmul(op.mul(op.silu(gate), up), op.transposeLast(w.down)); // [E, P, H] @ [E, H, C]
 }
 
+/** The always-on shared experts (one SwiGLU of width sharedExperts * H), added last. */
+function addSharedExperts(s: Scope, x: Tensor, routed: Tensor, cfg: MoeConfig, outStd: number): Tensor {
+  if (cfg.sharedExperts === 0) return routed;
+  return op.add(routed, swiGlu(s.child("shared_experts"), x, cfg.sharedExperts * cfg.expertHidden, outStd));
+}
+
 export interface MoeTrainOutputs {
   out: Tensor; // [N, C]
   /** Switch-style balance loss (already weighted), or null when off. */
@@ -231,10 +237,7 @@ export function moeTrain(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInpu
   const picked = op.gather(op.concat([ye, op.full(g, [1, c], 0, x.dtype)], 0), slot, 0); // [NK, C]; dropped -> 0
   const routed = op.reduceSum(op.reshape(op.mul(picked, op.reshape(weights, [nk, 1])), [n, cfg.topK, c]), 1); // [N, C]
 
-  const out =
-    cfg.sharedExperts > 0
-      ? op.add(routed, swiGlu(s.child("shared_experts"), x, cfg.sharedExperts * cfg.expertHidden, outStd))
-      : routed;
+  const out = addSharedExperts(s, x, routed, cfg, outStd);
   // Switch Transformer: E * sum_e f_e * P_e, f = fraction of assignments, P = mean probability.
   const auxLoss =
     cfg.auxLossWeight > 0 ? op.mul(op.reduceSum(op.mul(op.div(load, nk), op.reduceMean(probs, 0))), cfg.auxLossWeight * e) : null;
@@ -255,9 +258,7 @@ export function moeInfer(s: Scope, x: Tensor, cfg: MoeConfig, inputs: Omit<Route
   const logits = op.where(op.greater(sparse, 0), op.log(sparse), -1e9);
   const total = op.reduceSum(weights, -1, true); // [N, 1]
   const routed = op.mul(op.moeSwiGlu(x, logits, w.gateUp, w.down, cfg.topK), total);
-  return cfg.sharedExperts > 0
-    ? op.add(routed, swiGlu(s.child("shared_experts"), x, cfg.sharedExperts * cfg.expertHidden, outStd))
-    : routed;
+  return addSharedExperts(s, x, routed, cfg, outStd);
 }
 
 /** DeepSeek-V3's aux-loss-free balancing: bias += rate * sign(mean load - load), in place. */
