@@ -1,0 +1,24 @@
+// Readers for real medical files: DICOM, NIfTI, PNG/JPEG and FHIR R4 EHR JSON.
+// Every failure is a MedicalFileError naming the file and what was wrong.
+
+export {
+  type DicomImage,
+  type DicomPatient,
+  isDicom,
+  readDicom,
+  SUPPORTED_TRANSFER_SYNTAXES,
+  windowValues,
+} from "./dicom.js";
+export { type FileInput, MedicalFileError, type MedicalFileProblem } from "./errors.js";
+export {
+  ageInYears,
+  type Ehr,
+  type EhrCondition,
+  type EhrObservation,
+  ehrFromFhir,
+  type FhirOptions,
+  readFhirEhr,
+} from "./fhir.js";
+export { type MedicalImage, type MedicalImageFormat, readMedicalImage, sniffFormat } from "./image.js";
+export { isNifti, type NiftiVolume, readNifti } from "./nifti.js";
+export { type GrayImage, isJpeg, isPng, readJpeg, readPng } from "./raster.js";
