@@ -1,5 +1,6 @@
 // `aigc train lm`, `aigc eval lm`, `aigc generate`, `aigc quantize`, `aigc ablate balance`.
 
+import { statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
@@ -8,7 +9,7 @@ import { generate, generateStream } from "../generate/index.js";
 import { MoeLmModel, moeLmInferenceGraph } from "../generate/moeLmModel.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
 import { MoeLmConfig } from "../models/moeLm.js";
-import { loadMoeLm } from "../models/moeLmFiles.js";
+import { loadMoeLm, saveMoeLm } from "../models/moeLmFiles.js";
 import { ParamStore } from "../runtime/params.js";
 import {
   type LmPresetName,
@@ -242,4 +243,11 @@ export async function exportLmOnnx(dir: string, int8: boolean) {
   const path = join(dir, int8 ? "model.int8.onnx" : "model.onnx");
   await writeFile(path, model.bytes);
   return { path, bytes: model.bytes.length, report: q?.report };
+}
+
+/** Copy a trained model's files (no checkpoint) to `out`, weights rounded to f16 when asked: how shipped models are made. */
+export async function packLm(model: string, out: string, weights: "f32" | "f16") {
+  const files = await loadMoeLm(model);
+  await saveMoeLm(out, files, { weights });
+  return { bytes: statSync(join(out, "model.safetensors")).size };
 }

@@ -12,6 +12,7 @@ import {
   exportLmOnnx,
   type GenerateOptions,
   generateFromModel,
+  packLm,
   type TrainLmCliOptions,
   trainLmWithProgress,
 } from "./lm.js";
@@ -208,6 +209,17 @@ program
       const f = await exportLmOnnx(o.model, false);
       console.log(`${f.path}: ${(f.bytes / 1e6).toFixed(2)} MB`);
     }
+  });
+
+program
+  .command("pack")
+  .description("copy a trained MoE LM (config, weights, tokenizer; no checkpoint) to a new folder, e.g. to ship it under assets/")
+  .requiredOption("--model <dir>", "model folder from `aigc train lm`")
+  .requiredOption("--out <dir>", "destination folder")
+  .option("--f16", "store the weights as float16 (half the size)", false)
+  .action(async (o: { model: string; out: string; f16: boolean }) => {
+    const r = await packLm(o.model, o.out, o.f16 ? "f16" : "f32");
+    console.log(`${o.out}: model.safetensors ${(r.bytes / 1e6).toFixed(2)} MB`);
   });
 
 program

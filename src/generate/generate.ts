@@ -40,6 +40,31 @@ export interface DecodeModel {
   eosId?: number;
 }
 
+/**
+ * A session whose rows can be recycled and resized: what continuous batching needs.
+ * Requests join by taking an empty row, leave by `release`, and `repack` shrinks or grows
+ * the batch and drops cache columns no live row uses.
+ */
+export interface BatchDecodeSession extends DecodeSession {
+  /** Rows the session holds. */
+  readonly rows: number;
+  /** Cache columns held for all rows together; grows with every feed until `repack`. */
+  readonly columns: number;
+  /** Forget row `row`'s sequence: it becomes empty (position 0, nothing cached). */
+  release(row: number): void;
+  /**
+   * Keep rows `keep` (renumbered 0..keep.length-1, caches and positions intact) in a session
+   * of `rows` rows (≥ keep.length); the other rows start empty.
+   */
+  repack(keep: readonly number[], rows: number): void;
+}
+
+export interface BatchDecodeModel extends DecodeModel {
+  readonly vocabSize: number;
+  readonly maxLength: number;
+  open(rows: number): Promise<BatchDecodeSession>;
+}
+
 /** Why a row stopped generating. */
 export type FinishReason = "stop" | "length" | "eos";
 
@@ -141,7 +166,10 @@ function checkPrompts(prompts: readonly (readonly number[])[], opts: ResolvedGen
 }
 
 /** Checks against the session's vocabulary and maxLength. */
-function checkPromptsFit(prompts: readonly (readonly number[])[], session: DecodeSession): void {
+export function checkPromptsFit(
+  prompts: readonly (readonly number[])[],
+  session: Pick<DecodeSession, "vocabSize" | "maxLength">,
+): void {
   const { vocabSize, maxLength } = session;
   prompts.forEach((prompt, r) => {
     const bad = prompt.findIndex((t) => t >= vocabSize);
@@ -162,30 +190,98 @@ function checkPromptsFit(prompts: readonly (readonly number[])[], session: Decod
 }
 
 /** The sampler stream of row r. */
-function rowRng(seed: number | number[], row: number): Rng {
+export function rowRng(seed: number | number[], row: number): Rng {
   return Array.isArray(seed) ? Rng.forName(seed[row], "row 0") : Rng.forName(seed, `row ${row}`);
 }
 
-interface RowState {
-  /** Prompt + generated tokens (the repetition penalty looks at both). */
-  history: number[];
-  generated: number[];
-  /** Most tokens this row may generate: min(maxTokens, maxLength - prompt length). */
-  limit: number;
-  rng: Rng;
-  matcher: StopMatcher;
-  /** The decoded generated text after the last step (eos excluded). */
-  text: string;
-}
-
-interface RowEvent {
-  row: number;
+/** One sampled token of one row. */
+export interface RowStep {
   token: number;
+  /** Text that became printable with this token. */
   delta: string;
   finishReason: FinishReason | null;
 }
 
-async function feedChecked(session: DecodeSession, rows: number[], tokens: number[][]): Promise<Float32Array[]> {
+interface RowEvent extends RowStep {
+  row: number;
+}
+
+/**
+ * One sequence being decoded: its sampler stream, history, stop matcher and token limit.
+ * `step` turns the logits after the sequence's last token into its next token and text.
+ * `generate` runs one per prompt; the continuous batcher runs one per request.
+ */
+export class RowDecoder {
+  /** Prompt + generated tokens (the repetition penalty looks at both). */
+  private readonly history: number[];
+  readonly generated: number[] = [];
+  /** Most tokens this row may generate: min(maxTokens, maxLength - prompt length). */
+  readonly limit: number;
+  private readonly matcher: StopMatcher;
+  private readonly params: SamplingParams;
+  private readonly eosId: number | undefined;
+  /** The decoded generated text after the last step (eos excluded). */
+  private text = "";
+
+  constructor(
+    private readonly model: DecodeModel,
+    prompt: readonly number[],
+    private readonly opts: ResolvedGenerateOptions,
+    private readonly rng: Rng,
+    maxLength: number,
+    /** The row number passed to `opts.logitsMask`. */
+    private readonly row = 0,
+  ) {
+    this.history = [...prompt];
+    this.limit = Math.min(opts.maxTokens, maxLength - prompt.length);
+    this.matcher = new StopMatcher(opts.stop);
+    this.params = {
+      temperature: opts.temperature,
+      topK: opts.topK,
+      topP: opts.topP,
+      minP: opts.minP,
+      repetitionPenalty: opts.repetitionPenalty,
+    };
+    this.eosId = opts.eosId ?? model.eosId;
+  }
+
+  /** Sample the next token from `logits`, then update eos / stop / length state. */
+  step(logits: Float32Array): RowStep {
+    const { opts } = this;
+    let token: number;
+    try {
+      const allowed = opts.logitsMask?.(this.row, [...this.generated]) ?? null;
+      token = sampleToken(allowed ? applyMask(logits, allowed) : logits, this.params, this.rng, this.history);
+    } catch (e) {
+      throw new GenerateError(`row ${this.row}, token ${this.generated.length}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.generated.push(token);
+    this.history.push(token);
+    if (this.eosId !== undefined && !opts.ignoreEos && token === this.eosId) {
+      return { token, delta: this.matcher.finish(this.text), finishReason: "eos" };
+    }
+    this.text = this.model.decode(this.generated);
+    const { delta, stopped } = this.matcher.update(this.text);
+    if (stopped) return { token, delta, finishReason: "stop" };
+    if (this.generated.length >= this.limit) {
+      return { token, delta: delta + this.matcher.finish(this.text), finishReason: "length" };
+    }
+    return { token, delta, finishReason: null };
+  }
+}
+
+/** Parse `options` (defaults filled in) and check the prompts' shapes; throws GenerateError. */
+export function resolveGenerateOptions(
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions | undefined,
+): ResolvedGenerateOptions {
+  const opts = parseOptions(options);
+  checkPrompts(prompts, opts);
+  return opts;
+}
+
+/** `session.feed`, checking that the model returned one vocab-sized logits array per row. */
+export async function feedChecked(session: DecodeSession, rows: number[], tokens: number[][]): Promise<Float32Array[]> {
   const logits = await session.feed(rows, tokens);
   if (logits.length !== rows.length) {
     throw new GenerateError(`model returned ${logits.length} logits arrays for ${rows.length} rows; expected one per row`);
@@ -198,36 +294,8 @@ async function feedChecked(session: DecodeSession, rows: number[], tokens: numbe
   return logits;
 }
 
-/** One decoding step of one row: sample, then update eos / stop / length state. */
-function stepRow(
-  model: DecodeModel,
-  opts: ResolvedGenerateOptions,
-  params: SamplingParams,
-  eosId: number | undefined,
-  row: number,
-  state: RowState,
-  logits: Float32Array,
-): RowEvent {
-  let token: number;
-  try {
-    const allowed = opts.logitsMask?.(row, [...state.generated]) ?? null;
-    token = sampleToken(allowed ? applyMask(logits, allowed) : logits, params, state.rng, state.history);
-  } catch (e) {
-    throw new GenerateError(`row ${row}, token ${state.generated.length}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  state.generated.push(token);
-  state.history.push(token);
-  if (eosId !== undefined && !opts.ignoreEos && token === eosId) {
-    return { row, token, delta: state.matcher.finish(state.text), finishReason: "eos" };
-  }
-  state.text = model.decode(state.generated);
-  const { delta, stopped } = state.matcher.update(state.text);
-  if (stopped) return { row, token, delta, finishReason: "stop" };
-  if (state.generated.length >= state.limit) {
-    return { row, token, delta: delta + state.matcher.finish(state.text), finishReason: "length" };
-  }
-  return { row, token, delta, finishReason: null };
-}
+/** A random sampler seed, for requests that give none. */
+export const randomSeed = (): number => Math.floor(Math.random() * 2 ** 32);
 
 /**
  * The decoding loop: yields one event per sampled token of every row, in row order within a
@@ -238,43 +306,34 @@ async function* decodeBatch(
   prompts: readonly (readonly number[])[],
   opts: ResolvedGenerateOptions,
 ): AsyncGenerator<RowEvent, void, undefined> {
-  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
-  const params: SamplingParams = {
-    temperature: opts.temperature,
-    topK: opts.topK,
-    topP: opts.topP,
-    minP: opts.minP,
-    repetitionPenalty: opts.repetitionPenalty,
-  };
-  const eosId = opts.eosId ?? model.eosId;
+  const seed = opts.seed ?? randomSeed();
   const session = await model.open(prompts.length);
   try {
     checkPromptsFit(prompts, session);
-    const states: RowState[] = prompts.map((prompt, r) => ({
-      history: [...prompt],
-      generated: [],
-      limit: Math.min(opts.maxTokens, session.maxLength - prompt.length),
-      rng: rowRng(seed, r),
-      matcher: new StopMatcher(opts.stop),
-      text: "",
-    }));
+    const rows = prompts.map((prompt, r) => new RowDecoder(model, prompt, opts, rowRng(seed, r), session.maxLength, r));
     let active = prompts.map((_, r) => r);
     // Prefill: every prompt in one call.
-    const promptTokens = prompts.map((p) => [...p]);
-    let logits = await feedChecked(session, active, promptTokens);
+    let logits = await feedChecked(
+      session,
+      active,
+      prompts.map((p) => [...p]),
+    );
     for (;;) {
       const stillActive: number[] = [];
       for (let i = 0; i < active.length; i++) {
         const row = active[i];
-        const event = stepRow(model, opts, params, eosId, row, states[row], logits[i]);
+        const event = rows[row].step(logits[i]);
         if (event.finishReason === null) stillActive.push(row);
-        yield event;
+        yield { row, ...event };
       }
       active = stillActive;
       if (active.length === 0) return;
       // One step: the last sampled token of every active row, in one call.
-      const lastTokens = active.map((r) => [states[r].generated.at(-1)!]);
-      logits = await feedChecked(session, active, lastTokens);
+      logits = await feedChecked(
+        session,
+        active,
+        active.map((r) => [rows[r].generated.at(-1)!]),
+      );
     }
   } finally {
     await session.close();
@@ -291,8 +350,7 @@ export async function generate(
   prompts: readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): Promise<GenerateResult[]> {
-  const opts = parseOptions(options);
-  checkPrompts(prompts, opts);
+  const opts = resolveGenerateOptions(prompts, options);
   const results: GenerateResult[] = prompts.map(() => ({ tokens: [], text: "", finishReason: "length" }));
   for await (const event of decodeBatch(model, prompts, opts)) {
     const result = results[event.row];
@@ -315,8 +373,7 @@ export function generateStream(
   prompt: readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<StreamChunk, void, undefined> {
-  const opts = parseOptions(options);
-  checkPrompts([prompt], opts);
+  const opts = resolveGenerateOptions([prompt], options);
   return (async function* () {
     for await (const event of decodeBatch(model, [prompt], opts)) {
       yield { token: event.token, text: event.delta, finishReason: event.finishReason };

@@ -1,6 +1,9 @@
 // Decoding: samplers, stop strings and streaming text, batched generation over a DecodeModel.
 
+export { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, continuousBatcherDefaults } from "./continuous.js";
 export {
+  type BatchDecodeModel,
+  type BatchDecodeSession,
   type DecodeModel,
   type DecodeSession,
   type FinishReason,

@@ -9,7 +9,7 @@ import { Graph, quantizeInt8, type Tensor, toOnnx } from "../graph/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
 import type { ParamStore } from "../runtime/params.js";
 import { type CompiledGraph, compile, type HostTensor } from "../runtime/session.js";
-import type { DecodeModel, DecodeSession } from "./generate.js";
+import type { BatchDecodeModel, BatchDecodeSession } from "./generate.js";
 
 /** What the model needs from a tokenizer. */
 export interface TextTokenizer {
@@ -67,8 +67,8 @@ export async function compileMoeLm(
 
 const NEG = -1e9;
 
-class MoeLmSession implements DecodeSession {
-  private columns = 0; // S
+class MoeLmSession implements BatchDecodeSession {
+  private s = 0; // S: cache columns
   /** Per layer, a growing buffer holding the cache [S, B, H, D] in its first S positions. */
   private readonly keys: Float32Array[];
   private readonly values: Float32Array[];
@@ -78,13 +78,61 @@ class MoeLmSession implements DecodeSession {
   constructor(
     private readonly session: CompiledGraph,
     private readonly cfg: MoeLmConfig,
-    private readonly rows: number,
+    private bRows: number,
     private readonly domain: number,
   ) {
     this.keys = Array.from({ length: cfg.layers }, () => new Float32Array(0));
     this.values = Array.from({ length: cfg.layers }, () => new Float32Array(0));
-    this.nextPosition = new Array<number>(rows).fill(0);
-    for (let b = 0; b < rows; b++) this.valid.push(new Uint8Array(0));
+    this.nextPosition = new Array<number>(bRows).fill(0);
+    for (let b = 0; b < bRows; b++) this.valid.push(new Uint8Array(0));
+  }
+
+  get rows(): number {
+    return this.bRows;
+  }
+  get columns(): number {
+    return this.s;
+  }
+
+  release(row: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.bRows) throw new Error(`release: no row ${row}`);
+    this.valid[row].fill(0);
+    this.nextPosition[row] = 0;
+  }
+
+  repack(keep: readonly number[], rows: number): void {
+    if (rows < keep.length) throw new Error(`repack: ${keep.length} rows to keep do not fit in ${rows}`);
+    for (const r of keep) if (!Number.isInteger(r) || r < 0 || r >= this.bRows) throw new Error(`repack: no row ${r}`);
+    // Columns some kept row still uses, in order.
+    const columns: number[] = [];
+    for (let c = 0; c < this.s; c++) if (keep.some((r) => this.valid[r][c])) columns.push(c);
+    const hd = this.cfg.dim; // H * D floats per row and column
+    const oldRows = this.bRows;
+    const move = (buffer: Float32Array): Float32Array => {
+      // [S, B, H, D] -> [S', B', H, D]
+      const out = new Float32Array(Math.max(1, columns.length) * rows * hd);
+      columns.forEach((c, j) => {
+        keep.forEach((r, i) => {
+          const from = (c * oldRows + r) * hd;
+          out.set(buffer.subarray(from, from + hd), (j * rows + i) * hd);
+        });
+      });
+      return out;
+    };
+    for (let l = 0; l < this.cfg.layers; l++) {
+      this.keys[l] = move(this.keys[l]);
+      this.values[l] = move(this.values[l]);
+    }
+    const valid = Array.from({ length: rows }, (_, i) =>
+      i < keep.length ? Uint8Array.from(columns, (c) => this.valid[keep[i]][c]) : new Uint8Array(columns.length),
+    );
+    const positions = Array.from({ length: rows }, (_, i) => (i < keep.length ? this.nextPosition[keep[i]] : 0));
+    this.valid.length = 0;
+    this.valid.push(...valid);
+    this.nextPosition.length = 0;
+    this.nextPosition.push(...positions);
+    this.bRows = rows;
+    this.s = columns.length;
   }
 
   get vocabSize(): number {
@@ -97,7 +145,7 @@ class MoeLmSession implements DecodeSession {
   async feed(rows: number[], tokens: number[][]): Promise<Float32Array[]> {
     if (rows.length !== tokens.length) throw new Error("feed: rows and tokens differ in length");
     const { cfg } = this;
-    const bRows = this.rows;
+    const bRows = this.bRows;
     const t = Math.max(...tokens.map((x) => x.length));
     if (t === 0) throw new Error("feed: no tokens");
     rows.forEach((r, i) => {
@@ -111,7 +159,7 @@ class MoeLmSession implements DecodeSession {
         if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab)
           throw new Error(`token id ${id} is outside the vocabulary (${cfg.vocab})`);
     });
-    const s = this.columns;
+    const s = this.s;
     const total = s + t;
     const ids = new BigInt64Array(bRows * t);
     const positions = new BigInt64Array(bRows * t);
@@ -178,7 +226,7 @@ class MoeLmSession implements DecodeSession {
     rows.forEach((r, i) => {
       this.nextPosition[r] += tokens[i].length;
     });
-    this.columns = total;
+    this.s = total;
     const logits = out.logits.data as Float32Array;
     const v = cfg.vocab;
     return rows.map((r) => logits.slice(r * v, (r + 1) * v)); // [B, 1, V]
@@ -190,7 +238,7 @@ class MoeLmSession implements DecodeSession {
   }
 }
 
-export class MoeLmModel implements DecodeModel {
+export class MoeLmModel implements BatchDecodeModel {
   /** Whole-sequence scoring (logits at every position), compiled on first use. */
   private scorer?: Promise<CompiledGraph>;
 
@@ -215,7 +263,14 @@ export class MoeLmModel implements DecodeModel {
     return new MoeLmModel(cfg, session, store, o, tokenizer, o.eosId, o.domain ?? -1);
   }
 
-  async open(rows: number): Promise<DecodeSession> {
+  get vocabSize(): number {
+    return this.cfg.vocab;
+  }
+  get maxLength(): number {
+    return this.cfg.maxSeq;
+  }
+
+  async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
     return new MoeLmSession(this.session, this.cfg, rows, this.domain);
   }

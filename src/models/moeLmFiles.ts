@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { z } from "zod";
 import { BpeTokenizer } from "../data/bpe.js";
 import { ParamStore } from "../runtime/params.js";
-import { readSafetensors, writeSafetensors } from "../runtime/safetensors.js";
+import {
+  float16ToFloat32,
+  float32ToFloat16,
+  readSafetensors,
+  type SafeTensor,
+  writeSafetensors,
+} from "../runtime/safetensors.js";
 import { MoeLmConfig } from "./moeLm.js";
 
 export const MODEL_KIND = "aigc-moe-lm";
@@ -29,10 +35,19 @@ export interface MoeLmFiles {
   tokenizer: BpeTokenizer;
 }
 
-export async function saveMoeLm(dir: string, files: MoeLmFiles): Promise<void> {
+/**
+ * Write a model dir. `weights: "f16"` halves the file (shipped models): loading widens the
+ * weights back to float32, so the model then computes exactly as the rounded weights say.
+ */
+export async function saveMoeLm(dir: string, files: MoeLmFiles, o: { weights?: "f32" | "f16" } = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-  for (const [name, v] of files.store.values) tensors[name] = { dtype: "F32", shape: v.shape, data: v.data };
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [name, v] of files.store.values) {
+    tensors[name] =
+      o.weights === "f16"
+        ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
+        : { dtype: "F32", shape: v.shape, data: v.data };
+  }
   await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
   files.tokenizer.save(join(dir, "tokenizer.json"));
   await writeFile(join(dir, "config.json"), `${JSON.stringify(files.config, null, 2)}\n`);
@@ -59,8 +74,9 @@ export async function loadMoeLm(dir: string): Promise<MoeLmFiles> {
   if (!existsSync(weightsPath)) throw new Error(`no weights in ${dir}: expected ${weightsPath}`);
   const store = new ParamStore();
   for (const [name, t] of Object.entries((await readSafetensors(weightsPath)).tensors)) {
-    if (t.dtype !== "F32") throw new Error(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32`);
-    store.set(name, t.shape, t.data as Float32Array);
+    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
+    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
+    else throw new Error(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
   }
   const tokenizerPath = join(dir, "tokenizer.json");
   if (!existsSync(tokenizerPath)) throw new Error(`no tokenizer in ${dir}: expected ${tokenizerPath}`);

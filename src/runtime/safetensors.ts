@@ -18,12 +18,13 @@ import { randomBytes } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-export type SafeDType = "F32" | "F64" | "I64" | "I32" | "U8" | "BOOL";
+export type SafeDType = "F32" | "F64" | "F16" | "I64" | "I32" | "U8" | "BOOL";
 
 export interface SafeTensor {
   dtype: SafeDType;
   shape: number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  /** F16 elements are IEEE half-precision bit patterns in a Uint16Array (see float16ToFloat32). */
+  data: Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 }
 
 export interface SafetensorsContents {
@@ -50,6 +51,7 @@ interface DTypeInfo {
 const dtypes: Record<SafeDType, DTypeInfo> = {
   F32: { bytes: 4, arrayName: "Float32Array", view: (b) => new Float32Array(b), isArray: (d) => d instanceof Float32Array },
   F64: { bytes: 8, arrayName: "Float64Array", view: (b) => new Float64Array(b), isArray: (d) => d instanceof Float64Array },
+  F16: { bytes: 2, arrayName: "Uint16Array", view: (b) => new Uint16Array(b), isArray: (d) => d instanceof Uint16Array },
   I64: { bytes: 8, arrayName: "BigInt64Array", view: (b) => new BigInt64Array(b), isArray: (d) => d instanceof BigInt64Array },
   I32: { bytes: 4, arrayName: "Int32Array", view: (b) => new Int32Array(b), isArray: (d) => d instanceof Int32Array },
   U8: { bytes: 1, arrayName: "Uint8Array", view: (b) => new Uint8Array(b), isArray: (d) => d instanceof Uint8Array },
@@ -60,7 +62,7 @@ const dtypes: Record<SafeDType, DTypeInfo> = {
 export const safeDTypes = Object.keys(dtypes) as readonly SafeDType[];
 
 /** Dtypes of the format that this module does not handle (named so the error can say so). */
-const unsupportedDTypes = new Set(["F16", "BF16", "F8_E4M3", "F8_E5M2", "I8", "I16", "U16", "U32", "U64"]);
+const unsupportedDTypes = new Set(["BF16", "F8_E4M3", "F8_E5M2", "I8", "I16", "U16", "U32", "U64"]);
 
 const metadataKey = "__metadata__";
 const tensorFields = ["dtype", "shape", "data_offsets"];
@@ -73,6 +75,66 @@ const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function swapBytes(bytes: Uint8Array, size: number): void {
   if (littleEndianHost || size === 1) return;
   for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+}
+
+// Half precision (IEEE 754 binary16) <-> float32, for weights shipped at half the size.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Round each float32 to the nearest binary16 (ties to even); overflow becomes ±Infinity. */
+export function float32ToFloat16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    f32[0] = values[i];
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); // Inf or NaN
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      // Subnormal half (or zero): shift the mantissa with its implicit bit in.
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >>> shift;
+      const rest = mant & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rest > halfway || (rest === halfway && half & 1)) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >>> 13);
+    const rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: still correct
+    out[i] = sign | half;
+  }
+  return out;
+}
+
+/** Exact widening of binary16 bit patterns to float32. */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >>> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) out[i] = sign * mant * 2 ** -24;
+    else if (exp === 0x1f) out[i] = mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+    else out[i] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  }
+  return out;
 }
 
 function isDType(s: unknown): s is SafeDType {
@@ -247,7 +309,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<safetensors byte
     if (!isDType(dtype)) {
       const known = typeof dtype === "string" && unsupportedDTypes.has(dtype);
       const hint = known ? "unsupported" : "unknown";
-      const fix = known ? " (convert the tensor to one of these before saving, e.g. F16/BF16 to F32)" : "";
+      const fix = known ? " (convert the tensor to one of these before saving, e.g. BF16 to F32)" : "";
       fail(`${where}: ${hint} dtype ${describe(dtype)}; this reader handles ${safeDTypes.join(", ")}${fix}`);
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) {

@@ -13,6 +13,8 @@ import fc from "fast-check";
 import {
   decodeSafetensors,
   encodeSafetensors,
+  float16ToFloat32,
+  float32ToFloat16,
   readSafetensors,
   type SafeDType,
   type SafeTensor,
@@ -21,7 +23,7 @@ import {
   writeSafetensors,
 } from "../../src/runtime/safetensors.js";
 
-const itemBytes: Record<SafeDType, number> = { F32: 4, F64: 8, I64: 8, I32: 4, U8: 1, BOOL: 1 };
+const itemBytes: Record<SafeDType, number> = { F32: 4, F64: 8, F16: 2, I64: 8, I32: 4, U8: 1, BOOL: 1 };
 
 /** A typed array of `dtype` over `raw` (copied), starting `pad` elements into a larger buffer. */
 function tensorFromBytes(dtype: SafeDType, shape: number[], raw: Uint8Array, pad = 0): SafeTensor {
@@ -33,6 +35,7 @@ function tensorFromBytes(dtype: SafeDType, shape: number[], raw: Uint8Array, pad
   const data = {
     F32: () => new Float32Array(buffer, offset, n),
     F64: () => new Float64Array(buffer, offset, n),
+    F16: () => new Uint16Array(buffer, offset, n),
     I64: () => new BigInt64Array(buffer, offset, n),
     I32: () => new Int32Array(buffer, offset, n),
     U8: () => new Uint8Array(buffer, offset, n),
@@ -61,6 +64,7 @@ function headerOf(bytes: Uint8Array): { length: number; text: string } {
 const allDTypes: Record<string, SafeTensor> = {
   f32: { dtype: "F32", shape: [2, 3], data: new Float32Array([1.5, -2, 0, -0, Number.POSITIVE_INFINITY, Number.NaN]) },
   f64: { dtype: "F64", shape: [3], data: new Float64Array([Math.PI, -1e-300, Number.MAX_VALUE]) },
+  f16: { dtype: "F16", shape: [2], data: new Uint16Array([0x3c00, 0xfbff]) },
   i64: { dtype: "I64", shape: [2, 2], data: new BigInt64Array([0n, -1n, 2n ** 63n - 1n, -(2n ** 63n)]) },
   i32: { dtype: "I32", shape: [4], data: new Int32Array([0, -1, 2 ** 31 - 1, -(2 ** 31)]) },
   u8: { dtype: "U8", shape: [1, 3, 1], data: new Uint8Array([0, 128, 255]) },
@@ -165,9 +169,9 @@ test("decoding rejects every malformed input with SafetensorsError naming the fi
     [
       "unknown dtype",
       fileWith({ a: { ...f32([0, 4]), dtype: "Q9" } }, [0, 0, 0, 0]),
-      /unknown dtype "Q9"; this reader handles F32, F64, I64, I32, U8, BOOL/,
+      /unknown dtype "Q9"; this reader handles F32, F64, F16, I64, I32, U8, BOOL/,
     ],
-    ["F16", fileWith({ a: { ...f32([0, 2]), dtype: "F16" } }, [0, 0]), /unsupported dtype "F16"; this reader handles F32/],
+    ["BF16", fileWith({ a: { ...f32([0, 2]), dtype: "BF16" } }, [0, 0]), /unsupported dtype "BF16"; this reader handles F32/],
     ["dtype not a string", fileWith({ a: { ...f32([0, 4]), dtype: 4 } }, [0, 0, 0, 0]), /unknown dtype 4/],
     [
       "negative dim",
@@ -258,9 +262,9 @@ test("encoding rejects tensors it cannot write", () => {
     ["metadata value", {}, { k: 1 as unknown as string }, /metadata "k" must be a string/],
     [
       "bad dtype",
-      { a: { dtype: "F16" as SafeDType, shape: [0], data: new Uint8Array(0) } },
+      { a: { dtype: "BF16" as SafeDType, shape: [0], data: new Uint8Array(0) } },
       undefined,
-      /dtype "F16" is not one of F32, F64, I64, I32, U8, BOOL/,
+      /dtype "BF16" is not one of F32, F64, F16, I64, I32, U8, BOOL/,
     ],
   ];
   for (const [label, tensors, metadata, message] of bad) {
@@ -441,8 +445,8 @@ function runPython(script: string, args: string[]): string {
 
 const pyReader = `
 import json, struct, sys
-fmt = {"F32": "f", "F64": "d", "I64": "q", "I32": "i", "U8": "B", "BOOL": "?"}
-size = {"F32": 4, "F64": 8, "I64": 8, "I32": 4, "U8": 1, "BOOL": 1}
+fmt = {"F32": "f", "F64": "d", "F16": "H", "I64": "q", "I32": "i", "U8": "B", "BOOL": "?"}
+size = {"F32": 4, "F64": 8, "F16": 2, "I64": 8, "I32": 4, "U8": 1, "BOOL": 1}
 files = []
 for path in sys.argv[1:]:
     raw = open(path, "rb").read()
@@ -529,7 +533,7 @@ test("Python's struct + json reads the files this module writes", { skip: python
 
 const pyWriter = `
 import json, struct, sys
-fmt = {"F32": "f", "F64": "d", "I64": "q", "I32": "i", "U8": "B", "BOOL": "?"}
+fmt = {"F32": "f", "F64": "d", "F16": "H", "I64": "q", "I32": "i", "U8": "B", "BOOL": "?"}
 tensors = [
     ("w", "F32", [2, 3], [0.5, -1.25, 3.0, 1e-8, -0.0, 65504.0]),
     ("ids", "I64", [3], [-1, 2**62 + 3, -(2**63)]),
@@ -651,8 +655,28 @@ test("writeSafetensors is atomic: no temp file left, overwrites replace, failure
 // Public types: dtype and data are checked at compile time (run tsc on this file to check).
 export const typeChecks: SafeTensor[] = [
   { dtype: "F32", shape: [1], data: new Float32Array(1) },
-  // @ts-expect-error F16 is not a SafeDType
-  { dtype: "F16", shape: [1], data: new Uint8Array(2) },
+  // @ts-expect-error BF16 is not a SafeDType
+  { dtype: "BF16", shape: [1], data: new Uint8Array(2) },
   // @ts-expect-error plain arrays are not tensor data
   { dtype: "F32", shape: [1], data: [1] },
 ];
+
+test("float16: every half widens exactly, and rounding float32 to half agrees with NumPy", {
+  skip: python ? false : "python3 not found",
+}, () => {
+  const allHalves = new Uint16Array(65536).map((_, i) => i);
+  const widened = float16ToFloat32(allHalves);
+  // Rounding each widened half gives it back (NaN payloads aside).
+  const back = float32ToFloat16(widened);
+  for (let i = 0; i < 65536; i++) if (!Number.isNaN(widened[i])) assert.equal(back[i], i, `half 0x${i.toString(16)}`);
+  // Random float32s over the whole half range, subnormals and ties included, against numpy.
+  const rng = fc.sample(fc.float({ noNaN: true, min: -70000, max: 70000 }), { numRuns: 4000, seed: 7 });
+  const values = new Float32Array([...rng, 2 ** -25, 3 * 2 ** -26, 2 ** -24 + 2 ** -35, 65504, 65520, -65520, 1 + 2 ** -11]);
+  const script =
+    "import sys, numpy as np; a = np.frombuffer(sys.stdin.buffer.read(), '<f4'); sys.stdout.buffer.write(a.astype('<f2').tobytes())";
+  const r = spawnSync(python!, ["-c", script], { input: Buffer.from(values.buffer) });
+  if (r.status !== 0) return; // numpy missing: the exhaustive round trip above still ran
+  const expected = new Uint16Array(new Uint8Array(r.stdout).buffer);
+  assert.deepEqual(float32ToFloat16(values), expected);
+  assert.equal(float16ToFloat32(new Uint16Array([0x3555]))[0], 0.333251953125);
+});

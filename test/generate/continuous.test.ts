@@ -1,0 +1,106 @@
+// Continuous batching on the real engine with the shipped tiny MoE LM: every request gets what
+// it gets alone (greedy and seeded sampling), requests join a running batch and leave it, the
+// session grows and shrinks with the load, cancelled requests free their row, and bad
+// prompts are refused before anything is queued.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ContinuousBatcher, GenerateError, generate, type StreamChunk } from "../../src/generate/index.js";
+import { MoeLmModel } from "../../src/generate/moeLmModel.js";
+import { loadMoeLm } from "../../src/models/moeLmFiles.js";
+
+const files = await loadMoeLm("assets/lm-tiny");
+const tokenizer = {
+  encode: (s: string) => files.tokenizer.encode(s),
+  decode: (ids: readonly number[]) => files.tokenizer.decode(ids),
+};
+const model = await MoeLmModel.create(files.config.model, files.store, tokenizer, { threads: 2 });
+const prompts = [
+  "The sea",
+  "A wise man once said",
+  "function add(a, b) {",
+  "床前明月光",
+  "Love is",
+  "The best way to",
+  "import { readFile } from",
+  "He who laughs",
+].map((p) => tokenizer.encode(p));
+
+async function collect(stream: AsyncIterable<StreamChunk>): Promise<{ tokens: number[]; text: string; finish: string | null }> {
+  const tokens: number[] = [];
+  let text = "";
+  let finish: string | null = null;
+  for await (const c of stream) {
+    tokens.push(c.token);
+    text += c.text;
+    finish = c.finishReason;
+  }
+  return { tokens, text, finish };
+}
+
+test("each request gets exactly what it gets alone: greedy, and sampling with its seed", async () => {
+  const batcher = new ContinuousBatcher(model, { maxBatch: 8, maxWaitMs: 2 });
+  const greedy = { maxTokens: 10, temperature: 0 };
+  const sampled = (i: number) => ({ maxTokens: 10, temperature: 0.9, topP: 0.95, seed: 100 + i });
+  const outs = await Promise.all(prompts.map((p, i) => collect(batcher.submit(p, i % 2 ? sampled(i) : greedy))));
+  for (const [i, p] of prompts.entries()) {
+    const [alone] = await generate(model, [p], i % 2 ? sampled(i) : greedy);
+    assert.deepEqual(outs[i].tokens, alone.tokens, `prompt ${i}`);
+    assert.equal(outs[i].text, alone.text, `prompt ${i}`);
+    assert.equal(outs[i].finish, alone.finishReason);
+  }
+  const load = batcher.load();
+  assert.ok(load.meanBatch > 4, `requests submitted together share steps (mean batch ${load.meanBatch})`);
+  assert.equal(load.queued + load.running, 0);
+  await batcher.close();
+});
+
+test("requests join a running batch and leave it when done; the session follows the load", async () => {
+  const batcher = new ContinuousBatcher(model, { maxBatch: 4, maxWaitMs: 0 });
+  const long = batcher.submit(prompts[0], { maxTokens: 40, temperature: 0, ignoreEos: true });
+  const iterator = long[Symbol.asyncIterator]();
+  const first = await iterator.next(); // the long one is running alone
+  assert.equal(first.done, false);
+  // Six more arrive while it runs: at most 4 rows at once, the rest wait for a free row.
+  const late = prompts.slice(1, 7).map((p) => collect(batcher.submit(p, { maxTokens: 5, temperature: 0, ignoreEos: true })));
+  assert.ok(batcher.load().queued + batcher.load().running >= 6);
+  const lateOuts = await Promise.all(late);
+  for (const [i, out] of lateOuts.entries()) {
+    const [alone] = await generate(model, [prompts[i + 1]], { maxTokens: 5, temperature: 0, ignoreEos: true });
+    assert.deepEqual(out.tokens, alone.tokens, `late prompt ${i + 1}`);
+  }
+  const rest: number[] = [first.value!.token];
+  for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(r.value.token);
+  const [aloneLong] = await generate(model, [prompts[0]], { maxTokens: 40, temperature: 0, ignoreEos: true });
+  assert.deepEqual(rest, aloneLong.tokens, "the long request is unaffected by rows joining and leaving");
+  assert.ok(batcher.load().meanBatch > 1.5, `mean batch ${batcher.load().meanBatch}`);
+  await batcher.close();
+});
+
+test("a request whose reader stops is dropped; the others finish", async () => {
+  const batcher = new ContinuousBatcher(model, { maxBatch: 4, maxWaitMs: 0 });
+  const quitter = batcher.submit(prompts[1], { maxTokens: 50, temperature: 0, ignoreEos: true });
+  const stayer = collect(batcher.submit(prompts[2], { maxTokens: 20, temperature: 0, ignoreEos: true }));
+  let seen = 0;
+  for await (const _ of quitter) if (++seen === 3) break;
+  const out = await stayer;
+  assert.equal(out.tokens.length, 20);
+  await batcher.close();
+  assert.equal(batcher.load().running, 0);
+});
+
+test("bad prompts and options are refused at submit with a clear error", () => {
+  const batcher = new ContinuousBatcher(model);
+  assert.throws(
+    () => batcher.submit([], {}),
+    (e: Error) => e instanceof GenerateError && /prompt 0 is empty/.test(e.message),
+  );
+  const tooLong = new Array(model.maxLength + 5).fill(5);
+  assert.throws(
+    () => batcher.submit(tooLong),
+    (e: Error) => e instanceof GenerateError && /maxLength 256/.test(e.message),
+  );
+  assert.throws(() => batcher.submit([1], { temperature: -1 }), GenerateError);
+  assert.throws(() => new ContinuousBatcher(model, { maxBatch: 0 }), /maxBatch must be a positive integer/);
+  assert.equal(batcher.load().queued, 0);
+});
