@@ -1,5 +1,6 @@
 // Batched generation: 16 prompts decoded together vs the same 16 one after another.
 // Usage: node --import tsx bench/lm-batch.ts [--model DIR] [--preset tiny] [--prompts 16] [--tokens 32] [--threads 2]
+//        [--dense-from N] (steps with >= N rows use the dense expert dispatch; see bench/moe-dispatch.ts)
 // Without --model, a seeded untrained model of the preset's shape is used (speed does not
 // depend on the weights' values).
 import { parseArgs } from "node:util";
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     prompts: { type: "string", default: "16" },
     tokens: { type: "string", default: "32" },
     threads: { type: "string", default: "2" },
+    "dense-from": { type: "string" },
   },
 });
 const n = Number(values.prompts);
@@ -25,7 +27,8 @@ const tokenizer = {
   encode: (s: string) => Array.from(s, (c) => c.charCodeAt(0) % cfg.vocab),
   decode: (ids: readonly number[]) => ids.join(" "),
 };
-const model = await MoeLmModel.create(cfg, store, tokenizer, { threads });
+const denseFromRows = values["dense-from"] === undefined ? undefined : Number(values["dense-from"]);
+const model = await MoeLmModel.create(cfg, store, tokenizer, { threads, denseFromRows });
 // Prompts of different lengths (8..23 tokens), as real traffic has.
 const prompts = Array.from({ length: n }, (_, i) => Array.from({ length: 8 + i }, (_, j) => (i * 131 + j * 17) % cfg.vocab));
 const opts = { maxTokens: tokens, temperature: 0, ignoreEos: true };
@@ -45,7 +48,9 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ratio = median(bat) / median(seq);
-console.log(`MoE LM ${label}: ${n} prompts x ${tokens} tokens, ${threads} threads`);
+console.log(
+  `MoE LM ${label}: ${n} prompts x ${tokens} tokens, ${threads} threads, dense dispatch from ${denseFromRows ?? "never"} rows`,
+);
 console.log(
   `sequential ${median(seq).toFixed(1)} tok/s, batched ${median(bat).toFixed(1)} tok/s: ${ratio.toFixed(2)}x (target >= 4x)`,
 );

@@ -7,6 +7,7 @@
 
 import { Graph, quantizeInt8, type Tensor, toOnnx } from "../graph/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
+import type { MoeDispatch } from "../nn/index.js";
 import type { ParamStore } from "../runtime/params.js";
 import { type CompiledGraph, compile, type HostTensor } from "../runtime/session.js";
 import type { BatchDecodeModel, BatchDecodeSession } from "./generate.js";
@@ -23,13 +24,20 @@ export interface MoeLmModelOptions {
   eosId?: number;
   /** Domain hint for every token (-1: none; the model routes freely). */
   domain?: number;
+  /**
+   * Steps of sessions with at least this many rows run the "dense" expert dispatch (every
+   * expert as two wide matmuls, masked by the routing weights) instead of ONNX Runtime's
+   * sparse MoE op. Whether that pays depends on the model: `bench/moe-dispatch.ts` measures
+   * both. Omitted: always sparse.
+   */
+  denseFromRows?: number;
 }
 
 /**
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
  * `lastOnly` (decoding) takes a `logits_at` position and returns logits there only [B, 1, V].
  */
-export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean } = {}) {
+export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; dispatch?: MoeDispatch } = {}) {
   const g = new Graph();
   const ids = g.input("ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
@@ -45,7 +53,7 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean } 
     bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
   }));
   const logitsAt = o.lastOnly ? g.input("logits_at", "int64", [1]) : undefined;
-  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt });
+  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt, dispatch: o.dispatch });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
     outputs[`new_key.${i}`] = p.k;
@@ -57,9 +65,9 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean } 
 export async function compileMoeLm(
   cfg: MoeLmConfig,
   store: ParamStore,
-  o: { int8?: boolean; threads?: number; lastOnly?: boolean } = {},
+  o: { int8?: boolean; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
 ) {
-  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: o.lastOnly });
+  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: o.lastOnly, dispatch: o.dispatch });
   const paramValue = (name: string) => store.get(name).data;
   const final = o.int8 ? quantizeInt8(outputs, { paramValue }).outputs : outputs;
   return compile(toOnnx({ outputs: final, paramValue, name: o.int8 ? "moe_lm_int8" : "moe_lm" }), { threads: o.threads });
@@ -76,7 +84,8 @@ class MoeLmSession implements BatchDecodeSession {
   private readonly nextPosition: number[];
 
   constructor(
-    private readonly session: CompiledGraph,
+    /** The decoder graph for a step over `rows` rows. */
+    private readonly graphFor: (rows: number) => Promise<CompiledGraph>,
     private readonly cfg: MoeLmConfig,
     private bRows: number,
     private readonly domain: number,
@@ -203,7 +212,7 @@ class MoeLmSession implements BatchDecodeSession {
         data: this.values[i].subarray(0, s * position),
       };
     }
-    const out = await this.session.run(feeds);
+    const out = await (await this.graphFor(bRows)).run(feeds);
     const append = (buffer: Float32Array, fresh: Float32Array): Float32Array => {
       let b = buffer;
       if (total * position > b.length) {
@@ -241,6 +250,8 @@ class MoeLmSession implements BatchDecodeSession {
 export class MoeLmModel implements BatchDecodeModel {
   /** Whole-sequence scoring (logits at every position), compiled on first use. */
   private scorer?: Promise<CompiledGraph>;
+  /** The decoder with dense expert dispatch, compiled on first use (see denseFromRows). */
+  private denseDecoder?: Promise<CompiledGraph>;
 
   private constructor(
     readonly cfg: MoeLmConfig,
@@ -272,11 +283,18 @@ export class MoeLmModel implements BatchDecodeModel {
 
   async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
-    return new MoeLmSession(this.session, this.cfg, rows, this.domain);
+    return new MoeLmSession((n) => this.decoderFor(n), this.cfg, rows, this.domain);
   }
 
   decode(ids: number[]): string {
     return this.tokenizer.decode(ids);
+  }
+
+  private decoderFor(rows: number): Promise<CompiledGraph> {
+    const { denseFromRows } = this.options;
+    if (denseFromRows === undefined || rows < denseFromRows) return Promise.resolve(this.session);
+    this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
+    return this.denseDecoder;
   }
 
   /** Mean next-token cross-entropy (nats) of whole sequences [B][T], no cache, no drops. */

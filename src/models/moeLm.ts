@@ -9,7 +9,18 @@
 
 import { z } from "zod";
 import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
-import { causalMask, embedding, linear, MoeConfig, moeInfer, moeTrain, rmsNorm, Scope, swiGlu } from "../nn/index.js";
+import {
+  causalMask,
+  embedding,
+  linear,
+  MoeConfig,
+  type MoeDispatch,
+  moeInfer,
+  moeTrain,
+  rmsNorm,
+  Scope,
+  swiGlu,
+} from "../nn/index.js";
 
 export const MoeLmConfig = z
   .object({
@@ -167,6 +178,8 @@ export interface MoeLmForward {
   moeInputs?: MoeLayerInputs[];
   /** Compute logits only at this position (int64 [1]), e.g. the last one while decoding: [B, 1, V]. */
   logitsAt?: Tensor;
+  /** Inference: how the routed experts run (see MoeDispatch); "sparse" by default. */
+  dispatch?: MoeDispatch;
 }
 
 export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs {
@@ -207,7 +220,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
         router.push({ layer: i, load: r.load, dropped: r.dropped });
         ffn = op.reshape(r.out, [b, t, cfg.dim]);
       } else {
-        ffn = op.reshape(moeInfer(mlp, flat, cfg.moe, { bias: extra.bias, domain }, outStd), [b, t, cfg.dim]);
+        ffn = op.reshape(moeInfer(mlp, flat, cfg.moe, { bias: extra.bias, domain }, outStd, f.dispatch), [b, t, cfg.dim]);
       }
     }
     x = op.add(x, ffn);

@@ -245,16 +245,43 @@ export function moeTrain(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInpu
   return { out, auxLoss, load, dropped };
 }
 
-/** Inference forward: every chosen expert runs (no drops), fused into ONNX Runtime's MoE op. */
-export function moeInfer(s: Scope, x: Tensor, cfg: MoeConfig, inputs: Omit<RouterInputs, "gumbel">, outStd = 0.02): Tensor {
+/**
+ * How inference runs the routed experts (both exact: every chosen expert, no drops):
+ * - "sparse": ONNX Runtime's fused MoE op, which runs only the chosen experts (best for a few tokens);
+ * - "dense": every expert on every token as two wide matmuls, outputs weighted by the routing
+ *   weights (0 for experts not chosen). On a CPU this wins once a batch touches most experts
+ *   anyway: one [N, C] x [C, E*2H] GEMM beats E small ones.
+ */
+export type MoeDispatch = "sparse" | "dense";
+
+/** Inference forward: every chosen expert runs (no drops). */
+export function moeInfer(
+  s: Scope,
+  x: Tensor,
+  cfg: MoeConfig,
+  inputs: Omit<RouterInputs, "gumbel">,
+  outStd = 0.02,
+  dispatch: MoeDispatch = "sparse",
+): Tensor {
   const c = x.shape[1] as number;
   const { weights, indices } = routeTokens(s.child("gate"), x, cfg, inputs);
   const w = expertWeights(s, cfg, c, outStd);
   const n = x.shape[0];
+  const e = cfg.experts;
+  const h = cfg.expertHidden;
+  const sparse = op.scatterElementsAdd(op.full(x.graph, [n, e], 0, x.dtype), indices, weights, 1); // [N, E]
+  if (dispatch === "dense") {
+    const gateUpAll = op.reshape(op.transpose(w.gateUp, [2, 0, 1]), [c, e * 2 * h]); // [E, 2H, C] -> [C, E*2H]
+    const gateUp = op.reshape(op.matmul(x, gateUpAll), [n, e, h, 2]); // [N, E, H, 2]
+    const gate = op.squeeze(op.slice(gateUp, 3, 0, 1), 3);
+    const up = op.squeeze(op.slice(gateUp, 3, 1, 2), 3);
+    const act = op.mul(op.mul(op.silu(gate), up), op.unsqueeze(sparse, 2)); // [N, E, H], 0 for unchosen experts
+    const downAll = op.reshape(op.transpose(w.down, [0, 2, 1]), [e * h, c]); // [E, C, H] -> [E*H, C]
+    return addSharedExperts(s, x, op.matmul(op.reshape(act, [n, e * h]), downAll), cfg, outStd);
+  }
   // The op takes router logits and applies softmax + top-k itself: hand it log-weights of our
   // choice (-1e9 elsewhere), so it picks exactly our experts with weights w / sum(w); then
   // multiply back by sum(w).
-  const sparse = op.scatterElementsAdd(op.full(x.graph, [n, cfg.experts], 0, x.dtype), indices, weights, 1); // [N, E]
   const logits = op.where(op.greater(sparse, 0), op.log(sparse), -1e9);
   const total = op.reduceSum(weights, -1, true); // [N, 1]
   const routed = op.mul(op.moeSwiGlu(x, logits, w.gateUp, w.down, cfg.topK), total);

@@ -104,3 +104,25 @@ test("bad prompts and options are refused at submit with a clear error", () => {
   assert.throws(() => new ContinuousBatcher(model, { maxBatch: 0 }), /maxBatch must be a positive integer/);
   assert.equal(batcher.load().queued, 0);
 });
+
+test("dense expert dispatch (wide matmuls masked by routing weights) gives the sparse MoE op's logits", async () => {
+  const dense = await MoeLmModel.create(files.config.model, files.store, tokenizer, { threads: 2, denseFromRows: 1 });
+  const a = await model.open(3);
+  const b = await dense.open(3);
+  const feeds = [prompts[0], prompts[3], prompts[6]];
+  const rows = [0, 1, 2];
+  for (let step = 0; step < 3; step++) {
+    const [la, lb] = await Promise.all([a.feed(rows, feeds), b.feed(rows, feeds)]);
+    for (const r of rows) {
+      let worst = 0;
+      for (let i = 0; i < la[r].length; i++) worst = Math.max(worst, Math.abs(la[r][i] - lb[r][i]));
+      assert.ok(worst < 1e-3, `step ${step} row ${r}: max |sparse - dense| = ${worst}`);
+    }
+    feeds.splice(0, 3, [7], [8], [9]);
+  }
+  const batcher = new ContinuousBatcher(dense, { maxBatch: 4, maxWaitMs: 0 });
+  const out = await collect(batcher.submit(prompts[1], { maxTokens: 12, temperature: 0 }));
+  const [alone] = await generate(model, [prompts[1]], { maxTokens: 12, temperature: 0 });
+  assert.deepEqual(out.tokens, alone.tokens);
+  await batcher.close();
+});
