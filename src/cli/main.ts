@@ -3,6 +3,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { HeServer, loadShippedModels } from "../secure/he/index.js";
 import { buildApp } from "../serve/app.js";
+import { loadConfig } from "../serve/config.js";
+import { createPlatform } from "../serve/platform.js";
+import { hashApiKey, newApiKey } from "../serve/tenants/index.js";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { doctor, formatDoctor } from "./doctor.js";
@@ -65,12 +68,52 @@ bench
 
 program
   .command("serve")
-  .description("serve the HTTP API (for now: encrypted inference at POST /v1/secure/infer, GET /v1/secure/models)")
-  .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--port <n>", "port", positiveInt("--port"), 8080)
-  .action(async (o: { host: string; port: number }) => {
-    const app = await buildApp({ he: await HeServer.create(loadShippedModels()), logger: true });
-    await app.listen({ host: o.host, port: o.port });
+  .description(
+    "serve the platform: OpenAI-compatible API (chat, completions, embeddings, models), home page, /health, /metrics, encrypted inference",
+  )
+  .option("--config <file>", "YAML config (default: $AIGC_CONFIG, else the embedded defaults; see examples/aigc.yaml)")
+  .option("--host <host>", "address to listen on (overrides the config)")
+  .option("--port <n>", "port (overrides the config; 0 = any free port)", (v) => Number.parseInt(v, 10))
+  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .action(async (o: { config?: string; host?: string; port?: number; threads?: number }) => {
+    const env = { ...process.env };
+    if (o.host) env.AIGC_HOST = o.host;
+    if (o.port !== undefined) env.AIGC_PORT = String(o.port);
+    const config = loadConfig({ file: o.config, env });
+    const platform = await createPlatform(config, { threads: o.threads });
+    const app = await buildApp({
+      platform,
+      he: await HeServer.create(loadShippedModels()),
+      bodyLimit: config.server.bodyLimitBytes,
+      logger: true,
+    });
+    const close = async () => {
+      await app.close();
+      await platform.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", close);
+    process.once("SIGTERM", close);
+    const address = await app.listen({ host: config.server.host, port: config.server.port });
+    console.error(
+      `AIGC Studio serving ${platform.router
+        .listModels()
+        .data.map((m) => m.id)
+        .join(", ")} at ${address}`,
+    );
+  });
+
+program
+  .command("keys")
+  .description("API keys")
+  .command("create")
+  .description("make a new API key: prints the key (give it to the client, once) and its SHA-256 hash (put it in the config)")
+  .requiredOption("--tenant <id>", "the tenant it belongs to (for the printed config snippet)")
+  .action((o: { tenant: string }) => {
+    const key = newApiKey();
+    console.log(`key:  ${key}`);
+    console.log(`hash: ${hashApiKey(key)}`);
+    console.log(`config (tenants.tenants[]): { id: ${o.tenant}, name: ${o.tenant}, keyHashes: [${hashApiKey(key)}] }`);
   });
 
 const he = program.command("he").description("encrypted inference with homomorphic encryption (CKKS, Microsoft SEAL)");

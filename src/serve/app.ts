@@ -1,12 +1,20 @@
 // The HTTP app: a small fastify core — one error handler, OpenAI-shaped errors — and
-// routes as plugins. Later issues register more route plugins here.
+// routes as plugins: the OpenAI-compatible API and the operations routes over a Platform,
+// encrypted inference over an HeServer, app pages.
 
 import Fastify, { type FastifyInstance } from "fastify";
 import type { HeServer } from "../secure/he/index.js";
 import { errorBody, HttpError, toHttpError } from "./errors.js";
+import type { Platform } from "./platform.js";
+import { openAiRoutes } from "./routes/openai.js";
+import { type AppPage, opsRoutes } from "./routes/ops.js";
 import { secureRoutes } from "./routes/secure.js";
 
 export interface AppOptions {
+  /** The serving platform; omit to leave the OpenAI-compatible and operations routes unregistered. */
+  platform?: Platform;
+  /** App pages linked from the home page. */
+  pages?: readonly AppPage[];
   /** Largest request body in bytes (encrypted requests carry multi-MB evaluation keys). */
   bodyLimit?: number;
   /** The encrypted-inference server; omit to leave /v1/secure/* unregistered. */
@@ -21,6 +29,8 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err);
     if (e.status >= 500) req.log.error(err);
+    const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfter === "number") void reply.header("retry-after", String(Math.ceil(retryAfter)));
     void reply.status(e.status).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
@@ -28,5 +38,9 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     void reply.status(404).send(errorBody(e));
   });
   if (opts.he) await app.register(secureRoutes, { server: opts.he });
+  if (opts.platform) {
+    await app.register(openAiRoutes, { platform: opts.platform });
+    await app.register(opsRoutes, { platform: opts.platform, pages: opts.pages ?? [] });
+  }
   return app;
 }
