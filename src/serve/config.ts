@@ -1,0 +1,231 @@
+// The whole `aigc serve` config: one zod schema with every default embedded, read from a
+// YAML file, then overridden from the environment, then validated. A wrong value fails
+// with a `ConfigError` naming the file (or env var), the field path, what was expected and
+// what was found: `aigc.yaml: router.overflow.queueDepth: expected a positive integer, got -1`.
+//
+// Environment overrides (applied after the file, before validation):
+//   AIGC_CONFIG                     the config file, when `loadConfig` is given none
+//   AIGC_HOST                       server.host (e.g. 0.0.0.0 in a container)
+//   AIGC_PORT                       server.port
+//   AIGC_REDIS_URL                  cache.redisUrl and tenants.redisUrl (one Redis for both)
+//   AIGC_AUDIT_LOG                  router.auditLog
+//   AIGC_DEFAULT_MODEL              models.default
+//   AIGC_PROVIDER_<NAME>_API_KEY    the API key of provider <NAME> (upper-cased, non-alphanumerics as "_")
+//   AIGC_PROVIDER_<NAME>_BASE_URL   the base URL of provider <NAME>
+
+import { readFileSync } from "node:fs";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { cacheConfigSchema } from "./cache/index.js";
+import { describeIssue } from "./openai/index.js";
+import { openAiProviderConfigSchema, providerApiKeyEnvVar, resolveApiKey } from "./providers/index.js";
+import { routerConfigSchema } from "./router/index.js";
+import { tenantsConfigSchema } from "./tenants/index.js";
+
+const positiveInt = () => z.int({ error: "expected a positive integer" }).positive({ error: "expected a positive integer" });
+const nonNegativeInt = () => z.int({ error: "expected an integer >= 0" }).nonnegative({ error: "expected an integer >= 0" });
+const portNumber = "expected a port number 0-65535 (0 = any free port)";
+
+/** The shipped LM: a tiny MoE base model under assets/. */
+export const shippedModel = { name: "aigc-lm-tiny", dir: "assets/lm-tiny" } as const;
+
+export const localModelSchema = z.strictObject({
+  /** A model folder (config.json, model.safetensors, tokenizer.json), relative to the working directory. */
+  dir: z.string().min(1),
+  /** Serve the INT8 graph (DynamicQuantizeMatMul, 8-bit experts). */
+  int8: z.boolean().default(false),
+});
+
+export const serverConfigSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().min(1).default("127.0.0.1"),
+        port: z.int({ error: portNumber }).min(0, { error: portNumber }).max(65535, { error: portNumber }).default(8080),
+        /** Largest request body (encrypted requests carry multi-MB evaluation keys). */
+        bodyLimitBytes: positiveInt().default(32 * 1024 * 1024),
+      })
+      .prefault({}),
+    models: z
+      .strictObject({
+        /** The model used when a request names none the server knows how to default (and by `aigc` commands). */
+        default: z.string().min(1).default(shippedModel.name),
+        /** Local models (private zone, ONNX Runtime): client-facing name → folder. */
+        local: z
+          .record(z.string().min(1), localModelSchema)
+          .default({ [shippedModel.name]: { dir: shippedModel.dir, int8: false } }),
+      })
+      .prefault({}),
+    /** Remote OpenAI-compatible providers, private (e.g. an in-house vLLM) or public (DeepSeek, …). */
+    providers: z.array(openAiProviderConfigSchema).default([]),
+    router: routerConfigSchema.prefault({}),
+    cache: cacheConfigSchema.prefault({}),
+    tenants: tenantsConfigSchema.prefault({}),
+    batching: z
+      .strictObject({
+        /** Most sequences decoded together by the local engine. */
+        maxBatch: positiveInt().default(8),
+        /** Longest a request waits for others to fill a batch. */
+        maxWaitMs: nonNegativeInt().default(5),
+      })
+      .prefault({}),
+    pricing: z
+      .strictObject({
+        /** Cost per million tokens (input and output) on the local engine, for the ledger. */
+        localPerMTok: z.number({ error: "expected a number >= 0" }).nonnegative({ error: "expected a number >= 0" }).default(0),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.providers.forEach((p, i) => {
+      if (seen.has(p.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["providers", i, "name"],
+          message: `expected a unique name; '${p.name}' is used twice`,
+        });
+      }
+      seen.add(p.name);
+    });
+    const served = new Set([
+      ...Object.keys(config.models.local),
+      ...config.providers.flatMap((p) => p.models.map((m) => (typeof m === "string" ? m : m.name))),
+    ]);
+    if (!served.has(config.models.default)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["models", "default"],
+        message: `expected a model that models.local or a provider serves (${[...served].join(", ") || "none configured"})`,
+      });
+    }
+  });
+
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+export type ServerConfigInput = z.input<typeof serverConfigSchema>;
+
+export interface ConfigProblem {
+  /** Where the bad value came from: the file, or an env var. */
+  readonly source: string;
+  /** e.g. `router.overflow.queueDepth`; "" for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string | undefined,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(problems.map((p) => `${p.source}: ${p.path === "" ? "" : `${p.path}: `}${p.message}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export interface LoadConfigOptions {
+  /** YAML file; default `env.AIGC_CONFIG`; neither = embedded defaults only. */
+  readonly file?: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+type Json = Record<string, unknown>;
+const isMapping = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Numbers from env vars stay strings unless they look like numbers, so zod can say what was wrong. */
+const envValue = (s: string): string | number => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : s);
+
+/** Set a value at a path of mapping keys and array indices, creating mappings where nothing is. */
+function setPath(root: Json, path: readonly string[], value: unknown): void {
+  let node: Json = root;
+  for (const key of path.slice(0, -1)) {
+    const child = node[key];
+    if (typeof child !== "object" || child === null) node[key] = {};
+    node = node[key] as Json;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** Apply env overrides in place; returns field path → env var name, to blame the right source. */
+function applyEnv(raw: Json, env: NodeJS.ProcessEnv): Map<string, string> {
+  const sources = new Map<string, string>();
+  const set = (variable: string, path: string[], value: unknown): void => {
+    setPath(raw, path, value);
+    sources.set(path.join("."), variable);
+  };
+  if (env.AIGC_HOST) set("AIGC_HOST", ["server", "host"], env.AIGC_HOST);
+  if (env.AIGC_PORT) set("AIGC_PORT", ["server", "port"], envValue(env.AIGC_PORT));
+  if (env.AIGC_REDIS_URL) {
+    set("AIGC_REDIS_URL", ["cache", "redisUrl"], env.AIGC_REDIS_URL);
+    set("AIGC_REDIS_URL", ["tenants", "redisUrl"], env.AIGC_REDIS_URL);
+  }
+  if (env.AIGC_AUDIT_LOG) set("AIGC_AUDIT_LOG", ["router", "auditLog"], env.AIGC_AUDIT_LOG);
+  if (env.AIGC_DEFAULT_MODEL) set("AIGC_DEFAULT_MODEL", ["models", "default"], env.AIGC_DEFAULT_MODEL);
+  if (Array.isArray(raw.providers)) {
+    raw.providers.forEach((p: unknown, i) => {
+      if (!isMapping(p) || typeof p.name !== "string") return;
+      const variable = providerApiKeyEnvVar(p.name).replace(/_API_KEY$/, "_BASE_URL");
+      if (env[variable]) set(variable, ["providers", String(i), "baseUrl"], env[variable]);
+    });
+  }
+  return sources;
+}
+
+function readYaml(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+    throw new ConfigError(file, [{ source: file, path: "", message: `cannot read the config file (${reason})` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((err) => {
+      const at = err.linePos?.[0];
+      const where = at ? `line ${at.line}, column ${at.col}: ` : "";
+      return {
+        source: file,
+        path: "",
+        message: `${where}YAML syntax error: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:$/, "")}`,
+      };
+    });
+    throw new ConfigError(file, problems);
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) return {};
+  if (!isMapping(raw)) {
+    throw new ConfigError(file, [
+      {
+        source: file,
+        path: "",
+        message: "expected a mapping of sections (server, models, providers, router, cache, tenants, batching, pricing)",
+      },
+    ]);
+  }
+  return raw;
+}
+
+/**
+ * Read, override and validate the server config. Provider API keys are resolved
+ * (`AIGC_PROVIDER_<NAME>_API_KEY`, then `apiKeyEnv`, then `apiKey`) into `apiKey`.
+ * Throws `ConfigError` listing every problem.
+ */
+export function loadConfig(opts: LoadConfigOptions): ServerConfig {
+  const file = opts.file ?? (opts.env.AIGC_CONFIG || undefined);
+  const raw = file === undefined ? {} : readYaml(file);
+  const sources = applyEnv(raw, opts.env);
+  const parsed = serverConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue): ConfigProblem => {
+      const d = describeIssue(issue, raw);
+      const variable = sources.get(issue.path.map(String).join("."));
+      const message = d.missing ? `missing: ${d.expected}` : `${d.expected}${d.got === undefined ? "" : `, got ${d.got}`}`;
+      return variable === undefined
+        ? { source: file ?? "config", path: d.path, message }
+        : { source: `${variable} (${d.path})`, path: "", message };
+    });
+    throw new ConfigError(file, problems);
+  }
+  const config = parsed.data;
+  return { ...config, providers: config.providers.map((p) => ({ ...p, apiKey: resolveApiKey(p, opts.env) })) };
+}
