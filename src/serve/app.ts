@@ -19,7 +19,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** The encrypted-inference server; omit to leave /v1/secure/* unregistered. */
   he?: HeServer;
-  logger?: boolean;
+  /** fastify's logger: true, false, or pino options such as { level: "warn" }. */
+  logger?: boolean | { level: string };
 }
 
 export const defaultBodyLimit = 32 * 1024 * 1024;

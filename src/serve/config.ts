@@ -64,9 +64,15 @@ export const serverConfigSchema = z
     batching: z
       .strictObject({
         /** Most sequences decoded together by the local engine. */
-        maxBatch: positiveInt().default(8),
-        /** Longest a request waits for others to fill a batch. */
-        maxWaitMs: nonNegativeInt().default(5),
+        maxBatch: positiveInt().default(16),
+        /** Longest an idle engine waits for others to fill a batch (only while requests arrive in bursts). */
+        maxWaitMs: nonNegativeInt().default(4),
+        /**
+         * Decode steps with at least this many rows run the routed experts as dense masked matmuls
+         * instead of ONNX Runtime's sparse MoE op (exact either way; measure with bench/moe-dispatch.ts).
+         * Omit: always sparse.
+         */
+        denseFromRows: positiveInt().optional(),
       })
       .prefault({}),
     pricing: z

@@ -36,7 +36,7 @@ describe("loadConfig", () => {
     assert.deepEqual(c.models, { default: "aigc-lm-tiny", local: { "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false } } });
     assert.deepEqual(c.router.overflow, { queueDepth: 32, p95LatencyMs: 10_000 });
     assert.deepEqual(c.router.sensitiveEndpoints, ["/v1/medical"]);
-    assert.deepEqual(c.batching, { maxBatch: 8, maxWaitMs: 5 });
+    assert.deepEqual(c.batching, { maxBatch: 16, maxWaitMs: 4 });
     assert.deepEqual(c.providers, []);
     assert.equal(c.cache.redisUrl, undefined);
   });

@@ -73,7 +73,7 @@ export class LocalLmProvider implements Provider {
     name?: string;
     models: readonly LocalModelSpec[];
     price: ProviderPrice;
-    batching: Partial<ContinuousBatcherOptions>;
+    batching: Partial<ContinuousBatcherOptions> & { denseFromRows?: number };
     threads?: number;
   }): Promise<LocalLmProvider> {
     const byName = new Map<string, LocalModel>();
@@ -88,13 +88,14 @@ export class LocalLmProvider implements Provider {
         int8: spec.int8,
         threads: o.threads,
         eosId,
+        denseFromRows: o.batching.denseFromRows,
       });
       const table = files.store.get("model.embed_tokens.weight");
       byName.set(spec.name, {
         spec,
         model,
         embedTable: { data: table.data, width: table.shape[1] },
-        batcher: new ContinuousBatcher(model, o.batching),
+        batcher: new ContinuousBatcher(model, { maxBatch: o.batching.maxBatch, maxWaitMs: o.batching.maxWaitMs }),
         eosId,
         encode: tokenizer.encode,
       });

@@ -162,11 +162,13 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
     await p.tenants.checkRate(tenant, estimateTokens(body, maxTokens));
     await p.tenants.checkBudget(tenant);
 
-    const cacheable = isCacheable(req.body, {
-      sensitive: classification.sensitive,
-      force: cacheForcedByHeader(req.headers["x-aigc-cache"]),
-      endpoint,
-    });
+    const cacheable =
+      p.config.cache.enabled &&
+      isCacheable(req.body, {
+        sensitive: classification.sensitive,
+        force: cacheForcedByHeader(req.headers["x-aigc-cache"]),
+        endpoint,
+      });
     const key = cacheable ? cacheKey({ tenant: tenant.id, model: body.model, endpoint, request: req.body }) : undefined;
     const stream = body.stream === true;
     const includeUsage = body.stream_options?.include_usage === true;
@@ -262,7 +264,8 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
     const classification = classifyRequest(body, { endpoint: req.url });
     await p.tenants.checkRate(tenant, estimateTokens(body, 0));
     await p.tenants.checkBudget(tenant);
-    const cacheable = isCacheable(req.body, { sensitive: classification.sensitive, endpoint: "embeddings" });
+    const cacheable =
+      p.config.cache.enabled && isCacheable(req.body, { sensitive: classification.sensitive, endpoint: "embeddings" });
     const key = cacheable
       ? cacheKey({ tenant: tenant.id, model: body.model, endpoint: "embeddings", request: req.body })
       : undefined;

@@ -1,0 +1,120 @@
+// Dynamic (continuous) batching on the local engine: 16 concurrent clients (autocannon)
+// against `aigc serve` with the shipped model, batching on (maxBatch 16) vs batch size 1,
+// same run, same requests. Prints requests/s, generated tokens/s and latency p50/p95 for
+// both, and the throughput ratio (target ≥ 3x).
+// Usage: node --import tsx bench/serve-batching.ts [--seconds 20] [--connections 16] [--tokens 32] [--dense-from N]
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "20" },
+    connections: { type: "string", default: "16" },
+    tokens: { type: "string", default: "32" },
+    "dense-from": { type: "string" },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const maxTokens = Number(values.tokens);
+const children: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function start(args: string[], ready: RegExp): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let seen = "";
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      const m = ready.exec(seen);
+      if (m) resolve({ url: m[1], child });
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}): ${seen}`)));
+  });
+}
+
+const prompts = [
+  "The sea at night",
+  "A wise man once said",
+  "function sum(values) {",
+  "床前明月光",
+  "Love is a",
+  "In the beginning",
+  "import { readFile } from",
+  "He who laughs last",
+];
+
+interface Run {
+  maxBatch: number;
+  requestsPerSec: number;
+  tokensPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  meanBatch: number;
+}
+
+async function run(maxBatch: number): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), "aigc-batch-"));
+  const config = join(dir, "aigc.yaml");
+  const dense = values["dense-from"] ? `, denseFromRows: ${values["dense-from"]}` : "";
+  writeFileSync(config, `server: { port: 0 }\nbatching: { maxBatch: ${maxBatch}, maxWaitMs: 2${dense} }\n`);
+  const server = await start(["bin/aigc.js", "serve", "--config", config, "--log-level", "warn"], /at (http:\/\/\S+)/);
+  let completionTokens = 0;
+  const latencies: number[] = [];
+  const requests = prompts.map((prompt) => ({
+    method: "POST" as const,
+    path: "/v1/completions",
+    headers: { "content-type": "application/json" },
+    // Sampled (temperature > 0, no seed): never served from the cache.
+    body: JSON.stringify({ model: "aigc-lm-tiny", prompt, max_tokens: maxTokens, temperature: 0.8 }),
+    onResponse: (status: number, body: string) => {
+      if (status === 200)
+        completionTokens += (JSON.parse(body) as { usage: { completion_tokens: number } }).usage.completion_tokens;
+    },
+  }));
+  // Warm up (session compile, first batches), then measure.
+  await autocannon({ url: server.url, connections, duration: 3, requests });
+  completionTokens = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({ url: server.url, connections, duration: seconds, requests }, (err, r) =>
+      err ? reject(err) : resolve(r),
+    );
+    instance.on("response", (_client, _status, _bytes, ms) => latencies.push(ms));
+  });
+  const health = (await (await fetch(`${server.url}/metrics`)).text()).match(/aigc_batcher_mean_batch\{[^}]*\} ([\d.]+)/);
+  server.child.kill("SIGTERM");
+  latencies.sort((a, b) => a - b);
+  return {
+    maxBatch,
+    requestsPerSec: result.requests.total / seconds,
+    tokensPerSec: completionTokens / seconds,
+    p50Ms: latencies[Math.floor(0.5 * latencies.length)],
+    p95Ms: latencies[Math.floor(0.95 * latencies.length)],
+    meanBatch: health ? Number(health[1]) : Number.NaN,
+  };
+}
+
+const single = await run(1);
+const batched = await run(connections);
+const ratio = batched.tokensPerSec / single.tokensPerSec;
+console.log(
+  `${connections} concurrent clients, ${seconds} s each, completions of up to ${maxTokens} tokens, shipped tiny MoE LM:`,
+);
+for (const r of [single, batched]) {
+  console.log(
+    `  maxBatch ${String(r.maxBatch).padStart(2)}: ${r.requestsPerSec.toFixed(1)} req/s, ${r.tokensPerSec.toFixed(0)} tok/s, ` +
+      `p50 ${r.p50Ms.toFixed(0)} ms, p95 ${r.p95Ms.toFixed(0)} ms, mean batch ${r.meanBatch.toFixed(2)}`,
+  );
+}
+console.log(`throughput ratio ${ratio.toFixed(2)}x (target >= 3x)`);
+console.log(JSON.stringify({ single, batched, ratio }));
+process.exit(0);
