@@ -75,7 +75,10 @@ program
   .option("--host <host>", "address to listen on (overrides the config)")
   .option("--port <n>", "port (overrides the config; 0 = any free port)", (v) => Number.parseInt(v, 10))
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
-  .action(async (o: { config?: string; host?: string; port?: number; threads?: number }) => {
+  .addOption(
+    new Option("--log-level <level>", "request log level").choices(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
+  )
+  .action(async (o: { config?: string; host?: string; port?: number; threads?: number; logLevel: string }) => {
     const env = { ...process.env };
     if (o.host) env.AIGC_HOST = o.host;
     if (o.port !== undefined) env.AIGC_PORT = String(o.port);
@@ -85,7 +88,7 @@ program
       platform,
       he: await HeServer.create(loadShippedModels()),
       bodyLimit: config.server.bodyLimitBytes,
-      logger: true,
+      logger: { level: o.logLevel },
     });
     const close = async () => {
       await app.close();
