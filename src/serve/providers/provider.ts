@@ -86,6 +86,8 @@ export const isRetryableStatus = (status: number): boolean => status >= 500 || s
 export class LatencyWindow {
   private readonly samples: number[] = [];
   private next = 0;
+  /** p95 of the current samples; undefined after a new sample (the router asks on every request). */
+  private cached: number | undefined;
 
   constructor(readonly capacity = 200) {}
 
@@ -93,12 +95,16 @@ export class LatencyWindow {
     if (this.samples.length < this.capacity) this.samples.push(ms);
     else this.samples[this.next] = ms;
     this.next = (this.next + 1) % this.capacity;
+    this.cached = undefined;
   }
 
   /** Nearest-rank 95th percentile; 0 when empty. */
   p95(): number {
     if (this.samples.length === 0) return 0;
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+    if (this.cached === undefined) {
+      const sorted = [...this.samples].sort((a, b) => a - b);
+      this.cached = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+    }
+    return this.cached;
   }
 }
