@@ -8,6 +8,7 @@ import { createPlatform } from "../serve/platform.js";
 import { hashApiKey, newApiKey } from "../serve/tenants/index.js";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
+import { registerDataCommands } from "./data.js";
 import { doctor, formatDoctor } from "./doctor.js";
 import { formatPlan, heDecrypt, heEncrypt, heInfer, heKeygen, hePlan, runHeBench } from "./he.js";
 import {
@@ -118,6 +119,8 @@ program
     console.log(`hash: ${hashApiKey(key)}`);
     console.log(`config (tenants.tenants[]): { id: ${o.tenant}, name: ${o.tenant}, keyHashes: [${hashApiKey(key)}] }`);
   });
+
+registerDataCommands(program);
 
 const he = program.command("he").description("encrypted inference with homomorphic encryption (CKKS, Microsoft SEAL)");
 he.command("keygen")
