@@ -19,6 +19,7 @@ import {
   type BatchDecodeSession,
   checkPromptsFit,
   feedChecked,
+  GenerateError,
   type GenerateOptions,
   type ResolvedGenerateOptions,
   RowDecoder,
@@ -93,6 +94,8 @@ class ChunkQueue implements AsyncIterable<StreamChunk> {
 
 interface Request {
   prompt: number[];
+  /** Prefix features for a multimodal model (see BatchDecodeSession.setPrefix). */
+  prefix?: Float32Array;
   opts: ResolvedGenerateOptions;
   seed: number;
   out: ChunkQueue;
@@ -134,7 +137,7 @@ export class ContinuousBatcher {
    * that does not fit the model throw GenerateError here, before anything is queued.
    * Stopping the iteration early drops the request at the next step.
    */
-  submit(prompt: readonly number[], options: GenerateOptions = {}): AsyncIterable<StreamChunk> {
+  submit(prompt: readonly number[], options: GenerateOptions = {}, prefix?: Float32Array): AsyncIterable<StreamChunk> {
     if (this.closed) throw new Error("the batcher is closed");
     const opts = resolveGenerateOptions([prompt], options);
     checkPromptsFit([prompt], this.model);
@@ -145,7 +148,16 @@ export class ContinuousBatcher {
     }
     this.lastArrival = now;
     const seed = Array.isArray(opts.seed) ? opts.seed[0] : (opts.seed ?? randomSeed());
-    const request: Request = { prompt: [...prompt], opts, seed, out: new ChunkQueue(), row: -1, prefill: true, enqueuedAt: now };
+    const request: Request = {
+      prompt: [...prompt],
+      prefix,
+      opts,
+      seed,
+      out: new ChunkQueue(),
+      row: -1,
+      prefill: true,
+      enqueuedAt: now,
+    };
     this.queue.push(request);
     this.loop ??= this.run().finally(() => {
       this.loop = undefined;
@@ -212,6 +224,16 @@ export class ContinuousBatcher {
       request.row = free;
       taken.add(free);
       this.session.release(free);
+      if (request.prefix) {
+        try {
+          if (!this.session.setPrefix) throw new GenerateError("this model takes no prefix features");
+          this.session.setPrefix(free, request.prefix);
+        } catch (e) {
+          request.out.fail(e instanceof GenerateError ? e : new GenerateError((e as Error).message));
+          taken.delete(free);
+          continue;
+        }
+      }
       request.decoder = new RowDecoder(
         this.model,
         request.prompt,

@@ -57,6 +57,11 @@ export interface BatchDecodeSession extends DecodeSession {
    * of `rows` rows (≥ keep.length); the other rows start empty.
    */
   repack(keep: readonly number[], rows: number): void;
+  /**
+   * Multimodal models: features for the first positions of row `row` (e.g. image slots),
+   * set on an empty row before its prompt is fed.
+   */
+  setPrefix?(row: number, features: Float32Array): void;
 }
 
 export interface BatchDecodeModel extends DecodeModel {

@@ -53,7 +53,14 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
     bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
   }));
   const logitsAt = o.lastOnly ? g.input("logits_at", "int64", [1]) : undefined;
-  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt, dispatch: o.dispatch });
+  // Image prefix: S is the number of feature rows fed this call (0 on steps without a prefix).
+  const image = cfg.image
+    ? {
+        features: g.input("image_features", "float32", ["B", "S", cfg.image.features]),
+        slots: g.input("image_slots", "int64", ["B", "T"]),
+      }
+    : undefined;
+  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt, dispatch: o.dispatch, image });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
     outputs[`new_key.${i}`] = p.k;
@@ -82,6 +89,8 @@ class MoeLmSession implements BatchDecodeSession {
   private readonly values: Float32Array[];
   private readonly valid: Uint8Array[] = []; // per row, per column
   private readonly nextPosition: number[];
+  /** Per row, image features [S, F] for its first S positions (multimodal models), until fed. */
+  private images: (Float32Array | undefined)[];
 
   constructor(
     /** The decoder graph for a step over `rows` rows. */
@@ -94,6 +103,18 @@ class MoeLmSession implements BatchDecodeSession {
     this.values = Array.from({ length: cfg.layers }, () => new Float32Array(0));
     this.nextPosition = new Array<number>(bRows).fill(0);
     for (let b = 0; b < bRows; b++) this.valid.push(new Uint8Array(0));
+    this.images = new Array(bRows).fill(undefined);
+  }
+
+  setPrefix(row: number, features: Float32Array): void {
+    const image = this.cfg.image;
+    if (!image) throw new Error("setPrefix: this model has no image prefix (its config has no `image` section)");
+    if (features.length !== image.slots * image.features) {
+      throw new Error(`setPrefix: expected ${image.slots} x ${image.features} features, got ${features.length} values`);
+    }
+    if (this.nextPosition[row] !== 0)
+      throw new Error(`setPrefix: row ${row} already holds tokens; set the prefix before its prompt`);
+    this.images[row] = features;
   }
 
   get rows(): number {
@@ -107,6 +128,7 @@ class MoeLmSession implements BatchDecodeSession {
     if (!Number.isInteger(row) || row < 0 || row >= this.bRows) throw new Error(`release: no row ${row}`);
     this.valid[row].fill(0);
     this.nextPosition[row] = 0;
+    this.images[row] = undefined;
   }
 
   repack(keep: readonly number[], rows: number): void {
@@ -140,6 +162,7 @@ class MoeLmSession implements BatchDecodeSession {
     this.valid.push(...valid);
     this.nextPosition.length = 0;
     this.nextPosition.push(...positions);
+    this.images = Array.from({ length: rows }, (_, i) => (i < keep.length ? this.images[keep[i]] : undefined));
     this.bRows = rows;
     this.s = columns.length;
   }
@@ -199,6 +222,7 @@ class MoeLmSession implements BatchDecodeSession {
       mask: { dtype: "float32", shape: [bRows, 1, t, total], data: mask },
       logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
     };
+    if (cfg.image) Object.assign(feeds, this.imageFeeds(rows, tokens, t, positions, domain));
     const position = bRows * cfg.heads * d; // floats per cached position
     for (let i = 0; i < cfg.layers; i++) {
       feeds[`past_key.${i}`] = {
@@ -239,6 +263,37 @@ class MoeLmSession implements BatchDecodeSession {
     const logits = out.logits.data as Float32Array;
     const v = cfg.vocab;
     return rows.map((r) => logits.slice(r * v, (r + 1) * v)); // [B, 1, V]
+  }
+
+  /**
+   * image_features / image_slots for one feed: a row whose prefix is set gets slot j at its
+   * position j < S (and the image expert group as its domain there). Calls without prefix
+   * positions feed S = 0 rows, so decode steps pay nothing for the image.
+   */
+  private imageFeeds(rows: number[], tokens: number[][], t: number, positions: BigInt64Array, domain: BigInt64Array) {
+    const image = this.cfg.image!;
+    const bRows = this.bRows;
+    const withPrefix = rows.filter((r) => this.images[r] !== undefined && this.nextPosition[r] < image.slots);
+    const s = withPrefix.length > 0 ? image.slots : 0;
+    const slots = new BigInt64Array(bRows * t).fill(BigInt(s));
+    const features = new Float32Array(bRows * s * image.features);
+    const imageGroup = this.cfg.moe.groups.findIndex((g) => g.name === "image");
+    for (const r of withPrefix) {
+      features.set(this.images[r]!, r * s * image.features);
+      for (let j = 0; j < t; j++) {
+        const p = Number(positions[r * t + j]);
+        const fed = j >= t - tokens[rows.indexOf(r)].length; // left padding is not a position of the row
+        if (fed && p < image.slots) {
+          slots[r * t + j] = BigInt(p);
+          if (imageGroup >= 0) domain[r * t + j] = BigInt(imageGroup);
+        }
+      }
+      this.images[r] = undefined; // fed: the cache holds it now
+    }
+    return {
+      image_features: { dtype: "float32" as const, shape: [bRows, s, image.features], data: features },
+      image_slots: { dtype: "int64" as const, shape: [bRows, t], data: slots },
+    };
   }
 
   async close(): Promise<void> {
@@ -319,8 +374,11 @@ export class MoeLmModel implements BatchDecodeModel {
     return nll / count;
   }
 
-  /** Logits [B, T, V] for whole sequences (fresh cache). */
-  async allLogits(sequences: number[][]): Promise<Float32Array> {
+  /**
+   * Logits [B, T, V] for whole sequences (fresh cache). Multimodal models take each row's
+   * image features [S * F] (its first S positions are the image slots), or undefined for none.
+   */
+  async allLogits(sequences: number[][], images?: readonly (Float32Array | undefined)[]): Promise<Float32Array> {
     const b = sequences.length;
     const t = sequences[0].length;
     const { cfg } = this;
@@ -333,6 +391,25 @@ export class MoeLmModel implements BatchDecodeModel {
       domain: { dtype: "int64", shape: [b, t], data: new BigInt64Array(b * t).fill(BigInt(this.domain)) },
       mask: { dtype: "float32", shape: [b, 1, t, t], data: mask },
     };
+    if (cfg.image) {
+      const { slots: sCount, features: f } = cfg.image;
+      const slots = new BigInt64Array(b * t).fill(BigInt(sCount));
+      const features = new Float32Array(b * sCount * f);
+      const imageGroup = cfg.moe.groups.findIndex((g) => g.name === "image");
+      const domain = feeds.domain.data as BigInt64Array;
+      images?.forEach((img, r) => {
+        if (!img) return;
+        features.set(img, r * sCount * f);
+        for (let j = 0; j < Math.min(t, sCount); j++) {
+          slots[r * t + j] = BigInt(j);
+          if (imageGroup >= 0) domain[r * t + j] = BigInt(imageGroup);
+        }
+      });
+      feeds.image_features = { dtype: "float32", shape: [b, sCount, f], data: features };
+      feeds.image_slots = { dtype: "int64", shape: [b, t], data: slots };
+    } else if (images?.some((x) => x !== undefined)) {
+      throw new Error("allLogits: images given but this model has no image prefix");
+    }
     for (let i = 0; i < cfg.layers; i++) {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };
       feeds[`past_value.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };

@@ -43,6 +43,12 @@ export const MoeLmConfig = z
     ropeTheta: z.number().positive(),
     normEps: z.number().positive(),
     moe: MoeConfig,
+    /**
+     * Image prefix (multimodal models): `slots` positions of the prompt carry projected image
+     * features [slots, features] (e.g. an aligned image encoder's patch tokens) added to their
+     * token embeddings. Omit for a text-only model.
+     */
+    image: z.object({ slots: z.number().int().positive(), features: z.number().int().positive() }).strict().optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -180,6 +186,21 @@ export interface MoeLmForward {
   logitsAt?: Tensor;
   /** Inference: how the routed experts run (see MoeDispatch); "sparse" by default. */
   dispatch?: MoeDispatch;
+  /**
+   * Image prefix (cfg.image): features [B, S, F] and, per token, the slot whose projected
+   * feature it adds to its embedding [B, T] int64 (S = no image: adds nothing).
+   */
+  image?: { features: Tensor; slots: Tensor };
+}
+
+/** x [B, T, C] + the projected image feature of each token's slot (slot S adds zeros). */
+function addImagePrefix(s: Scope, x: Tensor, cfg: MoeLmConfig, image: { features: Tensor; slots: Tensor }): Tensor {
+  if (!cfg.image) throw new Error("moeLm: image inputs given but the config has no `image` section");
+  const [b, t, c] = x.shape;
+  const projected = linear(s, image.features, cfg.dim); // [B, S, F] -> [B, S, C]
+  const padded = op.concat([projected, op.full(x.graph, [b, 1, c], 0, x.dtype)], 1); // [B, S+1, C]
+  const index = op.expand(op.unsqueeze(image.slots, 2), [b, t, c]); // [B, T] -> [B, T, C]
+  return op.add(x, op.gatherElements(padded, index, 1));
 }
 
 export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs {
@@ -190,6 +211,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
   const rotate = rope(g, cfg, t, f.positions);
 
   let x = embedding(model.child("embed_tokens"), f.ids, cfg.vocab, cfg.dim); // [B, T, C]
+  if (f.image) x = addImagePrefix(model.child("image_proj"), x, cfg, f.image);
   const domain = f.domain ? op.reshape(f.domain, [n]) : undefined;
   let auxLoss: Tensor | null = null;
   const router: MoeLmOutputs["router"] = [];

@@ -1,0 +1,29 @@
+// Constrained decoding: byte automata (terminology, report sections, JSON schema) compiled to
+// token masks for `generate`'s `logitsMask` option.
+
+export { acceptsPrefix, acceptsText, type ByteAutomaton, intersect, runBytes } from "./automaton.js";
+export { ConstraintDeadEndError, ConstraintViolationError, constrainedMask } from "./constrainedMask.js";
+export { findingsJsonSchema, findingsSchema } from "./findingsSchema.js";
+export {
+  type JsonLiteral,
+  type JsonSchema,
+  JsonSchemaError,
+  type JsonState,
+  type JsonTypeName,
+  jsonSchemaAutomaton,
+} from "./jsonSchema.js";
+export { generalWordsFromTexts, isCjk, type Lexicon, lexiconFromTerms, splitWords } from "./lexicon.js";
+export { type SectionOptions, type SectionState, sectionAutomaton, sectionFormats } from "./sections.js";
+export { type TerminologyOptions, type TerminologyState, terminologyAutomaton } from "./terminology.js";
+export {
+  debianMedicalDictionary,
+  editDistance,
+  lexiconWordsMissingFrom,
+  loadMedicalWordList,
+  readWordList,
+  type TermHit,
+  type TermValidity,
+  termValidity,
+} from "./termValidity.js";
+export { TokenMasker, type TokenMaskOptions, tokenMaskDefaults, tokenMaskFor } from "./tokenMask.js";
+export { byteLevelBytes, type TokenVocabulary, VocabularyError, vocabularyFromBpe } from "./vocabulary.js";
