@@ -32,3 +32,4 @@ export {
   topPFilter,
 } from "./sampling.js";
 export { findStop, partialStopLength, replacementChar, StopMatcher, type StopUpdate, trailingReplacementCount } from "./stops.js";
+export * as constraints from "./constraints/index.js";

@@ -9,7 +9,7 @@ export class ChoiceTrie {
   private readonly outcome: number[] = [-1];
 
   constructor(alternatives: readonly Uint8Array[] = []) {
-    alternatives.forEach((bytes, i) => this.add(bytes, i));
+    for (const [i, bytes] of alternatives.entries()) this.add(bytes, i);
   }
 
   /** Adds an alternative; an alternative spelled twice keeps its first outcome. */

@@ -13,6 +13,7 @@ export {
   jsonSchemaAutomaton,
 } from "./jsonSchema.js";
 export { generalWordsFromTexts, isCjk, type Lexicon, lexiconFromTerms, splitWords } from "./lexicon.js";
+export { lexiconPhrases, type PhraseState, phraseAutomaton } from "./phrases.js";
 export { type SectionOptions, type SectionState, sectionAutomaton, sectionFormats } from "./sections.js";
 export { type TerminologyOptions, type TerminologyState, terminologyAutomaton } from "./terminology.js";
 export {

@@ -351,6 +351,12 @@ function completeFrame(f: Frame): boolean {
 
 const ten = 10n;
 
+/** max for bigints (Math.max takes numbers only). */
+function largerBigint(a: bigint, b: bigint): bigint {
+  if (a > b) return a;
+  return b;
+}
+
 function overlaps(negative: boolean, lo: bigint, hi: bigint, node: NumberNode): boolean {
   const [a, b] = negative ? [-hi, -lo] : [lo, hi];
   return a <= node.max && b >= node.min;
@@ -365,7 +371,7 @@ function numberFeasible(node: NumberNode, negative: boolean, int: string, dot: b
     const lo = d * scale + (frac === "" ? 0n : BigInt(frac)) * unit;
     return overlaps(negative, lo, lo + unit - 1n, node);
   }
-  const limit = node.max > -node.min ? node.max : -node.min;
+  const limit = largerBigint(node.max, -node.min);
   for (let p = 1n; ; p *= ten) {
     const lo = d * p * scale;
     if (lo > limit) return false;

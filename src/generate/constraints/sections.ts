@@ -3,21 +3,28 @@
 //   zh: "检查所见：" findings "\n\n诊断意见：" impression
 // Both bodies are UTF-8 text that contains no section header ("FINDINGS:", "IMPRESSION:" /
 // "检查所见：", "诊断意见："); the findings body ends at the first separator. Each body needs a
-// non-whitespace character; the text is accepting once the impression has one.
-// Optional byte budgets per body make decoding finish: past its budget (at a character
-// boundary, once non-empty) the findings body may only continue with the separator, and the
-// impression may only end.
+// non-whitespace character (whitespace as String.prototype.trim sees it); the text is accepting once the impression has one.
+// Optional byte budgets per body make decoding finish. Past its budget a non-empty body
+// closes at the next break (a character boundary after a character that is neither an ASCII
+// letter nor CJK, so a word or CJK run in progress is never cut), and at the latest
+// `hardMarginBytes` (default 64) past the budget, at any character boundary. Closing means
+// the findings body may only continue with the separator, and the impression may only end.
+// Intersected with the terminology constraint, a dead end can only come from a word or CJK
+// run still open at the hard margin.
 //
 // Header matching keeps the longest suffix of the text that is a prefix of a header or the
 // separator (as in Aho–Corasick), so states stay few and memoisable.
 
 import type { ByteAutomaton } from "./automaton.js";
-import { utf8AtBoundary, utf8Start, utf8Step } from "./utf8.js";
+import { isCjk } from "./lexicon.js";
+import { utf8AtBoundary, utf8CodePoint, utf8Start, utf8Step } from "./utf8.js";
 
 export interface SectionOptions {
   lang: "en" | "zh";
   /** Most bytes per body before it is closed (see the file comment). Default: unbounded. */
   maxBodyBytes?: { findings?: number; impression?: number };
+  /** Bytes past a budget after which a body closes even inside a word (default 64). */
+  hardMarginBytes?: number;
 }
 
 interface SectionFormat {
@@ -48,7 +55,18 @@ export interface SectionState {
 
 const latin1Bytes = (text: string): string => String.fromCharCode(...new TextEncoder().encode(text));
 
-const isSpaceByte = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+/** At a boundary after a character that ends any word or CJK run (or at the body's start). */
+function isBreak(utf8: number): boolean {
+  const cp = utf8CodePoint(utf8);
+  return !((cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) || isCjk(cp));
+}
+
+/** Whitespace as String.prototype.trim sees it (Unicode White_Space and U+FEFF); all below U+3001 but U+FEFF. */
+const whitespace: ReadonlySet<number> = (() => {
+  const set = new Set<number>([0xfeff]);
+  for (let cp = 0; cp <= 0x3000; cp++) if (String.fromCodePoint(cp).trim() === "") set.add(cp);
+  return set;
+})();
 
 /** The section grammar of a report in `lang`. */
 export function sectionAutomaton(options: SectionOptions): ByteAutomaton<SectionState> {
@@ -61,11 +79,16 @@ export function sectionAutomaton(options: SectionOptions): ByteAutomaton<Section
   };
   const findingsBudget = budget(options.maxBodyBytes?.findings, "findings");
   const impressionBudget = budget(options.maxBodyBytes?.impression, "impression");
+  const hardMargin = options.hardMarginBytes ?? 64;
+  if (!Number.isInteger(hardMargin) || hardMargin < 0)
+    throw new RangeError(`hardMarginBytes must be an integer ≥ 0, got ${hardMargin}`);
   const opening = latin1Bytes(format.opening);
   const separator = latin1Bytes(format.separator);
   const headers = format.headers.map(latin1Bytes);
   const patterns = [separator, ...headers];
   const isPatternPrefix = (s: string): boolean => patterns.some((p) => p.startsWith(s));
+  const patternStarts = new Set(patterns.map((p) => p.charCodeAt(0)));
+  const noMatch = { suffix: "", separated: false };
 
   /** The suffix after appending `byte`, or undefined when a header appears where none may. */
   const matchHeaders = (state: SectionState, byte: number): { suffix: string; separated: boolean } | undefined => {
@@ -96,7 +119,8 @@ export function sectionAutomaton(options: SectionOptions): ByteAutomaton<Section
       const closing =
         state.nonEmpty &&
         state.count >= limit &&
-        (utf8AtBoundary(state.utf8) || (state.suffix.length > 0 && separator.startsWith(state.suffix)));
+        ((utf8AtBoundary(state.utf8) && (state.count >= limit + hardMargin || isBreak(state.utf8))) ||
+          (state.suffix.length > 0 && separator.startsWith(state.suffix)));
       if (closing) {
         // findings: only the rest of the separator; impression: nothing more
         if (!inFindings) return undefined;
@@ -105,7 +129,8 @@ export function sectionAutomaton(options: SectionOptions): ByteAutomaton<Section
       }
       const utf8 = utf8Step(state.utf8, byte);
       if (utf8 < 0) return undefined;
-      const matched = matchHeaders(state, byte);
+      // fast path: most body bytes neither continue nor start a header
+      const matched = state.suffix === "" && !patternStarts.has(byte) ? noMatch : matchHeaders(state, byte);
       if (matched === undefined) return undefined;
       if (matched.separated) {
         if (!state.nonEmpty || !utf8AtBoundary(utf8)) return undefined;
@@ -114,15 +139,19 @@ export function sectionAutomaton(options: SectionOptions): ByteAutomaton<Section
       // bytes of a pending separator do not make the findings non-empty
       const nonEmpty =
         state.nonEmpty ||
-        (!isSpaceByte(byte) && !(inFindings && separator.startsWith(matched.suffix) && matched.suffix.length > 0));
+        (utf8AtBoundary(utf8) &&
+          !whitespace.has(utf8CodePoint(utf8)) &&
+          !(inFindings && separator.startsWith(matched.suffix) && matched.suffix.length > 0));
       return { phase: state.phase, count: state.count + 1, suffix: matched.suffix, utf8, nonEmpty };
     },
     accepting: (state) => state.phase === "impression" && state.nonEmpty && utf8AtBoundary(state.utf8),
-    // a body's byte count matters only below its budget; the code point read never does
+    // a body's byte count matters only below its hard limit
     key: (state) => {
       const limit = state.phase === "findings" ? findingsBudget : impressionBudget;
-      const count = state.phase === "opening" ? state.count : state.count < limit ? state.count : -1;
-      return `${state.phase}|${Number.isFinite(limit) || state.phase === "opening" ? count : 0}|${state.suffix}|${state.utf8 & 0x1f}|${state.nonEmpty ? 1 : 0}`;
+      const count = state.phase === "opening" ? state.count : state.count < limit + hardMargin ? state.count : -1;
+      // a partial character's bits decide whether it will end as a break; a finished one only whether it is one
+      const utf8 = utf8AtBoundary(state.utf8) ? (isBreak(state.utf8) ? "b" : "w") : state.utf8;
+      return `${state.phase}|${Number.isFinite(limit) || state.phase === "opening" ? count : 0}|${state.suffix}|${utf8}|${state.nonEmpty ? 1 : 0}`;
     },
   };
 }

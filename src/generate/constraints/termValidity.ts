@@ -3,8 +3,8 @@
 //
 // A word is medical-looking when it is in the medical word list, or within edit distance 2
 // of a lexicon word (length ≥ 5, so "lobe"/"love" stay apart); a CJK run holds a
-// medical-looking span where a substring of a lexicon CJK word's length (≥ 2) differs from
-// it in at most one character. A medical-looking word is valid iff it is a lexicon word
+// medical-looking span where a substring equals a lexicon CJK word (≥ 2 characters) or
+// differs from one of ≥ 3 characters in one character (the longest such span wins). A medical-looking word is valid iff it is a lexicon word
 // exactly (lower-cased); a CJK span iff it is a lexicon CJK word exactly.
 
 import { existsSync, readFileSync } from "node:fs";
@@ -107,7 +107,8 @@ export function termValidity(text: string, lexicon: Lexicon, medicalWordList: Re
         if (i + termChars.length > chars.length || termChars.length < hitLength) continue;
         const span = chars.slice(i, i + termChars.length);
         const differences = span.reduce((n, c, k) => n + (c === termChars[k] ? 0 : 1), 0);
-        if (differences > 1) continue;
+        // one wrong character is a misspelling only in terms of ≥ 3 characters ("大小" is not "大量")
+        if (differences > 1 || (differences === 1 && termChars.length < 3)) continue;
         const exact = differences === 0;
         if (termChars.length > hitLength || (exact && hit !== undefined && !hit.valid)) {
           hit = exact ? { text: term, index, valid: true } : { text: span.join(""), index, valid: false, nearest: term };

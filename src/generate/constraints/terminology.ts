@@ -5,18 +5,21 @@
 //   - the text is valid UTF-8.
 // So a medical term can only be written from its lexicon spelling: "pleurel" is no allowed
 // word, "胸腔积夜" splits into no allowed words. Multi-word terms ("pleural effusion") are
-// sequences of allowed words; their order is not enforced.
+// sequences of allowed words; their order is enforced only in strict phrase mode (phrases.ts).
 // A partial character is allowed only if some completion of it is (so masks never dead-end
 // on half of a CJK character).
 
-import type { ByteAutomaton } from "./automaton.js";
+import { type ByteAutomaton, intersect } from "./automaton.js";
 import { ChoiceTrie } from "./choiceTrie.js";
 import { cjkRanges, isCjk, type Lexicon, splitWords } from "./lexicon.js";
+import { type PhraseState, phraseAutomaton } from "./phrases.js";
 import { utf8AtBoundary, utf8CodePoint, utf8Start, utf8Step } from "./utf8.js";
 
 export interface TerminologyOptions {
   /** Non-medical words and texts the output may use (split into words; e.g. `generalWordsFromTexts`). */
   generalWords: Iterable<string>;
+  /** Strict phrase mode (phrases.ts): a multi-word term started with a bound word must be completed. Default false. */
+  strictPhrases?: boolean;
 }
 
 export interface TerminologyState {
@@ -64,11 +67,25 @@ function hasNonCjk(lo: number, hi: number): boolean {
 }
 
 /** The terminology automaton of `lexicon` plus the general words. */
-export function terminologyAutomaton(lexicon: Lexicon, options: TerminologyOptions): ByteAutomaton<TerminologyState> {
+export function terminologyAutomaton(
+  lexicon: Lexicon,
+  options: TerminologyOptions & { strictPhrases: true },
+): ByteAutomaton<readonly [TerminologyState, PhraseState]>;
+export function terminologyAutomaton(lexicon: Lexicon, options: TerminologyOptions): ByteAutomaton<TerminologyState>;
+export function terminologyAutomaton(
+  lexicon: Lexicon,
+  options: TerminologyOptions,
+): ByteAutomaton<TerminologyState> | ByteAutomaton<readonly [TerminologyState, PhraseState]> {
+  const generalWords = [...options.generalWords];
+  const words = wordAutomaton(lexicon, generalWords);
+  return options.strictPhrases ? intersect(words, phraseAutomaton(lexicon, generalWords)) : words;
+}
+
+function wordAutomaton(lexicon: Lexicon, generalWords: readonly string[]): ByteAutomaton<TerminologyState> {
   const asciiWords = new Set(lexicon.words);
   const cjkTrie = new CodePointTrie();
   for (const w of lexicon.cjkWords) cjkTrie.add(w);
-  for (const text of options.generalWords) {
+  for (const text of generalWords) {
     const split = splitWords(text);
     for (const w of split.words) asciiWords.add(w.word);
     for (const r of split.cjkRuns) cjkTrie.add(r.run);
@@ -108,7 +125,7 @@ export function terminologyAutomaton(lexicon: Lexicon, options: TerminologyOptio
       if (utf8 < 0) return undefined;
       let { word, cjk } = state;
       if (isLetterByte(byte)) {
-        const at = wordTrie.child(word < 0 ? 0 : word, byte | 0x20);
+        const at = wordTrie.child(Math.max(word, 0), byte | 0x20);
         if (at < 0) return undefined;
         if (cjk[0] !== 0) return undefined; // a CJK run ends mid-word
         return { utf8, word: at, cjk: between };
