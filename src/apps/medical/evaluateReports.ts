@@ -1,0 +1,71 @@
+// Scoring a report model on held-out synthetic cases: finding precision/recall/F1 (the
+// labeller's reading of the generated text against the true findings), term validity (the
+// share of medical-looking words that are exact lexicon entries), BLEU-4 and ROUGE-L against
+// the reference report, and the latency of one report at a time.
+
+import { type LabelledFinding, labelReport, reportText, type SynthCase } from "../../data/synth/index.js";
+import { loadMedicalWordList, termValidity } from "../../generate/constraints/index.js";
+import { corpusBleu, metricTokens, rougeL } from "../../train/textMetrics.js";
+import { findingScores } from "./findingMetrics.js";
+import type { ReportGenerator } from "./reportGenerator.js";
+import { contextFromSynthEhr, type ReportLanguage } from "./reportModel.js";
+
+export interface ReportEval {
+  findingF1: number;
+  findingPrecision: number;
+  findingRecall: number;
+  /** Valid medical terms / medical terms found in the generated reports. */
+  termValidity: number;
+  bleu4: number;
+  rougeL: number;
+  latencyMs: { p50: number; p95: number };
+  n: number;
+}
+
+const truthOf = (c: SynthCase): LabelledFinding[] => c.findings.map(({ region: _, ...f }) => f);
+
+export async function evaluateReports(
+  generator: ReportGenerator,
+  cases: readonly SynthCase[],
+  o: { lang: ReportLanguage; constrained: boolean; onCase?: (done: number) => void },
+): Promise<ReportEval & { samples: { id: string; text: string }[] }> {
+  const medicalWords = loadMedicalWordList() ?? new Set<string>();
+  const latencies: number[] = [];
+  const texts: string[] = [];
+  for (const [i, c] of cases.entries()) {
+    const t0 = performance.now();
+    texts.push(
+      await generator.write({ slice: c, context: contextFromSynthEhr(c.ehr), lang: o.lang }, { constrained: o.constrained }),
+    );
+    latencies.push(performance.now() - t0);
+    o.onCase?.(i + 1);
+  }
+  const scores = findingScores(cases.map((c, i) => ({ predicted: labelReport(texts[i], o.lang), truth: truthOf(c) })));
+  // A medical-looking word (in Debian's medical word list, or near a lexicon term) is valid
+  // when it is a lexicon term or one of the reference reports' own words (e.g. the header
+  // "impression", which the medical word list also holds).
+  const general = new Set(generator.generalWords.map((w) => w.toLowerCase()));
+  let terms = 0;
+  let valid = 0;
+  for (const text of texts) {
+    for (const hit of termValidity(text, generator.lexicon, medicalWords).terms) {
+      terms++;
+      if (hit.valid || general.has(hit.text.toLowerCase())) valid++;
+    }
+  }
+  const references = cases.map((c) => metricTokens(reportText(c.report[o.lang], o.lang)));
+  const hypotheses = texts.map(metricTokens);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return {
+    findingF1: scores.f1,
+    findingPrecision: scores.precision,
+    findingRecall: scores.recall,
+    termValidity: terms === 0 ? 1 : valid / terms,
+    bleu4: corpusBleu(hypotheses, references).bleu,
+    rougeL: hypotheses.reduce((a, h, i) => a + rougeL(h, references[i]), 0) / Math.max(1, cases.length),
+    latencyMs: { p50: at(0.5), p95: at(0.95) },
+    n: cases.length,
+    samples: cases.slice(0, 3).map((c, i) => ({ id: c.id, text: texts[i] })),
+  };
+}

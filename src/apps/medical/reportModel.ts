@@ -1,0 +1,231 @@
+// The medical report model: the aligned image encoder (the aligner's ViT, fine-tuned) turns
+// a CT slice into patch features; they fill the first S positions of the MoE language
+// model's prompt as an image prefix (routed to the image experts); the EHR follows as text
+// (no names or IDs: only age, sex, smoking, symptoms, vitals, labs, history); the model
+// writes the report (FINDINGS / IMPRESSION) in English or Chinese.
+//
+// On disk a report model folder holds config.json (kind "aigc-report-model": the LM config
+// with its image section, and the vision tower's config), model.safetensors (vision_model.*
+// and model.* under Hugging Face-style names), tokenizer.json and words.json (the general,
+// non-medical words of the training reports, which constrained decoding allows besides the
+// terminology lexicon).
+
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { BpeTokenizer } from "../../data/bpe.js";
+import type { Ehr } from "../../data/medical/index.js";
+import type { SynthEhr } from "../../data/synth/index.js";
+import { Graph, type Tensor } from "../../graph/index.js";
+import { AlignerConfig, alignerImageTower } from "../../models/aligner.js";
+import { MoeLmConfig } from "../../models/moeLm.js";
+import { ParamStore } from "../../runtime/params.js";
+import {
+  float16ToFloat32,
+  float32ToFloat16,
+  readSafetensors,
+  type SafeTensor,
+  writeSafetensors,
+} from "../../runtime/safetensors.js";
+
+export const REPORT_MODEL_KIND = "aigc-report-model";
+export const reportLanguages = ["en", "zh"] as const;
+export type ReportLanguage = (typeof reportLanguages)[number];
+
+export const ReportModelFileConfig = z
+  .object({
+    kind: z.literal(REPORT_MODEL_KIND),
+    /** The language model; its `image` section says how many prefix slots and features per slot. */
+    lm: MoeLmConfig,
+    /** The vision tower (the aligner's image encoder and its preprocessing). */
+    vision: AlignerConfig,
+    /** How it was trained (recipe, seeds, steps, metrics): informational. */
+    training: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type ReportModelFileConfig = z.infer<typeof ReportModelFileConfig>;
+
+export class ReportModelError extends Error {
+  override readonly name = "ReportModelError";
+}
+
+// ---------------------------------------------------------------- prompt
+
+/** What the report model reads of a patient's record: no names, IDs or dates. */
+export interface ClinicalContext {
+  age?: number;
+  sex?: "male" | "female" | "other" | "unknown";
+  smoking?: string;
+  symptoms: string[];
+  /** name -> "value unit" */
+  vitals: Record<string, string>;
+  labs: Record<string, string>;
+  history: string[];
+}
+
+export function contextFromSynthEhr(e: SynthEhr): ClinicalContext {
+  const v = e.vitals;
+  const l = e.labs;
+  return {
+    age: e.age,
+    sex: e.sex === "M" ? "male" : "female",
+    smoking: e.smoker.status === "never" ? "never smoker" : `${e.smoker.status} smoker, ${e.smoker.packYears} pack-years`,
+    symptoms: e.symptoms,
+    vitals: {
+      HR: `${v.heartRate}/min`,
+      RR: `${v.respRate}/min`,
+      SpO2: `${v.spo2}%`,
+      T: `${v.tempC} C`,
+      BP: `${v.systolic}/${v.diastolic}`,
+    },
+    labs: {
+      WBC: `${l.wbc}`,
+      CRP: `${l.crp}`,
+      Hb: `${l.hemoglobin}`,
+      PLT: `${l.platelets}`,
+      NTproBNP: `${l.ntProBnp}`,
+      LDH: `${l.ldh}`,
+    },
+    history: e.history,
+  };
+}
+
+/** A FHIR-derived EHR: observations become vitals/labs by their display names, conditions the history. */
+export function contextFromFhir(e: Ehr): ClinicalContext {
+  const labs: Record<string, string> = {};
+  for (const o of e.observations.slice(0, 12)) {
+    if (o.value === null || typeof o.value === "object") continue;
+    labs[o.display.slice(0, 40)] = `${o.value}${o.unit ? ` ${o.unit}` : ""}`;
+  }
+  return {
+    age: e.age,
+    sex: e.sex,
+    symptoms: [],
+    vitals: {},
+    labs,
+    history: e.conditions.slice(0, 8).map((c) => c.display.slice(0, 60)),
+  };
+}
+
+/** The EHR as one line of text, always in the same order. */
+export function contextText(c: ClinicalContext): string {
+  const parts: string[] = [];
+  if (c.age !== undefined || c.sex) parts.push(`Patient: ${c.age ?? "?"} ${c.sex ?? "unknown"}`);
+  if (c.smoking) parts.push(`Smoking: ${c.smoking}`);
+  if (c.symptoms.length) parts.push(`Symptoms: ${c.symptoms.join(", ")}`);
+  const kv = (r: Record<string, string>) =>
+    Object.entries(r)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+  if (Object.keys(c.vitals).length) parts.push(`Vitals: ${kv(c.vitals)}`);
+  if (Object.keys(c.labs).length) parts.push(`Labs: ${kv(c.labs)}`);
+  if (c.history.length) parts.push(`History: ${c.history.join(", ")}`);
+  return `${parts.join(". ")}.`;
+}
+
+/** Token ids of the prompt: the image slots, then the EHR and the language tag. */
+export function reportPrompt(tokenizer: BpeTokenizer, slots: number, context: ClinicalContext, lang: ReportLanguage): number[] {
+  if (tokenizer.imageTokenIds.length < slots)
+    throw new ReportModelError(`the tokenizer reserves ${tokenizer.imageTokenIds.length} image tokens; the model needs ${slots}`);
+  const text = `${contextText(context)}\nReport (${lang}):\n`;
+  return [...tokenizer.imageTokenIds.slice(0, slots), ...tokenizer.encode(text, { allowSpecial: false })];
+}
+
+// ---------------------------------------------------------------- vision graph
+
+/** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix). */
+export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor): Tensor {
+  return alignerImageTower(g, vision, pixels).tokens;
+}
+
+/** A graph computing the image prefix of `batch` slices: input "pixels", output "features". */
+export function visionFeaturesGraph(vision: AlignerConfig, batch: number): { g: Graph; features: Tensor } {
+  const g = new Graph();
+  const { windows, imageSize } = vision.image;
+  const pixels = g.input("pixels", "float32", [batch, windows.length, imageSize, imageSize]);
+  return { g, features: visionTokens(g, vision, pixels) };
+}
+
+// ---------------------------------------------------------------- files
+
+/** Parameters the report model keeps: the vision tower's and the LM's (not the unused projection head). */
+const keptParam = (name: string) => name.startsWith("vision_model.") || name.startsWith("model.") || name.startsWith("lm_head.");
+
+export async function saveReportModel(
+  dir: string,
+  o: {
+    config: ReportModelFileConfig;
+    store: ParamStore;
+    tokenizer: BpeTokenizer;
+    generalWords: readonly string[];
+    weights?: "f32" | "f16";
+  },
+): Promise<void> {
+  const tmp = `${dir}.partial-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [name, v] of o.store.values) {
+    if (!keptParam(name)) continue;
+    tensors[name] =
+      o.weights === "f16"
+        ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
+        : { dtype: "F32", shape: v.shape, data: v.data };
+  }
+  await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
+  o.tokenizer.save(join(tmp, "tokenizer.json"));
+  await writeFile(join(tmp, "config.json"), `${JSON.stringify(o.config, null, 2)}\n`);
+  await writeFile(join(tmp, "words.json"), `${JSON.stringify({ generalWords: o.generalWords })}\n`);
+  if (existsSync(dir)) {
+    for (const keep of ["RECIPE.md", "metrics.json"])
+      if (existsSync(join(dir, keep))) await rename(join(dir, keep), join(tmp, keep));
+    await rm(dir, { recursive: true, force: true });
+  }
+  await rename(tmp, dir);
+}
+
+export interface ReportModelFiles {
+  config: ReportModelFileConfig;
+  store: ParamStore;
+  tokenizer: BpeTokenizer;
+  generalWords: string[];
+}
+
+export async function loadReportModelFiles(dir: string): Promise<ReportModelFiles> {
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath))
+    throw new ReportModelError(
+      `no report model in ${dir}: expected ${configPath} (train one with \`aigc train report --out ${dir}\`)`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(configPath, "utf8"));
+  } catch (e) {
+    throw new ReportModelError(`${configPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = ReportModelFileConfig.safeParse(raw);
+  if (!parsed.success)
+    throw new ReportModelError(`${configPath} is not a valid ${REPORT_MODEL_KIND} config:\n${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
+  if (!config.lm.image) throw new ReportModelError(`${configPath}: lm.image is missing; a report model needs an image prefix`);
+  const weights = join(dir, "model.safetensors");
+  if (!existsSync(weights)) throw new ReportModelError(`no weights in ${dir}: expected ${weights}`);
+  const store = new ParamStore();
+  for (const [name, t] of Object.entries((await readSafetensors(weights)).tensors)) {
+    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
+    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
+    else throw new ReportModelError(`${weights}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
+  }
+  const tokenizerPath = join(dir, "tokenizer.json");
+  if (!existsSync(tokenizerPath)) throw new ReportModelError(`no tokenizer in ${dir}: expected ${tokenizerPath}`);
+  const tokenizer = BpeTokenizer.load(tokenizerPath);
+  if (tokenizer.vocabSize !== config.lm.vocab)
+    throw new ReportModelError(`${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model's vocab is ${config.lm.vocab}`);
+  const wordsPath = join(dir, "words.json");
+  const words = existsSync(wordsPath)
+    ? z.object({ generalWords: z.array(z.string()) }).safeParse(JSON.parse(await readFile(wordsPath, "utf8")))
+    : undefined;
+  if (!words?.success) throw new ReportModelError(`${wordsPath} is missing or not { "generalWords": string[] }`);
+  return { config, store, tokenizer, generalWords: words.data.generalWords };
+}

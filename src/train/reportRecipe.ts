@@ -1,0 +1,281 @@
+// Training the medical report model on synthetic chest CT cases: the vision tower starts from
+// the shipped aligner's image encoder (fine-tuned here), the MoE LM from scratch; one graph
+// runs pixels -> patch tokens -> image prefix -> LM, and the loss is the cross-entropy of the
+// report tokens only (not of the prompt). English reports always, Chinese for a share of
+// the cases (the same model writes both).
+
+import { existsSync } from "node:fs";
+import {
+  contextFromSynthEhr,
+  contextText,
+  REPORT_MODEL_KIND,
+  type ReportLanguage,
+  type ReportModelFileConfig,
+  reportPrompt,
+  saveReportModel,
+  visionTokens,
+} from "../apps/medical/reportModel.js";
+import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
+import { reportTerms, reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
+import { generalWordsFromTexts, lexiconFromTerms } from "../generate/constraints/index.js";
+import { Graph, op, type Tensor } from "../graph/index.js";
+import { type AlignerConfig, loadAligner } from "../models/aligner.js";
+import { preprocessHu } from "../models/imageEncoder.js";
+import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
+import { defaultMoeConfig, updateRouterBias } from "../nn/index.js";
+import { ParamStore } from "../runtime/params.js";
+import { Rng } from "../runtime/rng.js";
+import type { HostTensor } from "../runtime/session.js";
+import { TrainStep } from "../runtime/trainStep.js";
+import { routerStats } from "./moeLm.js";
+import { cosineSchedule } from "./schedule.js";
+
+export interface ReportPreset {
+  /** Training cases (each an English sequence, plus a Chinese one for `zhShare` of them). */
+  cases: number;
+  zhShare: number;
+  steps: number;
+  batch: number;
+  /** Most tokens per sequence (prompt with its image slots + report); the batch uses the longest example's length. */
+  seqLen: number;
+  lr: number;
+  bpeVocab: number;
+  dim: number;
+  layers: number;
+  expertHidden: number;
+}
+
+export const reportPresets = {
+  /** For tests: minutes. */
+  tiny: {
+    cases: 300,
+    zhShare: 0.3,
+    steps: 60,
+    batch: 8,
+    seqLen: 384,
+    lr: 3e-3,
+    bpeVocab: 1400,
+    dim: 64,
+    layers: 2,
+    expertHidden: 16,
+  },
+  /** The shipped model. */
+  default: {
+    cases: 4000,
+    zhShare: 0.3,
+    steps: 1500,
+    batch: 16,
+    seqLen: 384,
+    lr: 2e-3,
+    bpeVocab: 1400,
+    dim: 128,
+    layers: 3,
+    expertHidden: 32,
+  },
+} as const satisfies Record<string, ReportPreset>;
+export type ReportPresetName = keyof typeof reportPresets;
+
+export const DEFAULT_REPORT_SEEDS = { seed: 0, trainSeed: 11 } as const;
+
+/** One training sequence: prompt + report + eos, the loss on report tokens only. */
+interface Example {
+  c: SynthCase;
+  ids: number[];
+  /** Index of the first report token. */
+  reportStart: number;
+}
+
+function examples(
+  cases: readonly SynthCase[],
+  tokenizer: BpeTokenizer,
+  slots: number,
+  zhShare: number,
+  seqLen: number,
+): Example[] {
+  const eos = tokenizer.idOf("<|eos|>");
+  if (eos === undefined) throw new Error("the report tokenizer has no <|eos|> token");
+  const out: Example[] = [];
+  cases.forEach((c, i) => {
+    const langs: ReportLanguage[] = i / cases.length < zhShare ? ["en", "zh"] : ["en"];
+    for (const lang of langs) {
+      const prompt = reportPrompt(tokenizer, slots, contextFromSynthEhr(c.ehr), lang);
+      const report = tokenizer.encode(reportText(c.report[lang], lang), { allowSpecial: false });
+      const ids = [...prompt, ...report, eos];
+      if (ids.length > seqLen + 1)
+        throw new Error(`case ${c.id} (${lang}) needs ${ids.length} tokens; raise seqLen above ${seqLen}`);
+      out.push({ c, ids, reportStart: prompt.length });
+    }
+  });
+  return out;
+}
+
+export interface ReportTraining {
+  lm: MoeLmConfig;
+  vision: AlignerConfig;
+  tokenizer: BpeTokenizer;
+  store: ParamStore;
+  trainStep: TrainStep;
+}
+
+/** The train graph: pixels -> vision tokens -> LM with image prefix -> masked cross-entropy (+ balance loss). */
+function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, batch: number, t: number) {
+  const g = new Graph();
+  const { windows, imageSize } = vision.image;
+  const pixels = g.input("pixels", "float32", [batch, windows.length, imageSize, imageSize]);
+  const ids = g.input("ids", "int64", [batch, t]);
+  const targets = g.input("targets", "int64", [batch, t]);
+  const weights = g.input("weights", "float32", [batch, t]);
+  const slots = g.input("slots", "int64", [batch, t]);
+  const domain = g.input("domain", "int64", [batch, t]);
+  const moeInputs = moeLayerIndices(lm).map((layer) => ({ bias: g.input(routerBiasName(layer), "float32", [lm.moe.experts]) }));
+  const features = visionTokens(g, vision, pixels); // [B, S, F]
+  const out = moeLm(g, lm, { ids, mode: "train", domain, moeInputs, image: { features, slots } });
+  const v = lm.vocab;
+  const logp = op.logSoftmax(op.reshape(out.logits, [batch * t, v]), -1); // [N, V]
+  const picked = op.reshape(op.gatherElements(logp, op.reshape(targets, [batch * t, 1]), 1), [batch, t]); // [B, T]
+  const ce = op.div(op.neg(op.reduceSum(op.mul(picked, weights))), op.reduceSum(weights));
+  const extras: Record<string, Tensor> = { ce };
+  for (const r of out.router) {
+    extras[`load.${r.layer}`] = r.load;
+    extras[`dropped.${r.layer}`] = r.dropped;
+  }
+  return { loss: out.auxLoss ? op.add(ce, out.auxLoss) : ce, extras };
+}
+
+export interface ReportProgress {
+  step: number;
+  steps: number;
+  loss: number;
+  msPerStep: number;
+}
+
+export interface TrainReportOptions {
+  preset: ReportPresetName;
+  out: string;
+  /** The aligner whose image encoder starts the vision tower (default assets/aligner). */
+  aligner?: string;
+  steps?: number;
+  seed?: number;
+  trainSeed?: number;
+  threads?: number;
+  onProgress?: (p: ReportProgress) => void;
+}
+
+export async function trainReport(o: TrainReportOptions): Promise<{ loss: number; examples: number; vocab: number }> {
+  const preset: ReportPreset = reportPresets[o.preset];
+  const steps = o.steps ?? preset.steps;
+  const seed = o.seed ?? DEFAULT_REPORT_SEEDS.seed;
+  const trainSeed = o.trainSeed ?? DEFAULT_REPORT_SEEDS.trainSeed;
+  const alignerDir = o.aligner ?? "assets/aligner";
+  if (!existsSync(alignerDir)) throw new Error(`no aligner at ${alignerDir}: the report model starts from its image encoder`);
+  const aligner = await loadAligner(alignerDir, { threads: o.threads });
+  const vision = aligner.model;
+  const patches = (vision.image.imageSize / vision.image.patch) ** 2 + (vision.image.pool === "cls" ? 1 : 0);
+
+  const cases = synthChestSet(trainSeed, preset.cases);
+  const corpus = cases.flatMap((c) => [
+    reportText(c.report.en, "en"),
+    reportText(c.report.zh, "zh"),
+    contextText(contextFromSynthEhr(c.ehr)),
+  ]);
+  const tokenizer = trainBpe(corpus, { vocabSize: preset.bpeVocab, reservedImageTokens: Math.max(patches, 1) });
+  const lm = MoeLmConfig.parse({
+    vocab: tokenizer.vocabSize,
+    maxSeq: preset.seqLen + 64, // room to generate a report longer than any seen
+    dim: preset.dim,
+    heads: 4,
+    layers: preset.layers,
+    denseLayers: 1,
+    denseHidden: preset.dim * 3,
+    tieEmbeddings: true,
+    ropeTheta: 10000,
+    normEps: 1e-6,
+    moe: { ...defaultMoeConfig, expertHidden: preset.expertHidden, scoreFunc: "sigmoid", gumbelTau: 0 },
+    image: { slots: patches, features: vision.image.dim },
+  });
+  const data = examples(cases, tokenizer, patches, preset.zhShare, preset.seqLen);
+  const t = Math.max(...data.map((e) => e.ids.length)) - 1;
+  const b = preset.batch;
+  const graph = trainGraph(lm, vision, b, t);
+  const store = new ParamStore();
+  for (const [name, v] of aligner.store.values)
+    if (name.startsWith("vision_model.") || name === "visual_projection.weight")
+      store.set(name, v.shape, Float32Array.from(v.data));
+  store.initMissing(graph.loss.graph, seed);
+  for (const layer of moeLayerIndices(lm)) store.set(routerBiasName(layer), [lm.moe.experts], new Float32Array(lm.moe.experts));
+  const trainStep = await TrainStep.create(graph.loss, store, { threads: o.threads, extras: graph.extras });
+  const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.min(100, Math.floor(steps / 10)), total: steps });
+  const imageGroup = lm.moe.groups.findIndex((x) => x.name === "image");
+  const per = vision.image.windows.length * vision.image.imageSize * vision.image.imageSize;
+
+  const batchAt = (step: number): Record<string, HostTensor> => {
+    const rng = Rng.forName(seed, `report-batch:${step}`);
+    const pixels = new Float32Array(b * per);
+    const ids = new BigInt64Array(b * t);
+    const targets = new BigInt64Array(b * t);
+    const weights = new Float32Array(b * t);
+    const slots = new BigInt64Array(b * t).fill(BigInt(patches));
+    const domain = new BigInt64Array(b * t).fill(-1n);
+    for (let r = 0; r < b; r++) {
+      const ex = data[rng.int(data.length)];
+      pixels.set(preprocessHu(ex.c.hu, ex.c.width, ex.c.height, vision.image), r * per);
+      for (let i = 0; i < t; i++) {
+        // Sequences are right-padded with eos; padding carries no loss.
+        const id = ex.ids[i] ?? ex.ids[ex.ids.length - 1];
+        const next = ex.ids[i + 1] ?? ex.ids[ex.ids.length - 1];
+        ids[r * t + i] = BigInt(id);
+        targets[r * t + i] = BigInt(next);
+        weights[r * t + i] = i + 1 >= ex.reportStart && i + 1 < ex.ids.length ? 1 : 0;
+        if (i < patches) {
+          slots[r * t + i] = BigInt(i);
+          if (imageGroup >= 0) domain[r * t + i] = BigInt(imageGroup);
+        }
+      }
+    }
+    const feeds: Record<string, HostTensor> = {
+      pixels: {
+        dtype: "float32",
+        shape: [b, vision.image.windows.length, vision.image.imageSize, vision.image.imageSize],
+        data: pixels,
+      },
+      ids: { dtype: "int64", shape: [b, t], data: ids },
+      targets: { dtype: "int64", shape: [b, t], data: targets },
+      weights: { dtype: "float32", shape: [b, t], data: weights },
+      slots: { dtype: "int64", shape: [b, t], data: slots },
+      domain: { dtype: "int64", shape: [b, t], data: domain },
+    };
+    for (const layer of moeLayerIndices(lm)) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
+    return feeds;
+  };
+
+  let loss = Number.NaN;
+  for (let step = 0; step < steps; step++) {
+    const t0 = performance.now();
+    const r = await trainStep.run(batchAt(step), schedule(step));
+    const stats = routerStats(lm, r.extras, b * t);
+    for (const l of stats.layers) updateRouterBias(store.get(routerBiasName(l.layer)).data, l.load, lm.moe.biasUpdateRate);
+    loss = (r.extras.ce.data as Float32Array)[0];
+    o.onProgress?.({ step: step + 1, steps, loss, msPerStep: performance.now() - t0 });
+  }
+  const config: ReportModelFileConfig = {
+    kind: REPORT_MODEL_KIND,
+    lm,
+    vision,
+    training: {
+      preset: o.preset,
+      steps,
+      seed,
+      trainSeed,
+      cases: preset.cases,
+      zhShare: preset.zhShare,
+      aligner: alignerDir,
+      finalLoss: loss,
+    },
+  };
+  const generalWords = generalWordsFromTexts(
+    cases.flatMap((c) => [reportText(c.report.en, "en"), reportText(c.report.zh, "zh")]),
+    lexiconFromTerms(reportTerms),
+  );
+  await saveReportModel(o.out, { config, store, tokenizer, generalWords, weights: "f16" });
+  return { loss, examples: data.length, vocab: tokenizer.vocabSize };
+}
