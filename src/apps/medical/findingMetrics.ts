@@ -36,12 +36,12 @@ export function findingDistance(p: LabelledFinding, t: LabelledFinding): number 
 /** One case: true positives, false positives, false negatives under one-to-one matching. */
 export function matchFindings(predicted: readonly LabelledFinding[], truth: readonly LabelledFinding[]): FindingCounts {
   const pairs: { p: number; t: number; d: number }[] = [];
-  predicted.forEach((p, i) =>
+  predicted.forEach((p, i) => {
     truth.forEach((t, j) => {
       const d = findingDistance(p, t);
       if (d !== undefined) pairs.push({ p: i, t: j, d });
-    }),
-  );
+    });
+  });
   pairs.sort((a, b) => a.d - b.d || a.p - b.p || a.t - b.t);
   const usedP = new Set<number>();
   const usedT = new Set<number>();
