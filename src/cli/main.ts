@@ -7,6 +7,7 @@ import { loadConfig } from "../serve/config.js";
 import { createPlatform } from "../serve/platform.js";
 import { hashApiKey, newApiKey } from "../serve/tenants/index.js";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
+import { registerAlignCommands } from "./align.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { registerDataCommands } from "./data.js";
 import { doctor, formatDoctor } from "./doctor.js";
@@ -20,6 +21,7 @@ import {
   type TrainLmCliOptions,
   trainLmWithProgress,
 } from "./lm.js";
+import { registerReportCommands } from "./report.js";
 import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
 
 const positiveInt = (what: string) => (v: string) => {
@@ -77,7 +79,9 @@ program
   .option("--port <n>", "port (overrides the config; 0 = any free port)", (v) => Number.parseInt(v, 10))
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
   .addOption(
-    new Option("--log-level <level>", "request log level").choices(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
+    new Option("--log-level <level>", "request log level")
+      .choices(["trace", "debug", "info", "warn", "error", "silent"])
+      .default("info"),
   )
   .action(async (o: { config?: string; host?: string; port?: number; threads?: number; logLevel: string }) => {
     const env = { ...process.env };
@@ -303,6 +307,9 @@ program
       console.log(`CV off / on  : ${r.cvRatio.toFixed(2)}x`);
     }
   });
+
+registerAlignCommands({ train, eval: evalCmd, root: program });
+registerReportCommands({ train, eval: evalCmd, root: program });
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`aigc: ${err instanceof Error ? err.message : String(err)}`);

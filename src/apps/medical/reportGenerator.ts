@@ -71,7 +71,7 @@ export class ReportGenerator {
       threads: o.threads,
       eosId: tokenizer.idOf("<|eos|>"),
     });
-    const { features } = visionFeaturesGraph(config.vision, 1);
+    const { features } = visionFeaturesGraph(config.vision, 1, config.visionPool);
     const vision = Evaluator.create({ features }, store, o.threads);
     const lexicon = lexiconFromTerms(reportTerms);
     const batcher = new ContinuousBatcher(lm, { maxBatch: o.maxBatch ?? 8, maxWaitMs: 2 });

@@ -17,7 +17,7 @@ import { z } from "zod";
 import { BpeTokenizer } from "../../data/bpe.js";
 import type { Ehr } from "../../data/medical/index.js";
 import type { SynthEhr } from "../../data/synth/index.js";
-import { Graph, type Tensor } from "../../graph/index.js";
+import { Graph, op, type Tensor } from "../../graph/index.js";
 import { AlignerConfig, alignerImageTower } from "../../models/aligner.js";
 import { MoeLmConfig } from "../../models/moeLm.js";
 import { ParamStore } from "../../runtime/params.js";
@@ -40,6 +40,8 @@ export const ReportModelFileConfig = z
     lm: MoeLmConfig,
     /** The vision tower (the aligner's image encoder and its preprocessing). */
     vision: AlignerConfig,
+    /** Average k x k neighbouring patch tokens into one prefix slot (1 = a slot per patch). */
+    visionPool: z.number().int().positive().default(1),
     /** How it was trained (recipe, seeds, steps, metrics): informational. */
     training: z.record(z.string(), z.unknown()).default({}),
   })
@@ -70,13 +72,13 @@ export function contextFromSynthEhr(e: SynthEhr): ClinicalContext {
   return {
     age: e.age,
     sex: e.sex === "M" ? "male" : "female",
-    smoking: e.smoker.status === "never" ? "never smoker" : `${e.smoker.status} smoker, ${e.smoker.packYears} pack-years`,
+    smoking: e.smoker.status === "never" ? "never smoker" : `${e.smoker.status} smoker ${e.smoker.packYears} pack-years`,
     symptoms: e.symptoms,
     vitals: {
-      HR: `${v.heartRate}/min`,
-      RR: `${v.respRate}/min`,
+      HR: `${v.heartRate}`,
+      RR: `${v.respRate}`,
       SpO2: `${v.spo2}%`,
-      T: `${v.tempC} C`,
+      T: `${v.tempC}`,
       BP: `${v.systolic}/${v.diastolic}`,
     },
     labs: {
@@ -108,20 +110,20 @@ export function contextFromFhir(e: Ehr): ClinicalContext {
   };
 }
 
-/** The EHR as one line of text, always in the same order. */
+/** The EHR as one compact line, always in the same order (short: every token costs decode time). */
 export function contextText(c: ClinicalContext): string {
   const parts: string[] = [];
-  if (c.age !== undefined || c.sex) parts.push(`Patient: ${c.age ?? "?"} ${c.sex ?? "unknown"}`);
-  if (c.smoking) parts.push(`Smoking: ${c.smoking}`);
-  if (c.symptoms.length) parts.push(`Symptoms: ${c.symptoms.join(", ")}`);
+  if (c.age !== undefined || c.sex) parts.push(`${c.age ?? "?"} ${c.sex ?? "unknown"}`);
+  if (c.smoking) parts.push(c.smoking);
+  if (c.symptoms.length) parts.push(c.symptoms.join(", "));
   const kv = (r: Record<string, string>) =>
     Object.entries(r)
       .map(([k, v]) => `${k} ${v}`)
-      .join(", ");
-  if (Object.keys(c.vitals).length) parts.push(`Vitals: ${kv(c.vitals)}`);
-  if (Object.keys(c.labs).length) parts.push(`Labs: ${kv(c.labs)}`);
-  if (c.history.length) parts.push(`History: ${c.history.join(", ")}`);
-  return `${parts.join(". ")}.`;
+      .join(" ");
+  if (Object.keys(c.vitals).length) parts.push(kv(c.vitals));
+  if (Object.keys(c.labs).length) parts.push(kv(c.labs));
+  if (c.history.length) parts.push(c.history.join(", "));
+  return `EHR: ${parts.join("; ")}`;
 }
 
 /** Token ids of the prompt: the image slots, then the EHR and the language tag. */
@@ -134,17 +136,33 @@ export function reportPrompt(tokenizer: BpeTokenizer, slots: number, context: Cl
 
 // ---------------------------------------------------------------- vision graph
 
-/** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix). */
-export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor): Tensor {
-  return alignerImageTower(g, vision, pixels).tokens;
+/** How many prefix slots the vision tower gives: patches per side / pool, squared. */
+export function visionSlots(vision: AlignerConfig, pool: number): number {
+  const side = vision.image.imageSize / vision.image.patch;
+  if (vision.image.pool === "cls")
+    throw new ReportModelError("a report model needs a patch-token vision tower (pool 'mean' or 'max', not 'cls')");
+  if (side % pool !== 0) throw new ReportModelError(`visionPool ${pool} must divide the ${side} patches per side`);
+  return (side / pool) ** 2;
+}
+
+/** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix), k x k average-pooled. */
+export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor, pool = 1): Tensor {
+  const tokens = alignerImageTower(g, vision, pixels).tokens; // [B, N, D], N = side²
+  if (pool === 1) return tokens;
+  const [b, , d] = tokens.shape;
+  const side = vision.image.imageSize / vision.image.patch;
+  const s = side / pool;
+  // [B, side, side, D] -> [B, s, k, s, k, D] -> mean over the two k axes -> [B, s*s, D]
+  const grid = op.reshape(tokens, [b, s, pool, s, pool, d]);
+  return op.reshape(op.reduceMean(op.reduceMean(grid, 4, true), 2, true), [b, s * s, d]);
 }
 
 /** A graph computing the image prefix of `batch` slices: input "pixels", output "features". */
-export function visionFeaturesGraph(vision: AlignerConfig, batch: number): { g: Graph; features: Tensor } {
+export function visionFeaturesGraph(vision: AlignerConfig, batch: number, pool = 1): { g: Graph; features: Tensor } {
   const g = new Graph();
   const { windows, imageSize } = vision.image;
   const pixels = g.input("pixels", "float32", [batch, windows.length, imageSize, imageSize]);
-  return { g, features: visionTokens(g, vision, pixels) };
+  return { g, features: visionTokens(g, vision, pixels, pool) };
 }
 
 // ---------------------------------------------------------------- files

@@ -1,0 +1,202 @@
+// `aigc train report`, `aigc eval report`, `aigc report`: the medical report generator from
+// the command line.
+
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import cliProgress from "cli-progress";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { evaluateReports, type ReportEval } from "../apps/medical/evaluateReports.js";
+import { contextFromJson, readSlice } from "../apps/medical/inputs.js";
+import { ReportGenerator } from "../apps/medical/reportGenerator.js";
+import { type ReportLanguage, reportLanguages } from "../apps/medical/reportModel.js";
+import { MedicalFileError } from "../data/medical/index.js";
+import { labelReport, type SynthCase, synthChestSet } from "../data/synth/index.js";
+import { type ReportPresetName, reportPresets, trainReport } from "../train/reportRecipe.js";
+import type { SynthCtIndex } from "./data.js";
+
+/** The report model the project ships (see its RECIPE.md). */
+export const SHIPPED_REPORT_MODEL_DIR = fileURLToPath(new URL("../../assets/report-model", import.meta.url));
+/** Held-out cases come from a seed never used in training. */
+export const REPORT_EVAL_SEED = 31;
+/** Shown with every report. */
+export const syntheticDisclaimer =
+  "This report was written by a model trained only on synthetic CT images and records; it is not a medical opinion.";
+
+const positiveInt = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got "${v}"`);
+  return n;
+};
+
+/** Cases of a folder written by `aigc data synth-ct`: pixels from its DICOM files, truth and EHR from its JSON. */
+async function casesFromDir(dir: string, n: number): Promise<SynthCase[]> {
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as SynthCtIndex;
+  return index.cases.slice(0, n).map((entry) => {
+    const record = JSON.parse(readFileSync(join(dir, entry.json), "utf8")) as Omit<SynthCase, "hu">;
+    const { slice } = readSlice(join(dir, entry.dicom));
+    return { ...record, hu: Int16Array.from(slice.hu), width: slice.width, height: slice.height };
+  });
+}
+
+export function registerReportCommands(groups: { train: Command; eval: Command; root: Command }): void {
+  groups.train
+    .command("report")
+    .description("train the CT + EHR → report model (vision tower from the aligner, image-prefixed MoE LM) on synthetic cases")
+    .addOption(new Option("--preset <name>", "size").choices(Object.keys(reportPresets)).default("default"))
+    .option("--out <dir>", "model folder", "runs/report-model")
+    .option("--aligner <dir>", "aligner whose image encoder starts the vision tower", "assets/aligner")
+    .option("--steps <n>", "optimizer steps (default: the preset's)", positiveInt("--steps"))
+    .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+    .action(async (o: { preset: ReportPresetName; out: string; aligner: string; steps?: number; threads?: number }) => {
+      const bar = new cliProgress.SingleBar(
+        {
+          format: "report model |{bar}| {value}/{total} | loss {loss} | {ms} ms/step | ETA {eta_formatted}",
+          stream: process.stderr,
+          noTTYOutput: true,
+          notTTYSchedule: 5000,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(o.steps ?? reportPresets[o.preset].steps, 0, { loss: "-", ms: "-" });
+      try {
+        const r = await trainReport({
+          ...o,
+          onProgress: (p) => bar.update(p.step, { loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) }),
+        });
+        bar.stop();
+        console.log(
+          `final report-token loss ${r.loss.toFixed(3)} on ${r.examples} sequences, vocab ${r.vocab}; model in ${o.out}`,
+        );
+      } finally {
+        bar.stop();
+      }
+    });
+
+  groups.eval
+    .command("report")
+    .description(
+      "finding F1, term validity, BLEU-4, ROUGE-L and latency on held-out synthetic cases: fp32 and int8, with and without constraints",
+    )
+    .option("--model <dir>", "report model folder (default: the shipped one)")
+    .option("--data <dir>", "cases written by `aigc data synth-ct` (default: regenerate held-out cases)")
+    .option("--n <n>", "cases", positiveInt("--n"), 300)
+    .addOption(new Option("--lang <lang>", "report language").choices([...reportLanguages]).default("en"))
+    .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+    .option("--only <variant>", "one variant only: fp32-constrained, fp32-unconstrained, int8-constrained, int8-unconstrained")
+    .option("--json", "print JSON")
+    .action(
+      async (o: {
+        model?: string;
+        data?: string;
+        n: number;
+        lang: ReportLanguage;
+        threads?: number;
+        only?: string;
+        json?: boolean;
+      }) => {
+        const cases = o.data ? await casesFromDir(o.data, o.n) : synthChestSet(REPORT_EVAL_SEED, o.n);
+        const table: Partial<Record<"fp32" | "int8", Partial<Record<"constrained" | "unconstrained", ReportEval>>>> = {};
+        for (const precision of ["fp32", "int8"] as const) {
+          for (const constrained of [true, false]) {
+            const name = `${precision}-${constrained ? "constrained" : "unconstrained"}`;
+            if (o.only && o.only !== name) continue;
+            const generator = await ReportGenerator.load(o.model ?? SHIPPED_REPORT_MODEL_DIR, {
+              int8: precision === "int8",
+              threads: o.threads,
+            });
+            try {
+              const r = await evaluateReports(generator, cases, {
+                lang: o.lang,
+                constrained,
+                onCase: (done) => {
+                  if (!o.json && done % 50 === 0) console.error(`${name}: ${done}/${cases.length}`);
+                },
+              });
+              const { samples: _, ...scores } = r;
+              const row = table[precision] ?? {};
+              row[constrained ? "constrained" : "unconstrained"] = scores;
+              table[precision] = row;
+              if (!o.json) {
+                console.log(
+                  `${name.padEnd(20)} F1 ${scores.findingF1.toFixed(3)} (P ${scores.findingPrecision.toFixed(3)} R ${scores.findingRecall.toFixed(3)})  ` +
+                    `terms ${(scores.termValidity * 100).toFixed(1)}%  BLEU-4 ${scores.bleu4.toFixed(3)}  ROUGE-L ${scores.rougeL.toFixed(3)}  ` +
+                    `latency p50 ${scores.latencyMs.p50.toFixed(0)} ms p95 ${scores.latencyMs.p95.toFixed(0)} ms  n ${scores.n}`,
+                );
+              }
+            } finally {
+              await generator.close();
+            }
+          }
+        }
+        if (o.json) console.log(JSON.stringify(table));
+      },
+    );
+
+  groups.root
+    .command("report")
+    .description("write a report for a CT image (DICOM, NIfTI, PNG) and an EHR (FHIR R4 JSON or AIGC Studio JSON)")
+    .requiredOption("--image <file>", "CT slice: DICOM (.dcm), NIfTI (.nii/.nii.gz: middle slice) or PNG/JPEG (lung window)")
+    .requiredOption("--ehr <file>", "FHIR R4 JSON (Bundle or resources) or an AIGC Studio case/EHR JSON")
+    .addOption(new Option("--lang <lang>", "report language").choices([...reportLanguages]).default("en"))
+    .option("--model <dir>", "report model folder (default: the shipped one)")
+    .option("--no-constraints", "decode without the terminology and section constraints")
+    .option("--int8", "run the int8 model", false)
+    .option("--stream", "print the report as it is written", false)
+    .option("--json", "print { report, findings, notes, disclaimer, ms } as JSON", false)
+    .action(
+      async (o: {
+        image: string;
+        ehr: string;
+        lang: ReportLanguage;
+        model?: string;
+        constraints: boolean;
+        int8: boolean;
+        stream: boolean;
+        json: boolean;
+      }) => {
+        let input: ReturnType<typeof readSlice>;
+        let context: ReturnType<typeof contextFromJson>;
+        try {
+          input = readSlice(o.image);
+          let json: unknown;
+          try {
+            json = JSON.parse(readFileSync(o.ehr, "utf8"));
+          } catch (e) {
+            throw new MedicalFileError(o.ehr, (e as NodeJS.ErrnoException).code ? "io" : "invalid", (e as Error).message);
+          }
+          context = contextFromJson(json, o.ehr);
+        } catch (e) {
+          if (e instanceof MedicalFileError) {
+            console.error(`aigc report: ${e.message}`);
+            process.exitCode = 2;
+            return;
+          }
+          throw e;
+        }
+        const generator = await ReportGenerator.load(o.model ?? SHIPPED_REPORT_MODEL_DIR, { int8: o.int8 });
+        try {
+          const t0 = performance.now();
+          let text = "";
+          for await (const chunk of await generator.stream(
+            { slice: input.slice, context, lang: o.lang },
+            { constrained: o.constraints },
+          )) {
+            text += chunk.text;
+            if (o.stream && !o.json) process.stdout.write(chunk.text);
+          }
+          const ms = performance.now() - t0;
+          const findings = labelReport(text, o.lang);
+          if (o.json) {
+            console.log(JSON.stringify({ report: text, findings, notes: input.notes, disclaimer: syntheticDisclaimer, ms }));
+          } else {
+            if (!o.stream) process.stdout.write(text);
+            process.stdout.write(`\n\n${input.notes.map((n) => `Note: ${n}\n`).join("")}${syntheticDisclaimer}\n`);
+          }
+        } finally {
+          await generator.close();
+        }
+      },
+    );
+}
