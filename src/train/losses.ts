@@ -1,6 +1,6 @@
 // Losses as graph functions.
 
-import { op, type Tensor } from "../graph/index.js";
+import { type DType, type Graph, op, type Tensor } from "../graph/index.js";
 
 /**
  * Mean cross-entropy of logits [..., V] against int64 targets [...].
@@ -12,4 +12,41 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const logp = op.logSoftmax(flat, -1);
   const picked = op.gatherElements(logp, op.reshape(targets, [-1, 1]), 1); // [N, 1]
   return op.neg(op.reduceMean(picked));
+}
+
+export interface InfoNceOptions {
+  /** Fixed temperature τ (logits are similarities / τ); default 0.1. Ignored when `logitScale` is given. */
+  temperature?: number;
+  /**
+   * Learnable log(1/τ) (a scalar parameter, e.g. the aligner's `logit_scale`). Used clamped to
+   * [0, ln maxLogitScale] as OpenCLIP clamps `logit_scale`; outside that range it gets no gradient.
+   */
+  logitScale?: Tensor;
+  /** Upper bound on 1/τ for a learnable scale; default 100 (OpenCLIP's). */
+  maxLogitScale?: number;
+}
+
+/** The multiplier 1/τ the InfoNCE logits use: a constant, or exp(clamped logit scale). */
+export function inverseTemperature(g: Graph, o: InfoNceOptions, dtype: DType): Tensor {
+  if (!o.logitScale) return op.scalar(g, 1 / (o.temperature ?? 0.1), dtype);
+  const high = Math.log(o.maxLogitScale ?? 100);
+  const low = op.where(op.less(o.logitScale, 0), 0, o.logitScale);
+  return op.exp(op.where(op.greater(low, high), high, low));
+}
+
+/**
+ * Symmetric InfoNCE (CLIP's loss) over a batch of matched pairs: row i of `image` [B, E]
+ * goes with row i of `text` [B, E]. logits = image @ textᵀ / τ [B, B]; the loss is the mean of
+ * the image→text cross-entropy (rows) and the text→image one (columns), targets the diagonal.
+ * Embeddings are used as given (normalise them first for cosine similarity).
+ */
+export function infoNceLoss(image: Tensor, text: Tensor, o: InfoNceOptions = {}): Tensor {
+  const [b] = image.shape;
+  if (image.rank !== 2 || text.rank !== 2 || typeof b !== "number" || text.shape[0] !== b || text.shape[1] !== image.shape[1])
+    throw new Error(`infoNceLoss: expected image and text [B, E] of one static shape, got ${image} and ${text}`);
+  const logits = op.mul(op.matmul(image, op.transposeLast(text)), inverseTemperature(image.graph, o, image.dtype)); // [B, B]
+  const diagonal = op.arange(image.graph, b); // [B]: pair i's partner is i
+  const imageToText = crossEntropy(logits, diagonal);
+  const textToImage = crossEntropy(op.transposeLast(logits), diagonal);
+  return op.mul(op.add(imageToText, textToImage), 0.5);
 }

@@ -1,0 +1,133 @@
+// Encoder building blocks shared by the image and text towers: ViT patch embedding (a
+// reshape plus MatMul, since ONNX Runtime has no float64 Conv), learned position
+// embeddings, a [CLS] token, bidirectional self-attention with an optional key padding
+// mask, and the pre-norm encoder block.
+//
+// Dims: B batch, C channels, H/W image height/width, P patch size, N patches (or tokens),
+// D model width, Hd heads, Dh head size.
+
+import { op, type Tensor } from "../graph/index.js";
+import { layerNorm, linear, mlp } from "./layers.js";
+import type { Scope } from "./scope.js";
+
+function staticShape(x: Tensor, what: string): number[] {
+  return x.shape.map((d) => {
+    if (typeof d !== "number") throw new Error(`${what}: needs a static shape, got [${x.shape.join(", ")}]`);
+    return d;
+  });
+}
+
+/**
+ * Cut images into non-overlapping P×P patches, row-major over the patch grid:
+ * [B, H, W] or [B, C, H, W] -> [B, N, C*P*P] with N = (H/P)(W/P).
+ */
+export function patchify(images: Tensor, patch: number): Tensor {
+  const x = images.rank === 3 ? op.unsqueeze(images, 1) : images; // [B, C, H, W]
+  if (x.rank !== 4) throw new Error(`patchify: images must be [B, H, W] or [B, C, H, W], got [${images.shape.join(", ")}]`);
+  const [b, c, h, w] = staticShape(x, "patchify");
+  if (h % patch !== 0 || w % patch !== 0) throw new Error(`patchify: image ${h}x${w} is not a multiple of patch size ${patch}`);
+  const gh = h / patch;
+  const gw = w / patch;
+  const grid = op.reshape(x, [b, c, gh, patch, gw, patch]); // [B, C, Gh, P, Gw, P]
+  const patches = op.transpose(grid, [0, 2, 4, 1, 3, 5]); // [B, Gh, Gw, C, P, P]
+  return op.reshape(patches, [b, gh * gw, c * patch * patch]); // [B, N, C*P*P]
+}
+
+/** Patch embedding: patchify then a linear map with bias, [B, (C,) H, W] -> [B, N, D]. */
+export function patchEmbedding(s: Scope, images: Tensor, o: { patch: number; dim: number }): Tensor {
+  const patches = patchify(images, o.patch);
+  const fanIn = patches.shape[2] as number;
+  return linear(s, patches, o.dim, { std: 1 / Math.sqrt(fanIn), bias: true });
+}
+
+/** x [B, N, D] + a learned table [N, D] (parameter `weight`). */
+export function addPositionEmbedding(s: Scope, x: Tensor, std = 0.02): Tensor {
+  const [, n, d] = staticShape(x, "addPositionEmbedding");
+  return op.add(x, s.param("weight", [n, d], { kind: "normal", std }));
+}
+
+/** Prepend a learned [CLS] vector (parameter `weight` [D]): [B, N, D] -> [B, N+1, D]. */
+export function prependClsToken(s: Scope, x: Tensor, std = 0.02): Tensor {
+  const [b, , d] = staticShape(x, "prependClsToken");
+  const cls = op.expand(op.reshape(s.param("weight", [d], { kind: "normal", std }), [1, 1, d]), [b, 1, d]); // [B, 1, D]
+  return op.concat([cls, x], 1);
+}
+
+/** Additive key mask [B, 1, 1, T] from `keep` [B, T] (1 = attend, 0 = padding): 0 or -1e9. */
+export function keyPaddingMask(keep: Tensor): Tensor {
+  const [b, t] = keep.shape;
+  return op.reshape(op.mul(op.sub(1, keep), -1e9), [b, 1, 1, t]);
+}
+
+export interface SelfAttentionConfig {
+  heads: number;
+  /** Std of the output projection (scaled down with depth, as in GPT-2). */
+  outStd?: number;
+}
+
+/**
+ * Bidirectional multi-head self-attention: every position sees every other (no causal
+ * mask); `mask` [B, 1, 1, T] (see keyPaddingMask) hides padding keys. x [B, T, D] -> [B, T, D].
+ */
+export function selfAttention(s: Scope, x: Tensor, cfg: SelfAttentionConfig, mask?: Tensor): Tensor {
+  const [b, t, c] = x.shape;
+  if (typeof c !== "number" || c % cfg.heads !== 0)
+    throw new Error(`selfAttention ${s.prefix}: width ${c} must divide into ${cfg.heads} heads`);
+  const h = cfg.heads;
+  const d = c / h;
+  const qkv = linear(s.child("qkv"), x, 3 * c, { bias: true }); // [B, T, 3D]
+  const heads = (part: Tensor) => op.transpose(op.reshape(part, [b, t, h, d]), [0, 2, 1, 3]); // [B, T, D] -> [B, Hd, T, Dh]
+  const [q, k, v] = op.split(qkv, -1, [c, c, c]).map(heads);
+  const scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(d)); // [B, Hd, T, T]
+  const att = op.softmax(mask ? op.add(scores, mask) : scores, -1);
+  const y = op.reshape(op.transpose(op.matmul(att, v), [0, 2, 1, 3]), [b, t, c]); // [B, Hd, T, Dh] -> [B, T, D]
+  return linear(s.child("out_proj"), y, c, { std: cfg.outStd, bias: true });
+}
+
+export interface EncoderConfig {
+  heads: number;
+  layers: number;
+  /** MLP hidden width. */
+  hidden: number;
+}
+
+/**
+ * A stack of pre-norm blocks (x + attn(ln(x)), x + mlp(ln(x))) and a final LayerNorm,
+ * parameters under `layers.{i}.{layer_norm1,self_attn,layer_norm2,mlp}` and
+ * `post_layernorm` (CLIP's names). x [B, T, D] -> [B, T, D].
+ */
+export function transformerEncoder(s: Scope, x: Tensor, cfg: EncoderConfig, mask?: Tensor): Tensor {
+  const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
+  let y = x;
+  for (let i = 0; i < cfg.layers; i++) {
+    const block = s.child("layers").child(i);
+    y = op.add(
+      y,
+      selfAttention(block.child("self_attn"), layerNorm(block.child("layer_norm1"), y), { heads: cfg.heads, outStd }, mask),
+    );
+    y = op.add(y, mlp(block.child("mlp"), layerNorm(block.child("layer_norm2"), y), cfg.hidden, outStd));
+  }
+  return layerNorm(s.child("post_layernorm"), y);
+}
+
+/** Mean over the tokens whose `keep` [B, T] is 1 (all when omitted): [B, T, D] -> [B, D]. */
+export function meanPool(x: Tensor, keep?: Tensor): Tensor {
+  if (!keep) return op.reduceMean(x, 1);
+  const w = op.unsqueeze(keep, -1); // [B, T, 1]
+  return op.div(op.reduceSum(op.mul(x, w), 1), op.reduceSum(w, 1)); // [B, D]
+}
+
+/**
+ * Max over the tokens whose `keep` [B, T] is 1 (all when omitted): [B, T, D] -> [B, D].
+ * A feature fires if any token shows it: a small lesion or one telling word is not
+ * averaged away as in meanPool.
+ */
+export function maxPool(x: Tensor, keep?: Tensor): Tensor {
+  if (!keep) return op.reduceMax(x, 1);
+  return op.reduceMax(op.add(x, op.mul(op.sub(op.unsqueeze(keep, -1), 1), 1e9)), 1); // padding -> -1e9
+}
+
+/** x / ||x|| over the last axis: unit vectors (the shared embedding space). */
+export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
+  return op.div(x, op.sqrt(op.add(op.reduceSum(op.mul(x, x), -1, true), eps)));
+}
