@@ -1,6 +1,9 @@
 // The `aigc` command.
 
+import { existsSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { medicalAppPage, medicalRoutes } from "../apps/medical/http.js";
+import { ReportGenerator } from "../apps/medical/reportGenerator.js";
 import { HeServer, loadShippedModels } from "../secure/he/index.js";
 import { buildApp } from "../serve/app.js";
 import { loadConfig } from "../serve/config.js";
@@ -21,7 +24,7 @@ import {
   type TrainLmCliOptions,
   trainLmWithProgress,
 } from "./lm.js";
-import { registerReportCommands } from "./report.js";
+import { registerReportCommands, SHIPPED_REPORT_MODEL_DIR } from "./report.js";
 import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
 
 const positiveInt = (what: string) => (v: string) => {
@@ -89,14 +92,19 @@ program
     if (o.port !== undefined) env.AIGC_PORT = String(o.port);
     const config = loadConfig({ file: o.config, env });
     const platform = await createPlatform(config, { threads: o.threads });
+    const reports = existsSync(SHIPPED_REPORT_MODEL_DIR)
+      ? await ReportGenerator.load(SHIPPED_REPORT_MODEL_DIR, { threads: o.threads })
+      : undefined;
     const app = await buildApp({
       platform,
       he: await HeServer.create(loadShippedModels()),
+      apps: reports ? [{ register: (scope) => medicalRoutes(scope, { reports }), pages: [medicalAppPage] }] : [],
       bodyLimit: config.server.bodyLimitBytes,
       logger: { level: o.logLevel },
     });
     const close = async () => {
       await app.close();
+      await reports?.close();
       await platform.close();
       process.exit(0);
     };

@@ -1,5 +1,6 @@
 // Decoding: samplers, stop strings and streaming text, batched generation over a DecodeModel.
 
+export * as constraints from "./constraints/index.js";
 export { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, continuousBatcherDefaults } from "./continuous.js";
 export {
   type BatchDecodeModel,
@@ -32,4 +33,3 @@ export {
   topPFilter,
 } from "./sampling.js";
 export { findStop, partialStopLength, replacementChar, StopMatcher, type StopUpdate, trailingReplacementCount } from "./stops.js";
-export * as constraints from "./constraints/index.js";

@@ -15,6 +15,8 @@ export interface AppOptions {
   platform?: Platform;
   /** App pages linked from the home page. */
   pages?: readonly AppPage[];
+  /** App plugins (routes and pages of the apps in src/apps), registered after the core routes. */
+  apps?: readonly { register: (app: FastifyInstance) => Promise<void>; pages: readonly AppPage[] }[];
   /** Largest request body in bytes (encrypted requests carry multi-MB evaluation keys). */
   bodyLimit?: number;
   /** The encrypted-inference server; omit to leave /v1/secure/* unregistered. */
@@ -39,9 +41,14 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     void reply.status(404).send(errorBody(e));
   });
   if (opts.he) await app.register(secureRoutes, { server: opts.he });
+  const pages = [...(opts.pages ?? [])];
+  for (const plugin of opts.apps ?? []) {
+    await app.register(async (scope) => plugin.register(scope));
+    pages.push(...plugin.pages);
+  }
   if (opts.platform) {
     await app.register(openAiRoutes, { platform: opts.platform });
-    await app.register(opsRoutes, { platform: opts.platform, pages: opts.pages ?? [] });
+    await app.register(opsRoutes, { platform: opts.platform, pages });
   }
   return app;
 }

@@ -13,6 +13,7 @@ import {
   type ReportModelFileConfig,
   reportPrompt,
   saveReportModel,
+  visionSlots,
   visionTokens,
 } from "../apps/medical/reportModel.js";
 import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
@@ -40,6 +41,8 @@ export interface ReportPreset {
   seqLen: number;
   lr: number;
   bpeVocab: number;
+  /** Average k x k patch tokens into one prefix slot. */
+  visionPool: number;
   dim: number;
   layers: number;
   expertHidden: number;
@@ -55,6 +58,7 @@ export const reportPresets = {
     seqLen: 384,
     lr: 3e-3,
     bpeVocab: 1400,
+    visionPool: 1,
     dim: 64,
     layers: 2,
     expertHidden: 16,
@@ -68,6 +72,7 @@ export const reportPresets = {
     seqLen: 384,
     lr: 2e-3,
     bpeVocab: 1400,
+    visionPool: 2,
     dim: 128,
     layers: 3,
     expertHidden: 32,
@@ -118,7 +123,7 @@ export interface ReportTraining {
 }
 
 /** The train graph: pixels -> vision tokens -> LM with image prefix -> masked cross-entropy (+ balance loss). */
-function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, batch: number, t: number) {
+function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, pool: number, batch: number, t: number) {
   const g = new Graph();
   const { windows, imageSize } = vision.image;
   const pixels = g.input("pixels", "float32", [batch, windows.length, imageSize, imageSize]);
@@ -128,7 +133,7 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, batch: number, t: nu
   const slots = g.input("slots", "int64", [batch, t]);
   const domain = g.input("domain", "int64", [batch, t]);
   const moeInputs = moeLayerIndices(lm).map((layer) => ({ bias: g.input(routerBiasName(layer), "float32", [lm.moe.experts]) }));
-  const features = visionTokens(g, vision, pixels); // [B, S, F]
+  const features = visionTokens(g, vision, pixels, pool); // [B, S, F]
   const out = moeLm(g, lm, { ids, mode: "train", domain, moeInputs, image: { features, slots } });
   const v = lm.vocab;
   const logp = op.logSoftmax(op.reshape(out.logits, [batch * t, v]), -1); // [N, V]
@@ -170,7 +175,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   if (!existsSync(alignerDir)) throw new Error(`no aligner at ${alignerDir}: the report model starts from its image encoder`);
   const aligner = await loadAligner(alignerDir, { threads: o.threads });
   const vision = aligner.model;
-  const patches = (vision.image.imageSize / vision.image.patch) ** 2 + (vision.image.pool === "cls" ? 1 : 0);
+  const patches = visionSlots(vision, preset.visionPool);
 
   const cases = synthChestSet(trainSeed, preset.cases);
   const corpus = cases.flatMap((c) => [
@@ -196,7 +201,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   const data = examples(cases, tokenizer, patches, preset.zhShare, preset.seqLen);
   const t = Math.max(...data.map((e) => e.ids.length)) - 1;
   const b = preset.batch;
-  const graph = trainGraph(lm, vision, b, t);
+  const graph = trainGraph(lm, vision, preset.visionPool, b, t);
   const store = new ParamStore();
   for (const [name, v] of aligner.store.values)
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
@@ -261,6 +266,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     kind: REPORT_MODEL_KIND,
     lm,
     vision,
+    visionPool: preset.visionPool,
     training: {
       preset: o.preset,
       steps,

@@ -110,7 +110,7 @@ export class ReportGenerator {
     return this.batcher.submit(
       prompt,
       {
-        maxTokens: Math.min(o.maxTokens ?? 200, room),
+        maxTokens: Math.min(o.maxTokens ?? 320, room),
         temperature: 0,
         logitsMask: (o.constrained ?? true) ? constrainedMask(this.masker(req.lang)) : undefined,
       },

@@ -1,0 +1,165 @@
+// POST /v1/medical/reports: a CT image and an EHR in (JSON with a base64 image, or a
+// multipart upload), a report out, whole or streamed as server-sent events. Medical traffic
+// is sensitive by definition: it runs on the local report model only and is never cached.
+// GET /medical is the web page; /v1/medical/samples serves bundled synthetic cases for it.
+
+import multipart from "@fastify/multipart";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { MedicalFileError, readMedicalImage, windowValues } from "../../data/medical/index.js";
+import { encodeCtDicom, encodeGrayPng, encodePng, labelReport, type SynthCase, synthChestSet } from "../../data/synth/index.js";
+import { errorBody, HttpError, toHttpError } from "../../serve/errors.js";
+import type { AppPage } from "../../serve/routes/ops.js";
+import { contextFromJson, sliceFromImage } from "./inputs.js";
+import { medicalPage } from "./page.js";
+import type { ReportGenerator } from "./reportGenerator.js";
+import { type ReportLanguage, reportLanguages } from "./reportModel.js";
+
+export const medicalAppPage: AppPage = {
+  path: "/medical",
+  title: "CT report",
+  description: "a CT slice and an EHR in, a streamed report out (synthetic-data model)",
+};
+
+export const syntheticDisclaimer = "Written by a model trained only on synthetic CT images and records; not a medical opinion.";
+
+/** Largest upload accepted (a CT slice is well under 1 MB; volumes a few MB). */
+export const medicalUploadLimit = 16 * 1024 * 1024;
+
+const jsonRequest = z.object({
+  /** The image file's bytes, base64 (DICOM, NIfTI, PNG or JPEG). */
+  image: z.string().min(1, "image must be a non-empty base64 string"),
+  /** FHIR R4 JSON (Bundle or resource) or an AIGC Studio EHR / case object. */
+  ehr: z.unknown(),
+  lang: z.enum(reportLanguages).default("en"),
+  stream: z.boolean().default(false),
+  constrained: z.boolean().default(true),
+});
+
+interface ReportInput {
+  image: Uint8Array;
+  ehr: unknown;
+  lang: ReportLanguage;
+  stream: boolean;
+  constrained: boolean;
+}
+
+const badInput = (message: string) => new HttpError(400, "invalid_medical_input", message);
+
+async function readInput(req: FastifyRequest): Promise<ReportInput> {
+  if (req.isMultipart()) {
+    const fields: Record<string, string> = {};
+    let image: Uint8Array | undefined;
+    let ehrText: string | undefined;
+    for await (const part of req.parts({ limits: { fileSize: medicalUploadLimit, files: 2, fields: 8 } })) {
+      if (part.type === "file") {
+        const bytes = await part.toBuffer();
+        if (part.fieldname === "image") image = bytes;
+        else if (part.fieldname === "ehr") ehrText = bytes.toString("utf8");
+        else throw badInput(`unexpected file field "${part.fieldname}": send "image" and "ehr"`);
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
+    }
+    ehrText ??= fields.ehr;
+    if (!image) throw badInput('missing the "image" file');
+    if (ehrText === undefined) throw badInput('missing the "ehr" field or file');
+    let ehr: unknown;
+    try {
+      ehr = JSON.parse(ehrText);
+    } catch (e) {
+      throw badInput(`ehr is not JSON: ${(e as Error).message}`);
+    }
+    const lang = fields.lang ?? "en";
+    if (!reportLanguages.includes(lang as ReportLanguage))
+      throw badInput(`lang must be one of ${reportLanguages.join(", ")}, got "${lang}"`);
+    return {
+      image,
+      ehr,
+      lang: lang as ReportLanguage,
+      stream: fields.stream === "true",
+      constrained: fields.constrained !== "false",
+    };
+  }
+  const parsed = jsonRequest.safeParse(req.body);
+  if (!parsed.success) throw badInput(`invalid request: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+  const image = Buffer.from(parsed.data.image, "base64");
+  if (image.length === 0) throw badInput("image is not valid base64");
+  return { ...parsed.data, image };
+}
+
+export async function medicalRoutes(app: FastifyInstance, opts: { reports: ReportGenerator }): Promise<void> {
+  const generator = opts.reports;
+  await app.register(multipart, { limits: { fileSize: medicalUploadLimit } });
+  const samples: SynthCase[] = synthChestSet(77, 6);
+
+  app.get("/medical", async (_req, reply) => reply.type("text/html; charset=utf-8").send(medicalPage(samples.map((s) => s.id))));
+
+  app.get("/v1/medical/samples", async () => ({
+    data: samples.map((s) => ({ id: s.id, findings: s.findings.map((f) => f.type), sliceLevel: s.sliceLevel })),
+  }));
+  app.get<{ Params: { id: string; file: string } }>("/v1/medical/samples/:id/:file", async (req, reply) => {
+    const sample = samples.find((s) => s.id === req.params.id);
+    if (!sample) throw new HttpError(404, "sample_not_found", `no sample ${req.params.id}; GET /v1/medical/samples lists them`);
+    if (req.params.file === "image.png") return reply.type("image/png").send(Buffer.from(encodePng(sample)));
+    if (req.params.file === "image.dcm") return reply.type("application/dicom").send(Buffer.from(encodeCtDicom(sample)));
+    if (req.params.file === "ehr.json") return { ehr: sample.ehr };
+    if (req.params.file === "truth.json") return { findings: sample.findings, report: sample.report };
+    throw new HttpError(404, "sample_file_not_found", "sample files are image.png, image.dcm, ehr.json and truth.json");
+  });
+
+  app.post("/v1/medical/reports", { bodyLimit: Math.ceil(medicalUploadLimit * 1.4) }, async (req, reply) => {
+    const input = await readInput(req);
+    let slice: ReturnType<typeof sliceFromImage>;
+    let context: ReturnType<typeof contextFromJson>;
+    try {
+      slice = sliceFromImage(readMedicalImage(input.image, "upload"));
+      context = contextFromJson(input.ehr, "ehr");
+    } catch (e) {
+      if (e instanceof MedicalFileError) throw badInput(e.message);
+      if (e instanceof RangeError) throw badInput(e.message);
+      throw e;
+    }
+    const t0 = performance.now();
+    const stream = await generator.stream({ slice: slice.slice, context, lang: input.lang }, { constrained: input.constrained });
+    const { hu, width, height } = slice.slice;
+    const preview = `data:image/png;base64,${Buffer.from(encodeGrayPng(width, height, windowValues(Float32Array.from(hu), -600, 1500))).toString("base64")}`;
+    const meta = { notes: slice.notes, disclaimer: syntheticDisclaimer, width, height, preview };
+    if (!input.stream) {
+      let report = "";
+      for await (const chunk of stream) report += chunk.text;
+      return { report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 };
+    }
+    return streamReport(reply, stream, input.lang, meta, t0);
+  });
+}
+
+async function streamReport(
+  reply: FastifyReply,
+  stream: AsyncIterable<{ text: string }>,
+  lang: ReportLanguage,
+  meta: Record<string, unknown>,
+  t0: number,
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  let report = "";
+  try {
+    for await (const chunk of stream) {
+      if (raw.destroyed) break; // the client left: stop reading (the batcher drops the request)
+      report += chunk.text;
+      if (chunk.text) raw.write(`data: ${JSON.stringify({ delta: chunk.text })}\n\n`);
+    }
+    raw.write(
+      `data: ${JSON.stringify({ done: true, report, findings: labelReport(report, lang), ...meta, ms: performance.now() - t0 })}\n\n`,
+    );
+  } catch (e) {
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(errorBody(toHttpError(e)))}\n\n`);
+  }
+  if (!raw.destroyed) raw.end("data: [DONE]\n\n");
+}
