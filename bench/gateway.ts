@@ -9,40 +9,19 @@
 // 3. Cache hits: `aigc serve` with the shipped model; a deterministic request answered from
 //    the in-memory cache, vs the same request generated (cache bypassed).
 // Usage: node --import tsx bench/gateway.ts [--requests 2000] [--rounds 5]
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { startProcess } from "./fixtures/spawnServer.js";
 
 const { values } = parseArgs({
   options: { requests: { type: "string", default: "2000" }, rounds: { type: "string", default: "5" } },
 });
 const perRound = Number(values.requests);
 const rounds = Number(values.rounds);
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Spawn a node process and wait for a line of its output matching `ready`. */
-function start(args: string[], ready: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let seen = "";
-    const onData = (d: Buffer) => {
-      seen += d.toString();
-      const m = ready.exec(seen);
-      if (m) resolve(m[1]);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}): ${seen}`)));
-  });
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -98,7 +77,7 @@ const chat = JSON.stringify({
   max_tokens: 32,
 });
 
-const upstreamPort = await start(["--import", "tsx", "bench/fixtures/fixedUpstream.ts"], /port (\d+)/);
+const upstreamPort = (await startProcess(["--import", "tsx", "bench/fixtures/fixedUpstream.ts"], /port (\d+)/)).match;
 const dir = mkdtempSync(join(tmpdir(), "aigc-bench-"));
 const config = join(dir, "gateway.yaml");
 writeFileSync(
@@ -110,7 +89,8 @@ providers:
 cache: { enabled: false }
 `,
 );
-const gateway = await start(["bin/aigc.js", "serve", "--config", config, "--log-level", "warn"], /at (http:\/\/\S+)/);
+const gateway = (await startProcess(["bin/aigc.js", "serve", "--config", config, "--log-level", "warn"], /at (http:\/\/\S+)/))
+  .match;
 const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
 const via = `${gateway}/v1/chat/completions`;
 
@@ -143,7 +123,7 @@ console.log(
 console.log(`                                  gateway ${tVia.rps.toFixed(0)} req/s (p50 ${tVia.p50} ms, p99 ${tVia.p99} ms)`);
 
 // Cache hits on the embedded defaults (shipped model, in-memory cache).
-const local = await start(["bin/aigc.js", "serve", "--port", "0", "--log-level", "warn"], /at (http:\/\/\S+)/);
+const local = (await startProcess(["bin/aigc.js", "serve", "--port", "0", "--log-level", "warn"], /at (http:\/\/\S+)/)).match;
 const cached = JSON.stringify({
   model: "aigc-lm-tiny",
   messages: [{ role: "user", content: "Tell me a fortune about the sea." }],

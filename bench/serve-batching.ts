@@ -3,12 +3,12 @@
 // same run, same requests. Prints requests/s, generated tokens/s and latency p50/p95 for
 // both, and the throughput ratio (target ≥ 3x).
 // Usage: node --import tsx bench/serve-batching.ts [--seconds 20] [--connections 16] [--tokens 32] [--dense-from N]
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { startProcess } from "./fixtures/spawnServer.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,26 +21,6 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const maxTokens = Number(values.tokens);
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-function start(args: string[], ready: RegExp): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let seen = "";
-    const onData = (d: Buffer) => {
-      seen += d.toString();
-      const m = ready.exec(seen);
-      if (m) resolve({ url: m[1], child });
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}): ${seen}`)));
-  });
-}
 
 const prompts = [
   "The sea at night",
@@ -67,7 +47,8 @@ async function run(maxBatch: number): Promise<Run> {
   const config = join(dir, "aigc.yaml");
   const dense = values["dense-from"] ? `, denseFromRows: ${values["dense-from"]}` : "";
   writeFileSync(config, `server: { port: 0 }\nbatching: { maxBatch: ${maxBatch}, maxWaitMs: 2${dense} }\n`);
-  const server = await start(["bin/aigc.js", "serve", "--config", config, "--log-level", "warn"], /at (http:\/\/\S+)/);
+  const started = await startProcess(["bin/aigc.js", "serve", "--config", config, "--log-level", "warn"], /at (http:\/\/\S+)/);
+  const server = { url: started.match, child: started.child };
   let completionTokens = 0;
   const latencies: number[] = [];
   const requests = prompts.map((prompt) => ({

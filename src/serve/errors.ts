@@ -39,3 +39,10 @@ export function toHttpError(e: unknown): HttpError {
     return new HttpError(f.statusCode, f.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "empty_body" : "invalid_json", f.message);
   return new HttpError(500, "internal_error", "internal server error");
 }
+
+/** Response headers of every server-sent-events stream. */
+export const sseHeaders: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+});

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { MedicalFileError, readMedicalImage, windowValues } from "../../data/medical/index.js";
 import { encodeCtDicom, encodeGrayPng, encodePng, labelReport, type SynthCase, synthChestSet } from "../../data/synth/index.js";
-import { errorBody, HttpError, toHttpError } from "../../serve/errors.js";
+import { errorBody, HttpError, sseHeaders, toHttpError } from "../../serve/errors.js";
 import type { AppPage } from "../../serve/routes/ops.js";
 import { contextFromJson, sliceFromImage } from "./inputs.js";
 import { medicalPage } from "./page.js";
@@ -143,11 +143,7 @@ async function streamReport(
 ): Promise<void> {
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
+  raw.writeHead(200, sseHeaders);
   let report = "";
   try {
     for await (const chunk of stream) {

@@ -8,7 +8,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type CachedEntry, type CacheEndpoint, cacheForcedByHeader, cacheKey, isCacheable } from "../cache/index.js";
-import { errorBody, toHttpError } from "../errors.js";
+import { errorBody, sseHeaders, toHttpError } from "../errors.js";
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -216,9 +216,7 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
+      ...sseHeaders,
       "x-request-id": req.id,
       "x-aigc-cache": cacheHeader,
       "x-aigc-route": formatRouteHeader(routed.decision),
@@ -311,11 +309,7 @@ const isUsageOnly = (payload: string): boolean => {
 function writeSse(reply: FastifyReply, payloads: readonly string[]): void {
   reply.hijack();
   const raw = reply.raw;
-  const headers: Record<string, string> = {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  };
+  const headers: Record<string, string> = { ...sseHeaders };
   for (const [k, v] of Object.entries(reply.getHeaders())) if (typeof v === "string") headers[k] = v;
   raw.writeHead(200, headers);
   raw.end(`${payloads.map((x) => `data: ${x}\n\n`).join("")}data: [DONE]\n\n`);
