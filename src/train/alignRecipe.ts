@@ -44,7 +44,7 @@ import { ParamStore } from "../runtime/params.js";
 import { Rng } from "../runtime/rng.js";
 import type { HostTensor } from "../runtime/session.js";
 import { TrainStep } from "../runtime/trainStep.js";
-import { infoNceLoss } from "./losses.js";
+import { binaryCrossEntropyWithLogits, infoNceLoss } from "./losses.js";
 import { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
 import { cosineSchedule } from "./schedule.js";
 
@@ -314,16 +314,6 @@ function alignmentGraph(data: AlignData, batch: number, seed: number): StageGrap
   };
 }
 
-/**
- * Binary cross-entropy with logits, softplus(z) - y z (stable for large |z|), summed over
- * the L labels and averaged over the batch: [B, L] -> [].
- */
-function binaryCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
-  const absZ = op.add(op.relu(logits), op.relu(op.neg(logits)));
-  const softplus = op.add(op.relu(logits), op.log(op.add(op.exp(op.neg(absZ)), 1)));
-  return op.reduceMean(op.reduceSum(op.sub(softplus, op.mul(targets, logits)), 1));
-}
-
 /** Stage 1: finding classification on the image tower + masked-token prediction on the text tower. */
 function pretrainGraph(data: AlignData, batch: number, seed: number, preset: AlignPreset): StageGraph {
   const cfg = data.config;
@@ -340,10 +330,10 @@ function pretrainGraph(data: AlignData, batch: number, seed: number, preset: Ali
   const tokenLogits = linear(heads.child("mlm_head"), text.tokens, cfg.text.vocab, { bias: true }); // [B, T, V]
   const picked = op.squeeze(op.gatherElements(op.logSoftmax(tokenLogits, -1), op.unsqueeze(targets, -1), 2), -1); // [B, T]
   const mlmLoss = op.neg(op.div(op.reduceSum(op.mul(picked, weights)), op.add(op.reduceSum(weights), 1e-6)));
-  let loss = op.add(binaryCrossEntropy(classLogits, labels), mlmLoss);
+  let loss = op.add(binaryCrossEntropyWithLogits(classLogits, labels), mlmLoss);
   if (preset.textClassification) {
     const textLogits = linear(heads.child("text_classifier"), text.features, labelCount, { bias: true }); // [B, L]
-    loss = op.add(loss, binaryCrossEntropy(textLogits, labels));
+    loss = op.add(loss, binaryCrossEntropyWithLogits(textLogits, labels));
   }
   const per = cfg.image.windows.length * cfg.image.imageSize ** 2;
   const t = cfg.text.maxLen;

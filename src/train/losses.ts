@@ -14,6 +14,16 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   return op.neg(op.reduceMean(picked));
 }
 
+/**
+ * Binary cross-entropy with logits, softplus(z) - y z (stable for large |z|), summed over
+ * the L labels and averaged over the batch: [B, L] -> [].
+ */
+export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor): Tensor {
+  const absZ = op.add(op.relu(logits), op.relu(op.neg(logits)));
+  const softplus = op.add(op.relu(logits), op.log(op.add(op.exp(op.neg(absZ)), 1)));
+  return op.reduceMean(op.reduceSum(op.sub(softplus, op.mul(targets, logits)), 1));
+}
+
 export interface InfoNceOptions {
   /** Fixed temperature τ (logits are similarities / τ); default 0.1. Ignored when `logitScale` is given. */
   temperature?: number;

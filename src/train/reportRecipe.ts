@@ -23,11 +23,13 @@ import { Graph, op, type Tensor } from "../graph/index.js";
 import { type AlignerConfig, loadAligner } from "../models/aligner.js";
 import { preprocessHu } from "../models/imageEncoder.js";
 import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
-import { defaultMoeConfig, updateRouterBias } from "../nn/index.js";
+import { defaultMoeConfig, linear, Scope, updateRouterBias } from "../nn/index.js";
 import { ParamStore } from "../runtime/params.js";
 import { Rng } from "../runtime/rng.js";
 import type { HostTensor } from "../runtime/session.js";
 import { TrainStep } from "../runtime/trainStep.js";
+import { FINDING_LABELS, findingLabels } from "./alignRecipe.js";
+import { binaryCrossEntropyWithLogits } from "./losses.js";
 import { routerStats } from "./moeLm.js";
 import { cosineSchedule } from "./schedule.js";
 
@@ -43,6 +45,13 @@ export interface ReportPreset {
   bpeVocab: number;
   /** Average k x k patch tokens into one prefix slot. */
   visionPool: number;
+  /**
+   * Weight of an auxiliary loss on the vision tower: a linear head on its mean patch token
+   * predicts the finding labels (type x side, lobe, severity, size band, level, ratio band)
+   * with binary cross-entropy. Dense, direct supervision of what the report must say; the
+   * head is dropped from the saved model. 0 = off.
+   */
+  labelLossWeight: number;
   dim: number;
   layers: number;
   expertHidden: number;
@@ -59,6 +68,7 @@ export const reportPresets = {
     lr: 3e-3,
     bpeVocab: 1400,
     visionPool: 1,
+    labelLossWeight: 0.5,
     dim: 64,
     layers: 2,
     expertHidden: 16,
@@ -73,6 +83,7 @@ export const reportPresets = {
     lr: 2e-3,
     bpeVocab: 1400,
     visionPool: 2,
+    labelLossWeight: 0.5,
     dim: 128,
     layers: 3,
     expertHidden: 32,
@@ -123,7 +134,7 @@ export interface ReportTraining {
 }
 
 /** The train graph: pixels -> vision tokens -> LM with image prefix -> masked cross-entropy (+ balance loss). */
-function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, pool: number, batch: number, t: number) {
+function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, preset: ReportPreset, batch: number, t: number) {
   const g = new Graph();
   const { windows, imageSize } = vision.image;
   const pixels = g.input("pixels", "float32", [batch, windows.length, imageSize, imageSize]);
@@ -133,18 +144,27 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, pool: number, batch:
   const slots = g.input("slots", "int64", [batch, t]);
   const domain = g.input("domain", "int64", [batch, t]);
   const moeInputs = moeLayerIndices(lm).map((layer) => ({ bias: g.input(routerBiasName(layer), "float32", [lm.moe.experts]) }));
-  const features = visionTokens(g, vision, pixels, pool); // [B, S, F]
+  const features = visionTokens(g, vision, pixels, preset.visionPool); // [B, S, F]
   const out = moeLm(g, lm, { ids, mode: "train", domain, moeInputs, image: { features, slots } });
   const v = lm.vocab;
   const logp = op.logSoftmax(op.reshape(out.logits, [batch * t, v]), -1); // [N, V]
   const picked = op.reshape(op.gatherElements(logp, op.reshape(targets, [batch * t, 1]), 1), [batch, t]); // [B, T]
   const ce = op.div(op.neg(op.reduceSum(op.mul(picked, weights))), op.reduceSum(weights));
   const extras: Record<string, Tensor> = { ce };
+  let loss = ce;
+  if (preset.labelLossWeight > 0) {
+    const labels = g.input("labels", "float32", [batch, FINDING_LABELS.length]);
+    const pooled = op.reduceMean(features, 1); // [B, F]
+    const logits = linear(new Scope(g).child("vision_head"), pooled, FINDING_LABELS.length); // [B, L]
+    const bce = binaryCrossEntropyWithLogits(logits, labels);
+    extras.labels = bce;
+    loss = op.add(loss, op.mul(bce, preset.labelLossWeight));
+  }
   for (const r of out.router) {
     extras[`load.${r.layer}`] = r.load;
     extras[`dropped.${r.layer}`] = r.dropped;
   }
-  return { loss: out.auxLoss ? op.add(ce, out.auxLoss) : ce, extras };
+  return { loss: out.auxLoss ? op.add(loss, out.auxLoss) : loss, extras };
 }
 
 export interface ReportProgress {
@@ -201,7 +221,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   const data = examples(cases, tokenizer, patches, preset.zhShare, preset.seqLen);
   const t = Math.max(...data.map((e) => e.ids.length)) - 1;
   const b = preset.batch;
-  const graph = trainGraph(lm, vision, preset.visionPool, b, t);
+  const graph = trainGraph(lm, vision, preset, b, t);
   const store = new ParamStore();
   for (const [name, v] of aligner.store.values)
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
@@ -220,10 +240,12 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     const targets = new BigInt64Array(b * t);
     const weights = new Float32Array(b * t);
     const slots = new BigInt64Array(b * t).fill(BigInt(patches));
+    const labels = new Float32Array(b * FINDING_LABELS.length);
     const domain = new BigInt64Array(b * t).fill(-1n);
     for (let r = 0; r < b; r++) {
       const ex = data[rng.int(data.length)];
       pixels.set(preprocessHu(ex.c.hu, ex.c.width, ex.c.height, vision.image), r * per);
+      labels.set(findingLabels(ex.c), r * FINDING_LABELS.length);
       for (let i = 0; i < t; i++) {
         // Sequences are right-padded with eos; padding carries no loss.
         const id = ex.ids[i] ?? ex.ids[ex.ids.length - 1];
@@ -249,6 +271,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
       slots: { dtype: "int64", shape: [b, t], data: slots },
       domain: { dtype: "int64", shape: [b, t], data: domain },
     };
+    if (preset.labelLossWeight > 0) feeds.labels = { dtype: "float32", shape: [b, FINDING_LABELS.length], data: labels };
     for (const layer of moeLayerIndices(lm)) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
     return feeds;
   };
