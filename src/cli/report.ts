@@ -59,11 +59,14 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
         },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(o.steps ?? reportPresets[o.preset].steps, 0, { loss: "-", ms: "-" });
+      bar.start(o.steps ?? reportPresets[o.preset].steps, 0, { stage: "-", loss: "-", ms: "-" });
       try {
         const r = await trainReport({
           ...o,
-          onProgress: (p) => bar.update(p.step, { loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) }),
+          onProgress: (p) => {
+            if (p.step === 1) bar.setTotal(p.steps);
+            bar.update(p.step, { stage: p.stage, loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) });
+          },
         });
         bar.stop();
         console.log(

@@ -20,7 +20,7 @@ import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
 import { reportTerms, reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
 import { generalWordsFromTexts, lexiconFromTerms } from "../generate/constraints/index.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
-import { type AlignerConfig, loadAligner } from "../models/aligner.js";
+import { type AlignerConfig, alignerImageTower, loadAligner, pixelsInput } from "../models/aligner.js";
 import { preprocessHu } from "../models/imageEncoder.js";
 import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
 import { defaultMoeConfig, linear, Scope, updateRouterBias } from "../nn/index.js";
@@ -52,6 +52,12 @@ export interface ReportPreset {
    * head is dropped from the saved model. 0 = off.
    */
   labelLossWeight: number;
+  /**
+   * Stage 1 (before the report model trains): steps of finding-label pre-training of the
+   * vision tower alone, batch 64, on `visionPretrainCases` fresh synthetic cases. 0 = skip.
+   */
+  visionPretrainSteps: number;
+  visionPretrainCases: number;
   dim: number;
   layers: number;
   expertHidden: number;
@@ -69,6 +75,8 @@ export const reportPresets = {
     bpeVocab: 1400,
     visionPool: 1,
     labelLossWeight: 0.5,
+    visionPretrainSteps: 10,
+    visionPretrainCases: 64,
     dim: 64,
     layers: 2,
     expertHidden: 16,
@@ -84,6 +92,8 @@ export const reportPresets = {
     bpeVocab: 1400,
     visionPool: 2,
     labelLossWeight: 0.5,
+    visionPretrainSteps: 1500,
+    visionPretrainCases: 8000,
     dim: 128,
     layers: 3,
     expertHidden: 32,
@@ -91,7 +101,59 @@ export const reportPresets = {
 } as const satisfies Record<string, ReportPreset>;
 export type ReportPresetName = keyof typeof reportPresets;
 
-export const DEFAULT_REPORT_SEEDS = { seed: 0, trainSeed: 11 } as const;
+export const DEFAULT_REPORT_SEEDS = { seed: 0, trainSeed: 11, visionSeed: 101 } as const;
+
+const pretrainBatch = 64;
+
+/**
+ * Stage 1: the vision tower learns to name what a slice shows (the finding labels, binary
+ * cross-entropy on its pooled feature) from its aligner weights, in place in `store`.
+ */
+async function pretrainVision(
+  vision: AlignerConfig,
+  store: ParamStore,
+  o: { steps: number; cases: number; seed: number; threads?: number; onProgress?: (p: ReportProgress) => void },
+): Promise<number> {
+  const labelCount = FINDING_LABELS.length;
+  const { windows, imageSize } = vision.image;
+  const per = windows.length * imageSize * imageSize;
+  const cases = synthChestSet(o.seed, o.cases);
+  const pixels = new Float32Array(cases.length * per);
+  const labels = new Float32Array(cases.length * labelCount);
+  cases.forEach((c, i) => {
+    pixels.set(preprocessHu(c.hu, c.width, c.height, vision.image), i * per);
+    labels.set(findingLabels(c), i * labelCount);
+  });
+  const g = new Graph();
+  const image = alignerImageTower(g, vision, pixelsInput(g, vision, pretrainBatch));
+  const y = g.input("labels", "float32", [pretrainBatch, labelCount]);
+  const logits = linear(new Scope(g).child("pretrain").child("image_classifier"), image.features, labelCount, { bias: true });
+  store.initMissing(g, o.seed);
+  const step = await TrainStep.create(binaryCrossEntropyWithLogits(logits, y), store, { threads: o.threads });
+  const schedule = cosineSchedule({ lr: 1e-3, warmup: 50, total: o.steps });
+  let loss = Number.NaN;
+  for (let s = 0; s < o.steps; s++) {
+    const t0 = performance.now();
+    const rng = Rng.forName(o.seed, `vision-batch:${s}`);
+    const px = new Float32Array(pretrainBatch * per);
+    const lb = new Float32Array(pretrainBatch * labelCount);
+    for (let r = 0; r < pretrainBatch; r++) {
+      const i = rng.int(cases.length);
+      px.set(pixels.subarray(i * per, (i + 1) * per), r * per);
+      lb.set(labels.subarray(i * labelCount, (i + 1) * labelCount), r * labelCount);
+    }
+    const r = await step.run(
+      {
+        pixels: { dtype: "float32", shape: [pretrainBatch, windows.length, imageSize, imageSize], data: px },
+        labels: { dtype: "float32", shape: [pretrainBatch, labelCount], data: lb },
+      },
+      schedule(s),
+    );
+    loss = r.loss;
+    o.onProgress?.({ stage: "vision", step: s + 1, steps: o.steps, loss, msPerStep: performance.now() - t0 });
+  }
+  return loss;
+}
 
 /** One training sequence: prompt + report + eos, the loss on report tokens only. */
 interface Example {
@@ -168,6 +230,8 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, preset: ReportPreset
 }
 
 export interface ReportProgress {
+  /** "vision": stage 1 (finding labels on the vision tower); "report": the report model. */
+  stage: "vision" | "report";
   step: number;
   steps: number;
   loss: number;
@@ -182,6 +246,8 @@ export interface TrainReportOptions {
   steps?: number;
   seed?: number;
   trainSeed?: number;
+  /** Cases of the vision pre-training stage (a seed the report training and evaluation do not use). */
+  visionSeed?: number;
   threads?: number;
   onProgress?: (p: ReportProgress) => void;
 }
@@ -226,6 +292,16 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   for (const [name, v] of aligner.store.values)
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
       store.set(name, v.shape, Float32Array.from(v.data));
+  const visionLoss =
+    preset.visionPretrainSteps > 0
+      ? await pretrainVision(vision, store, {
+          steps: preset.visionPretrainSteps,
+          cases: preset.visionPretrainCases,
+          seed: o.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
+          threads: o.threads,
+          onProgress: o.onProgress,
+        })
+      : undefined;
   store.initMissing(graph.loss.graph, seed);
   for (const layer of moeLayerIndices(lm)) store.set(routerBiasName(layer), [lm.moe.experts], new Float32Array(lm.moe.experts));
   const trainStep = await TrainStep.create(graph.loss, store, { threads: o.threads, extras: graph.extras });
@@ -283,7 +359,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     const stats = routerStats(lm, r.extras, b * t);
     for (const l of stats.layers) updateRouterBias(store.get(routerBiasName(l.layer)).data, l.load, lm.moe.biasUpdateRate);
     loss = (r.extras.ce.data as Float32Array)[0];
-    o.onProgress?.({ step: step + 1, steps, loss, msPerStep: performance.now() - t0 });
+    o.onProgress?.({ stage: "report", step: step + 1, steps, loss, msPerStep: performance.now() - t0 });
   }
   const config: ReportModelFileConfig = {
     kind: REPORT_MODEL_KIND,
@@ -297,6 +373,10 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
       trainSeed,
       cases: preset.cases,
       zhShare: preset.zhShare,
+      labelLossWeight: preset.labelLossWeight,
+      visionPretrainSteps: preset.visionPretrainSteps,
+      visionPretrainCases: preset.visionPretrainCases,
+      visionPretrainLoss: visionLoss,
       aligner: alignerDir,
       finalLoss: loss,
     },
