@@ -273,17 +273,20 @@ class MoeLmSession implements BatchDecodeSession {
   private imageFeeds(rows: number[], tokens: number[][], t: number, positions: BigInt64Array, domain: BigInt64Array) {
     const image = this.cfg.image!;
     const bRows = this.bRows;
-    const withPrefix = rows.filter((r) => this.images[r] !== undefined && this.nextPosition[r] < image.slots);
+    // [row, index into rows] of the rows whose prefix slots are in this feed
+    const withPrefix = rows
+      .map((r, i) => [r, i] as const)
+      .filter(([r]) => this.images[r] !== undefined && this.nextPosition[r] < image.slots);
     const s = withPrefix.length > 0 ? image.slots : 0;
     const slots = new BigInt64Array(bRows * t).fill(BigInt(s));
     const features = new Float32Array(bRows * s * image.features);
     const imageGroup = this.cfg.moe.groups.findIndex((g) => g.name === "image");
-    for (const r of withPrefix) {
+    for (const [r, i] of withPrefix) {
       features.set(this.images[r]!, r * s * image.features);
-      for (let j = 0; j < t; j++) {
+      const padding = t - tokens[i].length; // left padding is not a position of the row
+      for (let j = padding; j < t; j++) {
         const p = Number(positions[r * t + j]);
-        const fed = j >= t - tokens[rows.indexOf(r)].length; // left padding is not a position of the row
-        if (fed && p < image.slots) {
+        if (p < image.slots) {
           slots[r * t + j] = BigInt(p);
           if (imageGroup >= 0) domain[r * t + j] = BigInt(imageGroup);
         }

@@ -222,11 +222,11 @@ export class LocalLmProvider implements Provider {
     };
   }
 
-  private static onePrompt(req: CompletionRequest): string {
+  private onePrompt(req: CompletionRequest): string {
     if (typeof req.prompt === "string") return req.prompt;
     if (req.prompt.length === 1) return req.prompt[0];
     throw new ProviderError(
-      "local",
+      this.name,
       400,
       "http_error",
       false,
@@ -236,7 +236,7 @@ export class LocalLmProvider implements Provider {
 
   async *completionStream(req: CompletionRequest, ctx: ProviderContext): AsyncIterable<Completion> {
     const base = { id: `cmpl-${randomUUID()}`, object: "text_completion" as const, created: nowSeconds(), model: req.model };
-    const prompt = LocalLmProvider.onePrompt(req);
+    const prompt = this.onePrompt(req);
     const includeUsage = req.stream_options?.include_usage === true;
     if (req.echo) yield { ...base, choices: [{ text: prompt, index: 0, logprobs: null, finish_reason: null }], usage: null };
     for await (const step of this.run(req.model, prompt, req, [], ctx)) {
@@ -293,7 +293,7 @@ export class LocalLmProvider implements Provider {
   }
 
   async completion(req: CompletionRequest, ctx: ProviderContext): Promise<Completion> {
-    const prompt = LocalLmProvider.onePrompt(req);
+    const prompt = this.onePrompt(req);
     let text = req.echo ? prompt : "";
     let finish: FinishReason = "stop";
     let usage: CompletionUsage | undefined;
