@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { z } from "zod";
 import { readMedicalImage } from "../data/medical/index.js";
 import { reportText, synthChestSet } from "../data/synth/index.js";
@@ -27,20 +27,10 @@ import {
   trainAlign,
 } from "../train/alignRecipe.js";
 import { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "../train/retrieval.js";
+import { integer, positiveInt } from "./args.js";
 
 /** The aligner the project ships (trained by assets/aligner/RECIPE.md). */
 export const SHIPPED_ALIGNER_DIR = fileURLToPath(new URL("../../assets/aligner", import.meta.url));
-
-const positiveInt = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got "${v}"`);
-  return n;
-};
-const integer = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${what} must be an integer, got "${v}"`);
-  return n;
-};
 
 const fmtEta = (s: number) =>
   Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : "-";

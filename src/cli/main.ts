@@ -1,7 +1,9 @@
 // The `aigc` command.
 
 import { existsSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
+import type { FastifyInstance } from "fastify";
+import { avatarApp, loadAvatarServices } from "../apps/avatar/index.js";
 import { medicalAppPage, medicalRoutes } from "../apps/medical/http.js";
 import { ReportGenerator } from "../apps/medical/reportGenerator.js";
 import { HeServer, loadShippedModels } from "../secure/he/index.js";
@@ -11,10 +13,14 @@ import { createPlatform } from "../serve/platform.js";
 import { hashApiKey, newApiKey } from "../serve/tenants/index.js";
 import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
 import { registerAlignCommands } from "./align.js";
+import { positiveInt } from "./args.js";
+import { registerAvatarHeadCommand } from "./avatarHead.js";
 import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { registerDataCommands } from "./data.js";
 import { doctor, formatDoctor } from "./doctor.js";
+import { registerEmotionCommands } from "./emotion.js";
 import { formatPlan, heDecrypt, heEncrypt, heInfer, heKeygen, hePlan, runHeBench } from "./he.js";
+import { registerLipSyncCommands } from "./lipsync.js";
 import {
   evalLm,
   exportLmOnnx,
@@ -26,12 +32,6 @@ import {
 } from "./lm.js";
 import { registerReportCommands, SHIPPED_REPORT_MODEL_DIR } from "./report.js";
 import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
-
-const positiveInt = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got "${v}"`);
-  return n;
-};
 
 const program = new Command()
   .name("aigc")
@@ -95,16 +95,24 @@ program
     const reports = existsSync(SHIPPED_REPORT_MODEL_DIR)
       ? await ReportGenerator.load(SHIPPED_REPORT_MODEL_DIR, { threads: o.threads })
       : undefined;
+    const avatar = await loadAvatarServices();
+    if (avatar.speechUnavailable) console.error(`avatar: ${avatar.speechUnavailable}`);
     const app = await buildApp({
       platform,
       he: await HeServer.create(loadShippedModels()),
-      apps: reports ? [{ register: (scope) => medicalRoutes(scope, { reports }), pages: [medicalAppPage] }] : [],
+      apps: [
+        ...(reports
+          ? [{ register: (scope: FastifyInstance) => medicalRoutes(scope, { reports }), pages: [medicalAppPage] }]
+          : []),
+        avatarApp(avatar),
+      ],
       bodyLimit: config.server.bodyLimitBytes,
       logger: { level: o.logLevel },
     });
     const close = async () => {
       await app.close();
       await reports?.close();
+      await avatar.close();
       await platform.close();
       process.exit(0);
     };
@@ -318,6 +326,9 @@ program
 
 registerAlignCommands({ train, eval: evalCmd, root: program });
 registerReportCommands({ train, eval: evalCmd, root: program });
+registerLipSyncCommands(train, evalCmd, program);
+registerEmotionCommands(train, evalCmd, program);
+registerAvatarHeadCommand(program.command("avatar").description("the digital human's parts"));
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`aigc: ${err instanceof Error ? err.message : String(err)}`);

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { evaluateReports, type ReportEval } from "../apps/medical/evaluateReports.js";
 import { contextFromJson, readSlice } from "../apps/medical/inputs.js";
 import { ReportGenerator } from "../apps/medical/reportGenerator.js";
@@ -14,6 +14,7 @@ import { type ReportLanguage, reportLanguages } from "../apps/medical/reportMode
 import { MedicalFileError } from "../data/medical/index.js";
 import { labelReport, type SynthCase, synthChestSet } from "../data/synth/index.js";
 import { type ReportPresetName, reportPresets, trainReport } from "../train/reportRecipe.js";
+import { positiveInt } from "./args.js";
 import type { SynthCtIndex } from "./data.js";
 
 /** The report model the project ships (see its RECIPE.md). */
@@ -23,12 +24,6 @@ export const REPORT_EVAL_SEED = 31;
 /** Shown with every report. */
 export const syntheticDisclaimer =
   "This report was written by a model trained only on synthetic CT images and records; it is not a medical opinion.";
-
-const positiveInt = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got "${v}"`);
-  return n;
-};
 
 /** Cases of a folder written by `aigc data synth-ct`: pixels from its DICOM files, truth and EHR from its JSON. */
 async function casesFromDir(dir: string, n: number): Promise<SynthCase[]> {

@@ -6,24 +6,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { Command } from "commander";
 import { registerAlignCommands } from "../../src/cli/align.js";
 import { synthChestSet, writeSynthCase } from "../../src/data/synth/index.js";
+import { runAigc } from "../helpers/cli.js";
 
-/** Runs `aigc <args>` with the align commands registered; returns what it printed to stdout. */
-async function aigc(...args: string[]): Promise<string> {
-  const root = new Command().name("aigc").exitOverride();
-  registerAlignCommands({ train: root.command("train"), eval: root.command("eval"), root });
-  const printed: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]) => printed.push(parts.join(" "));
-  try {
-    await root.parseAsync(["node", "aigc", ...args]);
-  } finally {
-    console.log = log;
-  }
-  return printed.join("\n");
-}
+const aigc = (...args: string[]) => runAigc(registerAlignCommands, ...args);
 
 test("train align, eval retrieval (--seed/--n and --data), embed", async () => {
   const dir = await mkdtemp(join(tmpdir(), "aigc-align-cli-"));

@@ -1,0 +1,179 @@
+// The trained emotion classifier on disk (config.json + model.safetensors) and in use:
+// text -> { emotion, intensity, probs, valence }, run by ONNX Runtime from the same graph
+// the recipe trained.
+
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { Graph, op, toOnnx } from "../../../graph/index.js";
+import { EmotionClassifierConfig, emotionClassifier, emotionInputs } from "../../../models/emotionClassifier.js";
+import { Scope } from "../../../nn/scope.js";
+import { ParamStore } from "../../../runtime/params.js";
+import {
+  float16ToFloat32,
+  float32ToFloat16,
+  readSafetensors,
+  type SafeTensor,
+  writeSafetensors,
+} from "../../../runtime/safetensors.js";
+import { type CompiledGraph, compile } from "../../../runtime/session.js";
+import { emotionFeeds } from "../../../train/emotionRecipe.js";
+import { EMOTIONS, type Emotion } from "../faceRig.js";
+import { type FeaturizerConfig, featurize } from "./featurize.js";
+
+/** The classifier the project ships (trained by assets/emotion/RECIPE.md). */
+export const SHIPPED_EMOTION_MODEL_DIR = fileURLToPath(new URL("../../../../assets/emotion", import.meta.url));
+export const EMOTION_MODEL_KIND = "aigc-emotion-classifier";
+/** Longest text classify accepts, in UTF-16 code units. */
+export const MAX_TEXT_LENGTH = 2000;
+
+/**
+ * Valence of each emotion, for polarity: happy +1, sad and angry -1, neutral 0, surprised
+ * +0.3 (surprise is mostly pleasant in reviews and chat, "wow", but far weaker evidence of
+ * approval than happiness).
+ */
+export const EMOTION_VALENCE: Readonly<Record<Emotion, number>> = { neutral: 0, happy: 1, sad: -1, angry: -1, surprised: 0.3 };
+
+export const EmotionModelFileConfig = z
+  .object({
+    kind: z.literal(EMOTION_MODEL_KIND),
+    /** Output order of the classifier; must be the face rig's EMOTIONS. */
+    emotions: z.array(z.string()),
+    model: EmotionClassifierConfig,
+    /** How it was trained (seed, steps, data): informational. */
+    training: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type EmotionModelFileConfig = z.infer<typeof EmotionModelFileConfig>;
+
+export class EmotionModelError extends Error {
+  override name = "EmotionModelError";
+}
+export class EmotionInputError extends Error {
+  override name = "EmotionInputError";
+}
+
+export interface EmotionPrediction {
+  emotion: Emotion;
+  /** How strongly the emotion shows, in [0, 1]. */
+  intensity: number;
+  probs: Record<Emotion, number>;
+  /** Σ p(e)·valence(e), in [-1, 1]. */
+  valence: number;
+}
+
+export const featurizerConfigOf = (m: EmotionClassifierConfig): FeaturizerConfig => ({
+  buckets: m.buckets,
+  maxTokens: m.maxTokens,
+  featuresPerToken: m.featuresPerToken,
+});
+
+/** Write a model folder; weights in float16 (half the bytes; loading widens them back). */
+export async function saveEmotionModel(dir: string, config: EmotionModelFileConfig, store: ParamStore): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [name, v] of store.values) tensors[name] = { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) };
+  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  await writeFile(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+export async function loadEmotionModel(dir: string): Promise<{ config: EmotionModelFileConfig; store: ParamStore }> {
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath))
+    throw new EmotionModelError(
+      `no emotion model in ${dir}: expected ${configPath} (train one with \`aigc train emotion --out ${dir}\`)`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(configPath, "utf8"));
+  } catch (err) {
+    throw new EmotionModelError(`${configPath} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = EmotionModelFileConfig.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new EmotionModelError(`${configPath} is not a valid ${EMOTION_MODEL_KIND} config: ${issues}`);
+  }
+  const config = parsed.data;
+  if (config.emotions.join() !== EMOTIONS.join() || config.model.classes !== EMOTIONS.length)
+    throw new EmotionModelError(`${configPath}: emotions [${config.emotions.join(", ")}] must be [${EMOTIONS.join(", ")}]`);
+  const weightsPath = join(dir, "model.safetensors");
+  if (!existsSync(weightsPath)) throw new EmotionModelError(`no weights in ${dir}: expected ${weightsPath}`);
+  const store = new ParamStore();
+  for (const [name, t] of Object.entries((await readSafetensors(weightsPath)).tensors)) {
+    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
+    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
+    else throw new EmotionModelError(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F16 or F32`);
+  }
+  return { config, store };
+}
+
+export class EmotionClassifier {
+  private constructor(
+    readonly config: EmotionModelFileConfig,
+    private readonly session: CompiledGraph,
+  ) {}
+
+  /** Build the inference graph with the weights embedded and compile it (1 thread: one text is tiny). */
+  static async create(config: EmotionModelFileConfig, store: ParamStore, threads = 1): Promise<EmotionClassifier> {
+    const g = new Graph();
+    const out = emotionClassifier(new Scope(g), config.model, emotionInputs(g, config.model, "B"));
+    for (const name of g.params.keys()) {
+      if (!store.values.has(name)) throw new EmotionModelError(`the weights have no tensor "${name}" the classifier needs`);
+      const want = (g.params.get(name)?.shape ?? []).join(",");
+      if (store.get(name).shape.join(",") !== want)
+        throw new EmotionModelError(`tensor "${name}" has shape [${store.get(name).shape}], expected [${want}]`);
+    }
+    const model = toOnnx({
+      outputs: { probs: op.softmax(out.logits, -1), intensity: op.sigmoid(out.intensityLogit) },
+      name: "emotion_classifier",
+      paramValue: (name) => store.get(name).data,
+    });
+    return new EmotionClassifier(config, await compile(model, { threads }));
+  }
+
+  async classify(text: string): Promise<EmotionPrediction> {
+    return (await this.classifyMany([text]))[0];
+  }
+
+  async classifyMany(texts: readonly string[]): Promise<EmotionPrediction[]> {
+    texts.forEach((t, i) => {
+      const what = texts.length > 1 ? `text ${i}` : "text";
+      if (typeof t !== "string") throw new EmotionInputError(`${what} must be a string, got ${typeof t}`);
+      if (t.trim().length === 0) throw new EmotionInputError(`${what} is empty: give a sentence to classify`);
+      if (t.length > MAX_TEXT_LENGTH)
+        throw new EmotionInputError(
+          `${what} has ${t.length} characters; at most ${MAX_TEXT_LENGTH} are accepted (split it into sentences)`,
+        );
+    });
+    const m = this.config.model;
+    const out: EmotionPrediction[] = [];
+    const chunk = 256;
+    for (let from = 0; from < texts.length; from += chunk) {
+      const part = texts.slice(from, from + chunk);
+      const r = await this.session.run(emotionFeeds(featurize(part, featurizerConfigOf(m)), part.length, m));
+      const probs = r.probs.data as Float32Array;
+      const intensity = r.intensity.data as Float32Array;
+      part.forEach((_, i) => {
+        const p = {} as Record<Emotion, number>;
+        let best: Emotion = EMOTIONS[0];
+        let valence = 0;
+        EMOTIONS.forEach((e, c) => {
+          p[e] = probs[i * m.classes + c];
+          valence += p[e] * EMOTION_VALENCE[e];
+          if (p[e] > p[best]) best = e;
+        });
+        out.push({ emotion: best, intensity: intensity[i], probs: p, valence });
+      });
+    }
+    return out;
+  }
+}
+
+/** Load a classifier folder (default: the shipped one). */
+export async function loadEmotionClassifier(dir: string = SHIPPED_EMOTION_MODEL_DIR): Promise<EmotionClassifier> {
+  const { config, store } = await loadEmotionModel(dir);
+  return EmotionClassifier.create(config, store);
+}

@@ -1,0 +1,21 @@
+// Option parsers shared by the `aigc` commands: each names the option in its error.
+
+import { InvalidArgumentError } from "commander";
+
+export const integer = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${what} must be an integer, got "${v}"`);
+  return n;
+};
+
+export const positiveInt = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got "${v}"`);
+  return n;
+};
+
+export const finiteNumber = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be a number, got "${v}"`);
+  return n;
+};
