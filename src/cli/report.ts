@@ -43,34 +43,50 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
     .option("--out <dir>", "model folder", "runs/report-model")
     .option("--aligner <dir>", "aligner whose image encoder starts the vision tower", "assets/aligner")
     .option("--steps <n>", "optimizer steps (default: the preset's)", positiveInt("--steps"))
+    .option(
+      "--vision-steps <n>",
+      "stage 1 (finding-label pre-training of the vision tower) steps (default: the preset's)",
+      positiveInt("--vision-steps"),
+    )
+    .option("--vision-cases <n>", "stage 1 synthetic cases (default: the preset's)", positiveInt("--vision-cases"))
     .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
-    .action(async (o: { preset: ReportPresetName; out: string; aligner: string; steps?: number; threads?: number }) => {
-      const bar = new cliProgress.SingleBar(
-        {
-          format: "report model |{bar}| {value}/{total} | loss {loss} | {ms} ms/step | ETA {eta_formatted}",
-          stream: process.stderr,
-          noTTYOutput: true,
-          notTTYSchedule: 5000,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(o.steps ?? reportPresets[o.preset].steps, 0, { stage: "-", loss: "-", ms: "-" });
-      try {
-        const r = await trainReport({
-          ...o,
-          onProgress: (p) => {
-            if (p.step === 1) bar.setTotal(p.steps);
-            bar.update(p.step, { stage: p.stage, loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) });
+    .action(
+      async (o: {
+        preset: ReportPresetName;
+        out: string;
+        aligner: string;
+        steps?: number;
+        visionSteps?: number;
+        visionCases?: number;
+        threads?: number;
+      }) => {
+        const bar = new cliProgress.SingleBar(
+          {
+            format: "report model ({stage}) |{bar}| {value}/{total} | loss {loss} | {ms} ms/step | ETA {eta_formatted}",
+            stream: process.stderr,
+            noTTYOutput: true,
+            notTTYSchedule: 5000,
           },
-        });
-        bar.stop();
-        console.log(
-          `final report-token loss ${r.loss.toFixed(3)} on ${r.examples} sequences, vocab ${r.vocab}; model in ${o.out}`,
+          cliProgress.Presets.shades_classic,
         );
-      } finally {
-        bar.stop();
-      }
-    });
+        bar.start(o.steps ?? reportPresets[o.preset].steps, 0, { stage: "-", loss: "-", ms: "-" });
+        try {
+          const r = await trainReport({
+            ...o,
+            onProgress: (p) => {
+              if (p.step === 1) bar.setTotal(p.steps);
+              bar.update(p.step, { stage: p.stage, loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) });
+            },
+          });
+          bar.stop();
+          console.log(
+            `final report-token loss ${r.loss.toFixed(3)} on ${r.examples} sequences, vocab ${r.vocab}; model in ${o.out}`,
+          );
+        } finally {
+          bar.stop();
+        }
+      },
+    );
 
   groups.eval
     .command("report")

@@ -244,6 +244,9 @@ export interface TrainReportOptions {
   /** The aligner whose image encoder starts the vision tower (default assets/aligner). */
   aligner?: string;
   steps?: number;
+  /** Stage-1 steps and cases (default: the preset's). */
+  visionSteps?: number;
+  visionCases?: number;
   seed?: number;
   trainSeed?: number;
   /** Cases of the vision pre-training stage (a seed the report training and evaluation do not use). */
@@ -293,10 +296,10 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
       store.set(name, v.shape, Float32Array.from(v.data));
   const visionLoss =
-    preset.visionPretrainSteps > 0
+    (o.visionSteps ?? preset.visionPretrainSteps) > 0
       ? await pretrainVision(vision, store, {
-          steps: preset.visionPretrainSteps,
-          cases: preset.visionPretrainCases,
+          steps: o.visionSteps ?? preset.visionPretrainSteps,
+          cases: o.visionCases ?? preset.visionPretrainCases,
           seed: o.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
           threads: o.threads,
           onProgress: o.onProgress,
