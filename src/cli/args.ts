@@ -19,3 +19,9 @@ export const finiteNumber = (what: string) => (v: string) => {
   if (!Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be a number, got "${v}"`);
   return n;
 };
+
+export const nonNegativeInt = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be an integer ≥ 0, got "${v}"`);
+  return n;
+};

@@ -14,7 +14,7 @@ import { type ReportLanguage, reportLanguages } from "../apps/medical/reportMode
 import { MedicalFileError } from "../data/medical/index.js";
 import { labelReport, type SynthCase, synthChestSet } from "../data/synth/index.js";
 import { type ReportPresetName, reportPresets, trainReport } from "../train/reportRecipe.js";
-import { positiveInt } from "./args.js";
+import { nonNegativeInt, positiveInt } from "./args.js";
 import type { SynthCtIndex } from "./data.js";
 
 /** The report model the project ships (see its RECIPE.md). */
@@ -45,8 +45,8 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
     .option("--steps <n>", "optimizer steps (default: the preset's)", positiveInt("--steps"))
     .option(
       "--vision-steps <n>",
-      "stage 1 (finding-label pre-training of the vision tower) steps (default: the preset's)",
-      positiveInt("--vision-steps"),
+      "stage 1 (finding-label pre-training of the vision tower) steps, 0 to skip it (default: the preset's)",
+      nonNegativeInt("--vision-steps"),
     )
     .option("--vision-cases <n>", "stage 1 synthetic cases (default: the preset's)", positiveInt("--vision-cases"))
     .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))

@@ -92,8 +92,8 @@ export const reportPresets = {
     bpeVocab: 1400,
     visionPool: 2,
     labelLossWeight: 0.5,
-    visionPretrainSteps: 1500,
-    visionPretrainCases: 8000,
+    visionPretrainSteps: 4000,
+    visionPretrainCases: 16000,
     dim: 128,
     layers: 3,
     expertHidden: 32,
@@ -295,11 +295,13 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   for (const [name, v] of aligner.store.values)
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
       store.set(name, v.shape, Float32Array.from(v.data));
+  const visionSteps = o.visionSteps ?? preset.visionPretrainSteps;
+  const visionCases = o.visionCases ?? preset.visionPretrainCases;
   const visionLoss =
-    (o.visionSteps ?? preset.visionPretrainSteps) > 0
+    visionSteps > 0
       ? await pretrainVision(vision, store, {
-          steps: o.visionSteps ?? preset.visionPretrainSteps,
-          cases: o.visionCases ?? preset.visionPretrainCases,
+          steps: visionSteps,
+          cases: visionCases,
           seed: o.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
           threads: o.threads,
           onProgress: o.onProgress,
@@ -377,8 +379,8 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
       cases: preset.cases,
       zhShare: preset.zhShare,
       labelLossWeight: preset.labelLossWeight,
-      visionPretrainSteps: preset.visionPretrainSteps,
-      visionPretrainCases: preset.visionPretrainCases,
+      visionPretrainSteps: visionSteps,
+      visionPretrainCases: visionCases,
       visionPretrainLoss: visionLoss,
       aligner: alignerDir,
       finalLoss: loss,
