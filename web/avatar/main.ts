@@ -5,11 +5,12 @@
 // sets the expression.
 
 import { VISEMES } from "../../src/apps/avatar/faceRig.js";
+import { splitSentences } from "../../src/apps/avatar/sentences.js";
 import { FaceAnimator } from "./face.js";
 import { type LipSyncModel, type LipSyncRunner, loadLipSync } from "./lipSync.js";
 import { type LiveAudio, listenToMicrophone } from "./microphone.js";
 import { createStage } from "./scene.js";
-import { Speaker, type SpokenSentence, splitSentences } from "./speaker.js";
+import { Speaker, type SpokenSentence } from "./speaker.js";
 import { type AvatarStats, FrameStats } from "./stats.js";
 
 declare global {
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     log(`you: ${prompt}`);
     await chatReply(prompt, (delta) => {
       pending += delta;
-      const { sentences, rest } = splitSentences(pending);
+      const { sentences, rest } = splitSentences(pending, { streaming: true });
       for (const s of sentences) speaker.say(s);
       pending = rest;
     });

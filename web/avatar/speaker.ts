@@ -147,18 +147,3 @@ export class Speaker {
     this.spoken++;
   }
 }
-
-/** Complete sentences at the start of `text` and what is left after them. */
-export function splitSentences(text: string): { sentences: string[]; rest: string } {
-  const sentences: string[] = [];
-  // Latin punctuation ends a sentence only before whitespace or the end ("3.5", "e.g" do not);
-  // CJK punctuation always does.
-  const end = /[.!?;]+["'”’)]*(?:\s+|$)|[。！？；]+["'”’）]*|\n+/gu;
-  let from = 0;
-  for (let m = end.exec(text); m; m = end.exec(text)) {
-    const s = text.slice(from, m.index + m[0].length).trim();
-    if (s) sentences.push(s);
-    from = m.index + m[0].length;
-  }
-  return { sentences, rest: text.slice(from) };
-}
