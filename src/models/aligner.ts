@@ -5,12 +5,13 @@
 // text_projection.weight, logit_scale), tokenizer.json (Hugging Face) and metrics.json.
 
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { BpeTokenizer } from "../data/bpe.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
 import { Scope } from "../nn/scope.js";
+import { readModelConfig } from "../runtime/modelFolder.js";
 import { ParamStore } from "../runtime/params.js";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../runtime/safetensors.js";
 import type { HostTensor } from "../runtime/session.js";
@@ -232,23 +233,13 @@ export async function saveAligner(
 
 /** Reads and validates a model folder; every problem is an AlignerFileError naming the file. */
 export async function loadAligner(dir: string, o: { threads?: number } = {}): Promise<Aligner> {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(configPath))
-    throw new AlignerFileError(
-      `no aligner in ${dir}: expected ${configPath} (train one with \`aigc train align --recipe progressive --out ${dir}\`)`,
-    );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(configPath, "utf8"));
-  } catch (err) {
-    throw new AlignerFileError(`${configPath} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = AlignerFileConfig.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new AlignerFileError(`${configPath} is not a valid ${ALIGNER_KIND} config: ${issues}`);
-  }
-  const config = parsed.data;
+  const config = await readModelConfig(dir, {
+    schema: AlignerFileConfig,
+    what: "aligner",
+    kind: ALIGNER_KIND,
+    trainCommand: `aigc train align --recipe progressive --out ${dir}`,
+    fail: (message) => new AlignerFileError(message),
+  });
   const weightsPath = join(dir, "model.safetensors");
   if (!existsSync(weightsPath)) throw new AlignerFileError(`no weights in ${dir}: expected ${weightsPath}`);
   let tensors: Record<string, SafeTensor>;

@@ -3,18 +3,13 @@
 // everything and says what is wrong.
 
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { BpeTokenizer } from "../data/bpe.js";
-import { ParamStore } from "../runtime/params.js";
-import {
-  float16ToFloat32,
-  float32ToFloat16,
-  readSafetensors,
-  type SafeTensor,
-  writeSafetensors,
-} from "../runtime/safetensors.js";
+import { readModelConfig, readModelWeights } from "../runtime/modelFolder.js";
+import type { ParamStore } from "../runtime/params.js";
+import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../runtime/safetensors.js";
 import { MoeLmConfig } from "./moeLm.js";
 
 export const MODEL_KIND = "aigc-moe-lm";
@@ -54,30 +49,15 @@ export async function saveMoeLm(dir: string, files: MoeLmFiles, o: { weights?: "
 }
 
 export async function loadMoeLm(dir: string): Promise<MoeLmFiles> {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(configPath)) {
-    throw new Error(`no model in ${dir}: expected ${configPath} (train one with \`aigc train lm --preset tiny --out ${dir}\`)`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(configPath, "utf8"));
-  } catch (err) {
-    throw new Error(`${configPath} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = MoeLmFileConfig.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new Error(`${configPath} is not a valid ${MODEL_KIND} config: ${issues}`);
-  }
-  const config = parsed.data;
-  const weightsPath = join(dir, "model.safetensors");
-  if (!existsSync(weightsPath)) throw new Error(`no weights in ${dir}: expected ${weightsPath}`);
-  const store = new ParamStore();
-  for (const [name, t] of Object.entries((await readSafetensors(weightsPath)).tensors)) {
-    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
-    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
-    else throw new Error(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
-  }
+  const fail = (message: string) => new Error(message);
+  const config = await readModelConfig(dir, {
+    schema: MoeLmFileConfig,
+    what: "model",
+    kind: MODEL_KIND,
+    trainCommand: `aigc train lm --preset tiny --out ${dir}`,
+    fail,
+  });
+  const store = await readModelWeights(dir, { fail });
   const tokenizerPath = join(dir, "tokenizer.json");
   if (!existsSync(tokenizerPath)) throw new Error(`no tokenizer in ${dir}: expected ${tokenizerPath}`);
   const tokenizer = BpeTokenizer.load(tokenizerPath);

@@ -20,14 +20,9 @@ import type { SynthEhr } from "../../data/synth/index.js";
 import { Graph, op, type Tensor } from "../../graph/index.js";
 import { AlignerConfig, alignerImageTower } from "../../models/aligner.js";
 import { MoeLmConfig } from "../../models/moeLm.js";
-import { ParamStore } from "../../runtime/params.js";
-import {
-  float16ToFloat32,
-  float32ToFloat16,
-  readSafetensors,
-  type SafeTensor,
-  writeSafetensors,
-} from "../../runtime/safetensors.js";
+import { readModelConfig, readModelWeights } from "../../runtime/modelFolder.js";
+import type { ParamStore } from "../../runtime/params.js";
+import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../../runtime/safetensors.js";
 
 export const REPORT_MODEL_KIND = "aigc-report-model";
 export const reportLanguages = ["en", "zh"] as const;
@@ -211,30 +206,17 @@ export interface ReportModelFiles {
 }
 
 export async function loadReportModelFiles(dir: string): Promise<ReportModelFiles> {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(configPath))
-    throw new ReportModelError(
-      `no report model in ${dir}: expected ${configPath} (train one with \`aigc train report --out ${dir}\`)`,
-    );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(configPath, "utf8"));
-  } catch (e) {
-    throw new ReportModelError(`${configPath} is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = ReportModelFileConfig.safeParse(raw);
-  if (!parsed.success)
-    throw new ReportModelError(`${configPath} is not a valid ${REPORT_MODEL_KIND} config:\n${z.prettifyError(parsed.error)}`);
-  const config = parsed.data;
-  if (!config.lm.image) throw new ReportModelError(`${configPath}: lm.image is missing; a report model needs an image prefix`);
-  const weights = join(dir, "model.safetensors");
-  if (!existsSync(weights)) throw new ReportModelError(`no weights in ${dir}: expected ${weights}`);
-  const store = new ParamStore();
-  for (const [name, t] of Object.entries((await readSafetensors(weights)).tensors)) {
-    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
-    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
-    else throw new ReportModelError(`${weights}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
-  }
+  const fail = (message: string) => new ReportModelError(message);
+  const config = await readModelConfig(dir, {
+    schema: ReportModelFileConfig,
+    what: "report model",
+    kind: REPORT_MODEL_KIND,
+    trainCommand: `aigc train report --out ${dir}`,
+    fail,
+  });
+  if (!config.lm.image)
+    throw new ReportModelError(`${join(dir, "config.json")}: lm.image is missing; a report model needs an image prefix`);
+  const store = await readModelWeights(dir, { fail });
   const tokenizerPath = join(dir, "tokenizer.json");
   if (!existsSync(tokenizerPath)) throw new ReportModelError(`no tokenizer in ${dir}: expected ${tokenizerPath}`);
   const tokenizer = BpeTokenizer.load(tokenizerPath);

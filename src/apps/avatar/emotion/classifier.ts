@@ -1,23 +1,13 @@
-// The trained emotion classifier on disk (config.json + model.safetensors) and in use:
-// text -> { emotion, intensity, probs, valence }, run by ONNX Runtime from the same graph
-// the recipe trained.
-
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { Graph, op, toOnnx } from "../../../graph/index.js";
 import { EmotionClassifierConfig, emotionClassifier, emotionInputs } from "../../../models/emotionClassifier.js";
 import { Scope } from "../../../nn/scope.js";
-import { ParamStore } from "../../../runtime/params.js";
-import {
-  float16ToFloat32,
-  float32ToFloat16,
-  readSafetensors,
-  type SafeTensor,
-  writeSafetensors,
-} from "../../../runtime/safetensors.js";
+import { readModelConfig, readModelWeights } from "../../../runtime/modelFolder.js";
+import type { ParamStore } from "../../../runtime/params.js";
+import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../../../runtime/safetensors.js";
 import { type CompiledGraph, compile } from "../../../runtime/session.js";
 import { emotionFeeds } from "../../../train/emotionRecipe.js";
 import { EMOTIONS, type Emotion } from "../faceRig.js";
@@ -80,33 +70,19 @@ export async function saveEmotionModel(dir: string, config: EmotionModelFileConf
 }
 
 export async function loadEmotionModel(dir: string): Promise<{ config: EmotionModelFileConfig; store: ParamStore }> {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(configPath))
-    throw new EmotionModelError(
-      `no emotion model in ${dir}: expected ${configPath} (train one with \`aigc train emotion --out ${dir}\`)`,
-    );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(configPath, "utf8"));
-  } catch (err) {
-    throw new EmotionModelError(`${configPath} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = EmotionModelFileConfig.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new EmotionModelError(`${configPath} is not a valid ${EMOTION_MODEL_KIND} config: ${issues}`);
-  }
-  const config = parsed.data;
+  const fail = (message: string) => new EmotionModelError(message);
+  const config = await readModelConfig(dir, {
+    schema: EmotionModelFileConfig,
+    what: "emotion model",
+    kind: EMOTION_MODEL_KIND,
+    trainCommand: `aigc train emotion --out ${dir}`,
+    fail,
+  });
   if (config.emotions.join() !== EMOTIONS.join() || config.model.classes !== EMOTIONS.length)
-    throw new EmotionModelError(`${configPath}: emotions [${config.emotions.join(", ")}] must be [${EMOTIONS.join(", ")}]`);
-  const weightsPath = join(dir, "model.safetensors");
-  if (!existsSync(weightsPath)) throw new EmotionModelError(`no weights in ${dir}: expected ${weightsPath}`);
-  const store = new ParamStore();
-  for (const [name, t] of Object.entries((await readSafetensors(weightsPath)).tensors)) {
-    if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
-    else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
-    else throw new EmotionModelError(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F16 or F32`);
-  }
+    throw new EmotionModelError(
+      `${join(dir, "config.json")}: emotions [${config.emotions.join(", ")}] must be [${EMOTIONS.join(", ")}]`,
+    );
+  const store = await readModelWeights(dir, { fail });
   return { config, store };
 }
 
