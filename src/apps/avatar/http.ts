@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HttpError } from "../../serve/errors.js";
+import { parseBody } from "../../serve/openai/index.js";
 import type { AppPage } from "../../serve/routes/ops.js";
 import type { Emotion } from "./faceRig.js";
 import { avatarPage, tapWorkletSource } from "./page.js";
@@ -84,16 +85,6 @@ const hanCharacter = /\p{Script=Han}/u;
 /** Mandarin if the text has Han characters, else English. */
 export const detectLanguage = (text: string): SpeechLanguage => (hanCharacter.test(text) ? "zh" : "en");
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-    throw new HttpError(400, "invalid_avatar_request", `${where}${issue?.message ?? "invalid request"}`);
-  }
-  return r.data;
-}
-
 export async function avatarRoutes(app: FastifyInstance, services: AvatarServices): Promise<void> {
   let head: Buffer | undefined;
   app.get("/avatar", async (_req, reply) =>
@@ -123,7 +114,7 @@ export async function avatarRoutes(app: FastifyInstance, services: AvatarService
   });
 
   app.post("/v1/avatar/speak", async (req) => {
-    const body = parse(speakRequest, req.body);
+    const body = parseBody(speakRequest, req.body);
     if (!services.synthesize)
       throw new HttpError(503, "speech_unavailable", services.speechUnavailable ?? "no speech synthesizer is installed");
     const lang = body.lang === "auto" ? detectLanguage(body.text) : body.lang;
@@ -145,7 +136,7 @@ export async function avatarRoutes(app: FastifyInstance, services: AvatarService
   });
 
   app.post("/v1/avatar/emotion", async (req) => {
-    const body = parse(emotionRequest, req.body);
+    const body = parseBody(emotionRequest, req.body);
     if (!services.emotion) throw new HttpError(503, "emotion_unavailable", "no emotion model is loaded");
     return services.emotion.classify(body.text);
   });
