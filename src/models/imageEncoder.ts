@@ -1,7 +1,8 @@
 // The image tower: a small ViT over windowed CT slices. HU values are mapped on the host
 // to one channel per intensity window (lung, mediastinum, ...) and resampled to a square
-// image; in the graph, patches -> [CLS] + position embeddings -> pre-norm encoder blocks
-// -> pooled feature -> linear projection -> L2-normalised embedding.
+// image; in the graph, patch tokens (a linear map of each patch, or a convolutional stem)
+// -> [CLS] + position embeddings -> pre-norm encoder blocks -> pooled feature -> linear
+// projection -> L2-normalised embedding.
 //
 // Dims: B batch, C channels (windows), S image side, P patch, N patches, D width, E embedding.
 
@@ -11,6 +12,7 @@ import { linear } from "../nn/layers.js";
 import type { Scope } from "../nn/scope.js";
 import {
   addPositionEmbedding,
+  convStemEmbedding,
   l2Normalize,
   maxPool,
   meanPool,
@@ -37,6 +39,13 @@ export const ImageEncoderConfig = z
     windows: z.array(HuWindow).min(1),
     /** Patch side P; imageSize must be a multiple. */
     patch: z.number().int().positive(),
+    /**
+     * Patch embedding: a linear map of each P×P patch (ViT), or a convolutional stem of
+     * 3×3 stride-2 convolutions with these output channels (P must be 2^length).
+     */
+    stem: z
+      .union([z.literal("linear"), z.object({ convChannels: z.array(z.number().int().positive()).min(1) }).strict()])
+      .default("linear"),
     /** Model width D. */
     dim: z.number().int().positive(),
     /** Attention heads (dim must be a multiple). */
@@ -50,7 +59,10 @@ export const ImageEncoderConfig = z
   })
   .strict()
   .refine((c) => c.imageSize % c.patch === 0, { message: "imageSize must be a multiple of patch" })
-  .refine((c) => c.dim % c.heads === 0, { message: "dim must be a multiple of heads" });
+  .refine((c) => c.dim % c.heads === 0, { message: "dim must be a multiple of heads" })
+  .refine((c) => c.stem === "linear" || 2 ** c.stem.convChannels.length === c.patch, {
+    message: "a conv stem halves the image once per channel entry: patch must be 2^convChannels.length",
+  });
 export type ImageEncoderConfig = z.infer<typeof ImageEncoderConfig>;
 
 /** Lung and mediastinal windows: air-filled lesions show in the first, fluid and soft tissue in the second. */
@@ -132,7 +144,10 @@ export function imageEncoder(
   if (pixels.rank !== 4 || want.some((d, i) => pixels.shape[i + 1] !== d))
     throw new Error(`imageEncoder: pixels must be [B, ${want.join(", ")}], got [${pixels.shape.join(", ")}]`);
   const emb = s.child("embeddings");
-  let x = patchEmbedding(emb.child("patch_embedding"), pixels, { patch: cfg.patch, dim: cfg.dim }); // [B, N, D]
+  let x =
+    cfg.stem === "linear"
+      ? patchEmbedding(emb.child("patch_embedding"), pixels, { patch: cfg.patch, dim: cfg.dim })
+      : convStemEmbedding(emb.child("conv_stem"), pixels, { channels: cfg.stem.convChannels, dim: cfg.dim }); // [B, N, D]
   if (cfg.pool === "cls") x = prependClsToken(emb.child("class_embedding"), x); // [B, N+1, D]
   x = addPositionEmbedding(emb.child("position_embedding"), x);
   const tokens = transformerEncoder(s.child("encoder"), x, cfg); // [B, N(+1), D]

@@ -1,7 +1,8 @@
 // Encoder building blocks shared by the image and text towers: ViT patch embedding (a
-// reshape plus MatMul, since ONNX Runtime has no float64 Conv), learned position
-// embeddings, a [CLS] token, bidirectional self-attention with an optional key padding
-// mask, and the pre-norm encoder block.
+// reshape plus MatMul, gradient-checkable in float64, which ONNX Runtime's Conv is not) or
+// a convolutional stem (float32), learned position embeddings, a [CLS] token,
+// bidirectional self-attention with an optional key padding mask, and the pre-norm
+// encoder block.
 //
 // Dims: B batch, C channels, H/W image height/width, P patch size, N patches (or tokens),
 // D model width, Hd heads, Dh head size.
@@ -38,6 +39,28 @@ export function patchEmbedding(s: Scope, images: Tensor, o: { patch: number; dim
   const patches = patchify(images, o.patch);
   const fanIn = patches.shape[2] as number;
   return linear(s, patches, o.dim, { std: 1 / Math.sqrt(fanIn), bias: true });
+}
+
+/**
+ * Convolutional stem ("Early convolutions help transformers see better", Xiao et al. 2021):
+ * 3×3 stride-2 convolutions with bias and ReLU, one per halving, then a linear map of each
+ * cell to D. Same token grid as `patchEmbedding` with P = 2^channels.length, but small
+ * structures (a 2-pixel nodule) reach the tokens through overlapping, nonlinear filters
+ * instead of one linear map of the patch. [B, C, H, W] -> [B, N, D].
+ * Parameters: `conv.{i}.weight` [Co, Ci, 3, 3], `conv.{i}.bias` [Co], `proj.weight`, `proj.bias`.
+ */
+export function convStemEmbedding(s: Scope, images: Tensor, o: { channels: readonly number[]; dim: number }): Tensor {
+  let x = images; // [B, C, H, W]
+  o.channels.forEach((co, i) => {
+    const [, ci] = staticShape(x, "convStemEmbedding");
+    const conv = s.child("conv").child(i);
+    const w = conv.param("weight", [co, ci, 3, 3], { kind: "normal", std: Math.sqrt(2 / (ci * 9)) }); // He init for ReLU
+    const b = conv.param("bias", [co], { kind: "constant", value: 0 });
+    x = op.relu(op.add(op.conv2d(x, w, { stride: [2, 2], padding: [1, 1, 1, 1] }), op.reshape(b, [1, co, 1, 1]))); // [B, Co, H/2, W/2]
+  });
+  const [b, c, gh, gw] = staticShape(x, "convStemEmbedding");
+  const cells = op.transpose(op.reshape(x, [b, c, gh * gw]), [0, 2, 1]); // [B, N, C]
+  return linear(s.child("proj"), cells, o.dim, { std: 1 / Math.sqrt(c), bias: true }); // [B, N, D]
 }
 
 /** x [B, N, D] + a learned table [N, D] (parameter `weight`). */

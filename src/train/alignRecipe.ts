@@ -79,13 +79,26 @@ export interface AlignPreset {
 }
 
 const encoder = { heads: 4, pool: "mean" as const };
+// The image tower: a convolutional stem (a 2-pixel nodule survives into the tokens) and max
+// pooling (a small lesion is not averaged away over 64 patches). At equal steps both beat
+// the linear patch embedding with mean pooling by a wide margin on the finding labels.
+const imageTower = { heads: 4, pool: "max" as const };
 
 export const alignPresets = {
   // For tests: trains in seconds on a few dozen pairs.
   tiny: {
     model: {
       embedDim: 512,
-      image: { ...encoder, imageSize: 32, windows: [...CHEST_WINDOWS], patch: 8, dim: 32, layers: 1, hidden: 64 },
+      image: {
+        ...imageTower,
+        stem: { convChannels: [8, 16, 32] },
+        imageSize: 32,
+        windows: [...CHEST_WINDOWS],
+        patch: 8,
+        dim: 32,
+        layers: 1,
+        hidden: 64,
+      },
       text: { ...encoder, maxLen: 160, dim: 32, layers: 1, hidden: 64 },
       temperature: 0.1,
       learnableTemperature: false,
@@ -107,7 +120,16 @@ export const alignPresets = {
   default: {
     model: {
       embedDim: 512,
-      image: { ...encoder, imageSize: 128, windows: [...CHEST_WINDOWS], patch: 16, dim: 128, layers: 4, hidden: 256 },
+      image: {
+        ...imageTower,
+        stem: { convChannels: [32, 64, 128, 128] },
+        imageSize: 128,
+        windows: [...CHEST_WINDOWS],
+        patch: 16,
+        dim: 128,
+        layers: 4,
+        hidden: 256,
+      },
       text: { ...encoder, maxLen: 192, dim: 128, layers: 2, hidden: 256 },
       temperature: 0.1,
       learnableTemperature: false,
@@ -119,7 +141,7 @@ export const alignPresets = {
     batch: 64,
     steps: 1000,
     pretrainSteps: 333,
-    lr: 1e-3,
+    lr: 2e-3,
     maskRatio: 0.15,
     textClassification: true,
     evals: 3,

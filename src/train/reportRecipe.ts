@@ -43,12 +43,12 @@ export interface ReportPreset {
   seqLen: number;
   lr: number;
   bpeVocab: number;
-  /** Average k x k patch tokens into one prefix slot. */
+  /** Pool k x k patch tokens into one prefix slot (max for a max-pooled tower, else the mean). */
   visionPool: number;
   /**
-   * Weight of an auxiliary loss on the vision tower: a linear head on its mean patch token
-   * predicts the finding labels (type x side, lobe, severity, size band, level, ratio band)
-   * with binary cross-entropy. Dense, direct supervision of what the report must say; the
+   * Weight of an auxiliary loss on the vision tower: a linear head on its pooled prefix
+   * slots predicts the finding labels (type x side, lobe, severity, size band, level, ratio
+   * band, air bronchograms) with binary cross-entropy. Dense, direct supervision of what the report must say; the
    * head is dropped from the saved model. 0 = off.
    */
   labelLossWeight: number;
@@ -92,7 +92,7 @@ export const reportPresets = {
     bpeVocab: 1400,
     visionPool: 2,
     labelLossWeight: 0.5,
-    visionPretrainSteps: 4000,
+    visionPretrainSteps: 3000,
     visionPretrainCases: 16000,
     dim: 128,
     layers: 3,
@@ -106,6 +106,20 @@ export const DEFAULT_REPORT_SEEDS = { seed: 0, trainSeed: 11, visionSeed: 101 } 
 const pretrainBatch = 64;
 
 /**
+ * The vision tower's targets here: the aligner's finding labels plus what only a report
+ * states, air bronchograms in a consolidation (a finding that names them wrongly is a
+ * wrong finding).
+ */
+const REPORT_LABELS: readonly string[] = [...FINDING_LABELS, "consolidation:airBronchograms"];
+
+function reportLabels(c: SynthCase): Float32Array {
+  const out = new Float32Array(REPORT_LABELS.length);
+  out.set(findingLabels(c));
+  out[FINDING_LABELS.length] = c.findings.some((f) => f.type === "consolidation" && f.airBronchograms) ? 1 : 0;
+  return out;
+}
+
+/**
  * Stage 1: the vision tower learns to name what a slice shows (the finding labels, binary
  * cross-entropy on its pooled feature) from its aligner weights, in place in `store`.
  */
@@ -114,7 +128,7 @@ async function pretrainVision(
   store: ParamStore,
   o: { steps: number; cases: number; seed: number; threads?: number; onProgress?: (p: ReportProgress) => void },
 ): Promise<number> {
-  const labelCount = FINDING_LABELS.length;
+  const labelCount = REPORT_LABELS.length;
   const { windows, imageSize } = vision.image;
   const per = windows.length * imageSize * imageSize;
   const cases = synthChestSet(o.seed, o.cases);
@@ -122,7 +136,7 @@ async function pretrainVision(
   const labels = new Float32Array(cases.length * labelCount);
   cases.forEach((c, i) => {
     pixels.set(preprocessHu(c.hu, c.width, c.height, vision.image), i * per);
-    labels.set(findingLabels(c), i * labelCount);
+    labels.set(reportLabels(c), i * labelCount);
   });
   const g = new Graph();
   const image = alignerImageTower(g, vision, pixelsInput(g, vision, pretrainBatch));
@@ -130,7 +144,7 @@ async function pretrainVision(
   const logits = linear(new Scope(g).child("pretrain").child("image_classifier"), image.features, labelCount, { bias: true });
   store.initMissing(g, o.seed);
   const step = await TrainStep.create(binaryCrossEntropyWithLogits(logits, y), store, { threads: o.threads });
-  const schedule = cosineSchedule({ lr: 1e-3, warmup: 50, total: o.steps });
+  const schedule = cosineSchedule({ lr: 2e-3, warmup: 50, total: o.steps });
   let loss = Number.NaN;
   for (let s = 0; s < o.steps; s++) {
     const t0 = performance.now();
@@ -215,9 +229,9 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, preset: ReportPreset
   const extras: Record<string, Tensor> = { ce };
   let loss = ce;
   if (preset.labelLossWeight > 0) {
-    const labels = g.input("labels", "float32", [batch, FINDING_LABELS.length]);
-    const pooled = op.reduceMean(features, 1); // [B, F]
-    const logits = linear(new Scope(g).child("vision_head"), pooled, FINDING_LABELS.length); // [B, L]
+    const labels = g.input("labels", "float32", [batch, REPORT_LABELS.length]);
+    const pooled = vision.image.pool === "max" ? op.reduceMax(features, 1) : op.reduceMean(features, 1); // [B, F]
+    const logits = linear(new Scope(g).child("vision_head"), pooled, REPORT_LABELS.length); // [B, L]
     const bce = binaryCrossEntropyWithLogits(logits, labels);
     extras.labels = bce;
     loss = op.add(loss, op.mul(bce, preset.labelLossWeight));
@@ -321,12 +335,12 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     const targets = new BigInt64Array(b * t);
     const weights = new Float32Array(b * t);
     const slots = new BigInt64Array(b * t).fill(BigInt(patches));
-    const labels = new Float32Array(b * FINDING_LABELS.length);
+    const labels = new Float32Array(b * REPORT_LABELS.length);
     const domain = new BigInt64Array(b * t).fill(-1n);
     for (let r = 0; r < b; r++) {
       const ex = data[rng.int(data.length)];
       pixels.set(preprocessHu(ex.c.hu, ex.c.width, ex.c.height, vision.image), r * per);
-      labels.set(findingLabels(ex.c), r * FINDING_LABELS.length);
+      labels.set(reportLabels(ex.c), r * REPORT_LABELS.length);
       for (let i = 0; i < t; i++) {
         // Sequences are right-padded with eos; padding carries no loss.
         const id = ex.ids[i] ?? ex.ids[ex.ids.length - 1];
@@ -352,7 +366,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
       slots: { dtype: "int64", shape: [b, t], data: slots },
       domain: { dtype: "int64", shape: [b, t], data: domain },
     };
-    if (preset.labelLossWeight > 0) feeds.labels = { dtype: "float32", shape: [b, FINDING_LABELS.length], data: labels };
+    if (preset.labelLossWeight > 0) feeds.labels = { dtype: "float32", shape: [b, REPORT_LABELS.length], data: labels };
     for (const layer of moeLayerIndices(lm)) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
     return feeds;
   };

@@ -24,7 +24,8 @@ import {
 } from "../../src/models/aligner.js";
 import { CHEST_WINDOWS, preprocessHu } from "../../src/models/imageEncoder.js";
 import { TEXT_SPECIAL_TOKENS } from "../../src/models/textEncoder.js";
-import { maxPool, meanPool, patchify } from "../../src/nn/vision.js";
+import { Scope } from "../../src/nn/scope.js";
+import { convStemEmbedding, maxPool, meanPool, patchify } from "../../src/nn/vision.js";
 import { ParamStore } from "../../src/runtime/params.js";
 import { compile } from "../../src/runtime/session.js";
 import { Evaluator } from "../../src/runtime/trainStep.js";
@@ -91,6 +92,63 @@ test("patchify cuts row-major P×P patches, channels first within a patch", asyn
   assert.deepEqual([...out.subarray(8, 16)], [2, 3, 6, 7, 18, 19, 22, 23]);
   assert.deepEqual(patchify(g.input("y", "float32", [2, 8, 8]), 4).shape, [2, 4, 16]);
   assert.throws(() => patchify(g.input("z", "float32", [1, 6, 6]), 4), /not a multiple of patch size 4/);
+});
+
+test("the conv stem matches a plain-loop reference: 3×3 stride-2 convolutions with bias and ReLU, then a linear map per cell", async () => {
+  const g = new Graph();
+  const images = g.input("images", "float32", [2, 2, 8, 8]);
+  const channels = [3, 4];
+  const tokens = convStemEmbedding(new Scope(g).child("stem"), images, { channels, dim: 5 });
+  assert.deepEqual(tokens.shape, [2, 4, 5]); // 8x8 halved twice: a 2x2 grid of cells
+  const store = ParamStore.fromGraph(g, 7);
+  for (const [name, v] of store.values)
+    if (name.endsWith("bias")) for (let i = 0; i < v.data.length; i++) v.data[i] = 0.1 * (i - 1);
+  const data = Float32Array.from({ length: 2 * 2 * 8 * 8 }, (_, i) => Math.sin(i * 0.37));
+  const out = (
+    await (await Evaluator.create({ tokens }, store, 1)).run({ images: { dtype: "float32", shape: [2, 2, 8, 8], data } })
+  ).tokens.data as Float32Array;
+
+  // Reference: NCHW arrays, zero padding 1 on each side.
+  let x = { c: 2, h: 8, w: 8, data: Array.from(data) };
+  const conv = (inp: typeof x, batch: number, i: number) => {
+    const w = store.get(`stem.conv.${i}.weight`).data;
+    const b = store.get(`stem.conv.${i}.bias`).data;
+    const co = channels[i];
+    const h = inp.h / 2;
+    const wd = inp.w / 2;
+    const res: number[] = [];
+    for (let n = 0; n < batch; n++)
+      for (let o = 0; o < co; o++)
+        for (let y = 0; y < h; y++)
+          for (let xx = 0; xx < wd; xx++) {
+            let sum = b[o];
+            for (let c = 0; c < inp.c; c++)
+              for (let ky = 0; ky < 3; ky++)
+                for (let kx = 0; kx < 3; kx++) {
+                  const iy = 2 * y + ky - 1;
+                  const ix = 2 * xx + kx - 1;
+                  if (iy < 0 || ix < 0 || iy >= inp.h || ix >= inp.w) continue;
+                  sum += w[((o * inp.c + c) * 3 + ky) * 3 + kx] * inp.data[((n * inp.c + c) * inp.h + iy) * inp.w + ix];
+                }
+            res.push(Math.max(0, sum));
+          }
+    return { c: co, h, w: wd, data: res };
+  };
+  x = conv(conv(x, 2, 0), 2, 1); // [2, 4, 2, 2]
+  const pw = store.get("stem.proj.weight").data; // [C, D]
+  const pb = store.get("stem.proj.bias").data;
+  for (let n = 0; n < 2; n++)
+    for (let cell = 0; cell < 4; cell++)
+      for (let d = 0; d < 5; d++) {
+        let sum = pb[d];
+        for (let c = 0; c < 4; c++) sum += x.data[(n * 4 + c) * 4 + cell] * pw[c * 5 + d];
+        const got = out[(n * 4 + cell) * 5 + d];
+        assert.ok(Math.abs(got - sum) < 1e-5, `token ${n}/${cell}/${d}: ${got} vs ${sum}`);
+      }
+  assert.throws(
+    () => AlignerConfig.parse({ ...config, image: { ...config.image, stem: { convChannels: [8, 16] } } }),
+    /patch must be 2\^convChannels.length/,
+  );
 });
 
 test("text attention is bidirectional, and padding changes nothing", async () => {

@@ -1,6 +1,6 @@
 // The medical report app end to end with a small model trained here (a tiny aligner, then a
 // tiny report model: about half a minute): constrained decoding always yields both sections
-// and only lexicon terms; the vision prefix pools patch tokens exactly; the prompt carries no
+// and only lexicon terms; the vision prefix pools patch tokens exactly (max or mean); the prompt carries no
 // identifiers; real files (DICOM CT and MR, NIfTI, FHIR) give a report input or a clear
 // error; the HTTP route answers whole, streamed and multipart requests and refuses bad input
 // with a 4xx while it keeps serving; and real Chromium streams a report on the web page.
@@ -67,27 +67,29 @@ test("constrained reports only use lexicon terms and follow the section grammar,
   }
 });
 
-test("the vision prefix averages 2x2 patch tokens", async () => {
+test("the vision prefix pools 2x2 patch tokens as the tower pools: max for a max-pooled tower, else the mean", async () => {
   const aligner = await loadAligner(alignerDir);
-  const vision = aligner.model;
-  const plain = await Evaluator.create({ features: visionFeaturesGraph(vision, 1, 1).features }, aligner.store, 1);
-  const pooled = await Evaluator.create({ features: visionFeaturesGraph(vision, 1, 2).features }, aligner.store, 1);
-  const pixels = { dtype: "float32" as const, shape: [1, 2, 32, 32], data: aligner.preprocess(cases[0]) };
-  const tokens = (await plain.run({ pixels })).features.data as Float32Array; // [1, 16, D] on a 4x4 patch grid
-  const pooledOut = (await pooled.run({ pixels })).features.data as Float32Array; // [1, 4, D]
-  const d = vision.image.dim;
-  for (let slot = 0; slot < 4; slot++) {
-    const [sy, sx] = [Math.floor(slot / 2), slot % 2];
-    for (let j = 0; j < d; j += 7) {
-      let mean = 0;
-      for (const [dy, dx] of [
-        [0, 0],
-        [0, 1],
-        [1, 0],
-        [1, 1],
-      ])
-        mean += tokens[((2 * sy + dy) * 4 + 2 * sx + dx) * d + j] / 4;
-      assert.ok(Math.abs(mean - pooledOut[slot * d + j]) < 1e-5);
+  assert.equal(aligner.model.image.pool, "max"); // the tiny preset's tower
+  for (const pool of ["max", "mean"] as const) {
+    const vision = { ...aligner.model, image: { ...aligner.model.image, pool } };
+    const plain = await Evaluator.create({ features: visionFeaturesGraph(vision, 1, 1).features }, aligner.store, 1);
+    const pooled = await Evaluator.create({ features: visionFeaturesGraph(vision, 1, 2).features }, aligner.store, 1);
+    const pixels = { dtype: "float32" as const, shape: [1, 2, 32, 32], data: aligner.preprocess(cases[0]) };
+    const tokens = (await plain.run({ pixels })).features.data as Float32Array; // [1, 16, D] on a 4x4 patch grid
+    const pooledOut = (await pooled.run({ pixels })).features.data as Float32Array; // [1, 4, D]
+    const d = vision.image.dim;
+    for (let slot = 0; slot < 4; slot++) {
+      const [sy, sx] = [Math.floor(slot / 2), slot % 2];
+      for (let j = 0; j < d; j += 7) {
+        const cell = [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ].map(([dy, dx]) => tokens[((2 * sy + dy) * 4 + 2 * sx + dx) * d + j]);
+        const want = pool === "max" ? Math.max(...cell) : cell.reduce((a, b) => a + b) / 4;
+        assert.ok(Math.abs(want - pooledOut[slot * d + j]) < 1e-5, `${pool} slot ${slot} feature ${j}`);
+      }
     }
   }
 });

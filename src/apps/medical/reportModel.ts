@@ -140,16 +140,21 @@ export function visionSlots(vision: AlignerConfig, pool: number): number {
   return (side / pool) ** 2;
 }
 
-/** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix), k x k average-pooled. */
+/**
+ * Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix),
+ * k x k pooled the way the tower pools (max for a max-pooled tower, whose tokens flag what
+ * they show; else the mean).
+ */
 export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor, pool = 1): Tensor {
   const tokens = alignerImageTower(g, vision, pixels).tokens; // [B, N, D], N = side²
   if (pool === 1) return tokens;
   const [b, , d] = tokens.shape;
   const side = vision.image.imageSize / vision.image.patch;
   const s = side / pool;
-  // [B, side, side, D] -> [B, s, k, s, k, D] -> mean over the two k axes -> [B, s*s, D]
+  // [B, side, side, D] -> [B, s, k, s, k, D] -> pool over the two k axes -> [B, s*s, D]
   const grid = op.reshape(tokens, [b, s, pool, s, pool, d]);
-  return op.reshape(op.reduceMean(op.reduceMean(grid, 4, true), 2, true), [b, s * s, d]);
+  const reduce = vision.image.pool === "max" ? op.reduceMax : op.reduceMean;
+  return op.reshape(reduce(reduce(grid, 4, true), 2, true), [b, s * s, d]);
 }
 
 /** A graph computing the image prefix of `batch` slices: input "pixels", output "features". */
