@@ -48,8 +48,8 @@ export interface ReportPreset {
   /**
    * Weight of an auxiliary loss on the vision tower: a linear head on its pooled prefix
    * slots predicts the finding labels (type x side, lobe, severity, size band, level, ratio
-   * band, air bronchograms) with binary cross-entropy. Dense, direct supervision of what the report must say; the
-   * head is dropped from the saved model. 0 = off.
+   * band, air bronchograms) with binary cross-entropy. Dense, direct supervision of what
+   * the report must say; the head is dropped from the saved model. 0 = off.
    */
   labelLossWeight: number;
   /**
