@@ -8,6 +8,7 @@
 //        [--steps 800] [--cases 8000] [--lr 3e-3] [--held-out 300] [--threads 2]
 // Prints the BCE loss every 100 steps, then a table of attribute accuracies; the last line is JSON.
 import { parseArgs } from "node:util";
+import { gatherRows } from "../src/data/batches.js";
 import { synthChestSet } from "../src/data/synth/index.js";
 import { Graph, op } from "../src/graph/index.js";
 import { AlignerConfig, alignerImageTower, pixelsInput } from "../src/models/aligner.js";
@@ -82,17 +83,11 @@ const t0 = performance.now();
 let loss = Number.NaN;
 for (let s = 0; s < steps; s++) {
   const rng = Rng.forName(0, `b:${s}`);
-  const px = new Float32Array(batch * per);
-  const lb = new Float32Array(batch * labelCount);
-  for (let r = 0; r < batch; r++) {
-    const i = rng.int(train.length);
-    px.set(pixels.subarray(i * per, (i + 1) * per), r * per);
-    lb.set(labels.subarray(i * labelCount, (i + 1) * labelCount), r * labelCount);
-  }
+  const rows = Array.from({ length: batch }, () => rng.int(train.length));
   const out = await step.run(
     {
-      pixels: { dtype: "float32", shape: pixelShape(batch), data: px },
-      labels: { dtype: "float32", shape: [batch, labelCount], data: lb },
+      pixels: { dtype: "float32", shape: pixelShape(batch), data: gatherRows(pixels, rows, per) },
+      labels: { dtype: "float32", shape: [batch, labelCount], data: gatherRows(labels, rows, labelCount) },
     },
     schedule(s),
   );

@@ -1,5 +1,6 @@
-// Language-model batches: random windows of a token stream, chosen by (seed, step)
-// alone, so a run resumed from a checkpoint sees exactly the batches it would have.
+// Batches: random windows of a token stream for language models, chosen by (seed, step)
+// alone, so a run resumed from a checkpoint sees exactly the batches it would have; and
+// rows of a row-major array stacked into a batch.
 
 import { Rng } from "../runtime/rng.js";
 import type { HostTensor } from "../runtime/session.js";
@@ -38,4 +39,18 @@ export function unigramCrossEntropy(train: Int32Array, valid: Int32Array, vocab:
   let nll = 0;
   for (const t of valid) nll -= Math.log(counts[t] / total);
   return nll / valid.length;
+}
+
+/** Rows `rows` of a row-major [n, per] array, stacked. */
+export function gatherRows(src: Float32Array, rows: number[], per: number): Float32Array;
+export function gatherRows(src: BigInt64Array, rows: number[], per: number): BigInt64Array;
+export function gatherRows(src: Float32Array | BigInt64Array, rows: number[], per: number): Float32Array | BigInt64Array {
+  if (src instanceof Float32Array) {
+    const out = new Float32Array(rows.length * per);
+    for (const [i, r] of rows.entries()) out.set(src.subarray(r * per, (r + 1) * per), i * per);
+    return out;
+  }
+  const out = new BigInt64Array(rows.length * per);
+  for (const [i, r] of rows.entries()) out.set(src.subarray(r * per, (r + 1) * per), i * per);
+  return out;
 }

@@ -19,6 +19,7 @@
 // Data: training pairs from synthChestSet(trainSeed, trainPairs); the held-out set from a
 // different seed. Both recipes start from the same initial weights (per-name init streams).
 
+import { gatherRows } from "../data/batches.js";
 import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
 import { reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
@@ -277,20 +278,6 @@ function batchIndices(n: number, batch: number, seed: number, step: number): num
   }
   const at = (step % perEpoch) * batch;
   return order.slice(at, at + batch);
-}
-
-/** Rows `rows` of a row-major [n, per] array, stacked. */
-function gatherRows(src: Float32Array, rows: number[], per: number): Float32Array;
-function gatherRows(src: BigInt64Array, rows: number[], per: number): BigInt64Array;
-function gatherRows(src: Float32Array | BigInt64Array, rows: number[], per: number): Float32Array | BigInt64Array {
-  if (src instanceof Float32Array) {
-    const out = new Float32Array(rows.length * per);
-    for (const [i, r] of rows.entries()) out.set(src.subarray(r * per, (r + 1) * per), i * per);
-    return out;
-  }
-  const out = new BigInt64Array(rows.length * per);
-  for (const [i, r] of rows.entries()) out.set(src.subarray(r * per, (r + 1) * per), i * per);
-  return out;
 }
 
 // ---------------------------------------------------------------- graphs

@@ -16,6 +16,7 @@ import {
   visionSlots,
   visionTokens,
 } from "../apps/medical/reportModel.js";
+import { gatherRows } from "../data/batches.js";
 import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
 import { reportTerms, reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
 import { generalWordsFromTexts, lexiconFromTerms } from "../generate/constraints/index.js";
@@ -149,17 +150,15 @@ async function pretrainVision(
   for (let s = 0; s < o.steps; s++) {
     const t0 = performance.now();
     const rng = Rng.forName(o.seed, `vision-batch:${s}`);
-    const px = new Float32Array(pretrainBatch * per);
-    const lb = new Float32Array(pretrainBatch * labelCount);
-    for (let r = 0; r < pretrainBatch; r++) {
-      const i = rng.int(cases.length);
-      px.set(pixels.subarray(i * per, (i + 1) * per), r * per);
-      lb.set(labels.subarray(i * labelCount, (i + 1) * labelCount), r * labelCount);
-    }
+    const rows = Array.from({ length: pretrainBatch }, () => rng.int(cases.length));
     const r = await step.run(
       {
-        pixels: { dtype: "float32", shape: [pretrainBatch, windows.length, imageSize, imageSize], data: px },
-        labels: { dtype: "float32", shape: [pretrainBatch, labelCount], data: lb },
+        pixels: {
+          dtype: "float32",
+          shape: [pretrainBatch, windows.length, imageSize, imageSize],
+          data: gatherRows(pixels, rows, per),
+        },
+        labels: { dtype: "float32", shape: [pretrainBatch, labelCount], data: gatherRows(labels, rows, labelCount) },
       },
       schedule(s),
     );
