@@ -202,6 +202,12 @@ export function registerAlignCommands(groups: { train: Command; eval: Command; r
     .addOption(new Option("--preset <name>", "model and data size").choices(ALIGN_PRESET_NAMES).default("default"))
     .requiredOption("--out <dir>", "model folder (config.json, model.safetensors, tokenizer.json, metrics.json)")
     .option("--steps <n>", "total steps, both stages (default: the preset's)", positiveInt("--steps"))
+    .option(
+      "--pretrain-steps <n>",
+      "progressive: stage-1 steps out of --steps (default: the preset's share)",
+      integer("--pretrain-steps"),
+    )
+    .option("--train-pairs <n>", "synthetic training pairs (default: the preset's)", positiveInt("--train-pairs"))
     .option("--seed <n>", "seed for init and batch order", integer("--seed"), DEFAULT_ALIGN_SEEDS.seed)
     .option("--train-seed <n>", "synthetic training set seed", integer("--train-seed"), DEFAULT_ALIGN_SEEDS.trainSeed)
     .option("--eval-seed <n>", "held-out set seed", integer("--eval-seed"), DEFAULT_ALIGN_SEEDS.evalSeed)
@@ -213,6 +219,8 @@ export function registerAlignCommands(groups: { train: Command; eval: Command; r
         preset: AlignPresetName;
         out: string;
         steps?: number;
+        pretrainSteps?: number;
+        trainPairs?: number;
         seed: number;
         trainSeed: number;
         evalSeed: number;

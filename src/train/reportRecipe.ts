@@ -93,8 +93,8 @@ export const reportPresets = {
     bpeVocab: 1400,
     visionPool: 2,
     labelLossWeight: 0.5,
-    visionPretrainSteps: 3000,
-    visionPretrainCases: 16000,
+    visionPretrainSteps: 5000,
+    visionPretrainCases: 24000,
     dim: 128,
     layers: 3,
     expertHidden: 32,
@@ -107,20 +107,6 @@ export const DEFAULT_REPORT_SEEDS = { seed: 0, trainSeed: 11, visionSeed: 101 } 
 const pretrainBatch = 64;
 
 /**
- * The vision tower's targets here: the aligner's finding labels plus what only a report
- * states, air bronchograms in a consolidation (a finding that names them wrongly is a
- * wrong finding).
- */
-const REPORT_LABELS: readonly string[] = [...FINDING_LABELS, "consolidation:airBronchograms"];
-
-function reportLabels(c: SynthCase): Float32Array {
-  const out = new Float32Array(REPORT_LABELS.length);
-  out.set(findingLabels(c));
-  out[FINDING_LABELS.length] = c.findings.some((f) => f.type === "consolidation" && f.airBronchograms) ? 1 : 0;
-  return out;
-}
-
-/**
  * Stage 1: the vision tower learns to name what a slice shows (the finding labels, binary
  * cross-entropy on its pooled feature) from its aligner weights, in place in `store`.
  */
@@ -129,7 +115,7 @@ async function pretrainVision(
   store: ParamStore,
   o: { steps: number; cases: number; seed: number; threads?: number; onProgress?: (p: ReportProgress) => void },
 ): Promise<number> {
-  const labelCount = REPORT_LABELS.length;
+  const labelCount = FINDING_LABELS.length;
   const { windows, imageSize } = vision.image;
   const per = windows.length * imageSize * imageSize;
   const cases = synthChestSet(o.seed, o.cases);
@@ -137,7 +123,7 @@ async function pretrainVision(
   const labels = new Float32Array(cases.length * labelCount);
   cases.forEach((c, i) => {
     pixels.set(preprocessHu(c.hu, c.width, c.height, vision.image), i * per);
-    labels.set(reportLabels(c), i * labelCount);
+    labels.set(findingLabels(c), i * labelCount);
   });
   const g = new Graph();
   const image = alignerImageTower(g, vision, pixelsInput(g, vision, pretrainBatch));
@@ -228,9 +214,9 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, preset: ReportPreset
   const extras: Record<string, Tensor> = { ce };
   let loss = ce;
   if (preset.labelLossWeight > 0) {
-    const labels = g.input("labels", "float32", [batch, REPORT_LABELS.length]);
+    const labels = g.input("labels", "float32", [batch, FINDING_LABELS.length]);
     const pooled = vision.image.pool === "max" ? op.reduceMax(features, 1) : op.reduceMean(features, 1); // [B, F]
-    const logits = linear(new Scope(g).child("vision_head"), pooled, REPORT_LABELS.length); // [B, L]
+    const logits = linear(new Scope(g).child("vision_head"), pooled, FINDING_LABELS.length); // [B, L]
     const bce = binaryCrossEntropyWithLogits(logits, labels);
     extras.labels = bce;
     loss = op.add(loss, op.mul(bce, preset.labelLossWeight));
@@ -334,12 +320,12 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     const targets = new BigInt64Array(b * t);
     const weights = new Float32Array(b * t);
     const slots = new BigInt64Array(b * t).fill(BigInt(patches));
-    const labels = new Float32Array(b * REPORT_LABELS.length);
+    const labels = new Float32Array(b * FINDING_LABELS.length);
     const domain = new BigInt64Array(b * t).fill(-1n);
     for (let r = 0; r < b; r++) {
       const ex = data[rng.int(data.length)];
       pixels.set(preprocessHu(ex.c.hu, ex.c.width, ex.c.height, vision.image), r * per);
-      labels.set(reportLabels(ex.c), r * REPORT_LABELS.length);
+      labels.set(findingLabels(ex.c), r * FINDING_LABELS.length);
       for (let i = 0; i < t; i++) {
         // Sequences are right-padded with eos; padding carries no loss.
         const id = ex.ids[i] ?? ex.ids[ex.ids.length - 1];
@@ -365,7 +351,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
       slots: { dtype: "int64", shape: [b, t], data: slots },
       domain: { dtype: "int64", shape: [b, t], data: domain },
     };
-    if (preset.labelLossWeight > 0) feeds.labels = { dtype: "float32", shape: [b, REPORT_LABELS.length], data: labels };
+    if (preset.labelLossWeight > 0) feeds.labels = { dtype: "float32", shape: [b, FINDING_LABELS.length], data: labels };
     for (const layer of moeLayerIndices(lm)) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
     return feeds;
   };

@@ -13,24 +13,28 @@ import { evaluateRetrieval } from "../../src/train/retrieval.js";
 
 const threads = 2;
 
-test("stage-1 labels are multi-hot over type × side, lobe, severity, size band, level and CTR band", () => {
+test("stage-1 labels are multi-hot over type × side, lobe, severity, size band, air bronchograms, level and CTR band", () => {
   const y = findingLabels({
     sliceLevel: "mid",
     cardiothoracicRatio: 0.57,
     findings: [
       { type: "nodule", side: "right", lobe: "RUL", sizeMm: 9, region: { x0: 0, y0: 0, x1: 1, y1: 1 } },
       { type: "cardiomegaly", severity: "mild", region: { x0: 0, y0: 0, x1: 1, y1: 1 } },
+      { type: "consolidation", side: "left", lobe: "LLL", airBronchograms: true, region: { x0: 0, y0: 0, x1: 1, y1: 1 } },
     ],
   });
   const on = FINDING_LABELS.filter((_, i) => y[i] === 1);
   assert.deepEqual(on, [
     "nodule:right",
+    "consolidation:left",
     "cardiomegaly:none",
     "nodule:RUL",
+    "consolidation:LLL",
     "cardiomegaly:mild",
     "nodule:size1",
     "level:mid",
     "ctr:9",
+    "consolidation:airBronchograms",
   ]);
   const upper = findingLabels({ sliceLevel: "upper", findings: [] });
   assert.deepEqual(

@@ -2,7 +2,8 @@
 // synthetic sets with seeds no training used: a guard against shipping a broken, stale or
 // mismatched model. The full figures come from `aigc eval retrieval` and `aigc eval report`
 // (RECIPE.md of each); the bounds here sit below what was measured on these exact cases
-// (R@1 0.51 on 100 pairs; F1 0.89 English, 0.77 Chinese on 40 cases).
+// (R@1 0.94 / 0.93 on 100 pairs; F1 0.89 English, 0.77 Chinese on 40 cases). The previous
+// aligner (R@1 0.51 here) fails the bound.
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
@@ -20,9 +21,9 @@ after(async () => generator?.close());
 test("the shipped aligner finds the true report among 100 held-out pairs (chance R@1 0.01)", async () => {
   const aligner = await loadAligner(assets("aligner"), { threads: 2 });
   const r = await evaluateRetrieval(aligner, synthChestSet(2, 100).map(casePair));
-  assert.ok(r.i2t.r1 >= 0.4, `image→text R@1 ${r.i2t.r1}`);
-  assert.ok(r.t2i.r1 >= 0.4, `text→image R@1 ${r.t2i.r1}`);
-  assert.ok(r.i2t.r10 >= 0.9, `image→text R@10 ${r.i2t.r10}`);
+  assert.ok(r.i2t.r1 >= 0.8, `image→text R@1 ${r.i2t.r1}`);
+  assert.ok(r.t2i.r1 >= 0.8, `text→image R@1 ${r.t2i.r1}`);
+  assert.ok(r.i2t.r5 >= 0.97, `image→text R@5 ${r.i2t.r5}`);
 });
 
 test("the shipped report model names the findings of 40 held-out cases, in English and Chinese, with valid terms only", async () => {
