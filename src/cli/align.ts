@@ -27,7 +27,7 @@ import {
   trainAlign,
 } from "../train/alignRecipe.js";
 import { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "../train/retrieval.js";
-import { integer, positiveInt } from "./args.js";
+import { integer, nonNegativeInt, positiveInt } from "./args.js";
 
 /** The aligner the project ships (trained by assets/aligner/RECIPE.md). */
 export const SHIPPED_ALIGNER_DIR = fileURLToPath(new URL("../../assets/aligner", import.meta.url));
@@ -205,7 +205,7 @@ export function registerAlignCommands(groups: { train: Command; eval: Command; r
     .option(
       "--pretrain-steps <n>",
       "progressive: stage-1 steps out of --steps (default: the preset's share)",
-      integer("--pretrain-steps"),
+      nonNegativeInt("--pretrain-steps"),
     )
     .option("--train-pairs <n>", "synthetic training pairs (default: the preset's)", positiveInt("--train-pairs"))
     .option("--seed <n>", "seed for init and batch order", integer("--seed"), DEFAULT_ALIGN_SEEDS.seed)

@@ -451,7 +451,8 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
   const steps = o.steps ?? preset.steps;
   const pretrainSteps =
     o.recipe === "progressive" ? (o.pretrainSteps ?? Math.round((preset.pretrainSteps / preset.steps) * steps)) : 0;
-  if (pretrainSteps > steps) throw new RangeError(`pretrainSteps (${pretrainSteps}) exceeds steps (${steps})`);
+  if (!Number.isInteger(pretrainSteps) || pretrainSteps < 0 || pretrainSteps > steps)
+    throw new RangeError(`pretrainSteps must be an integer from 0 to steps (${steps}), got ${pretrainSteps}`);
   const data =
     o.data ??
     prepareAlignData(preset, {

@@ -86,3 +86,10 @@ test("a tiny progressive run pre-trains then aligns at the same steps × batch",
     `train image→text R@5 ${metrics.train.i2t.r5} should be >= 2x chance ${chanceR5}`,
   );
 });
+
+test("a stage 1 longer than the whole run is refused before any data is made", async () => {
+  await assert.rejects(
+    trainAlign({ recipe: "progressive", preset: "tiny", steps: 10, pretrainSteps: 30 }),
+    /pretrainSteps must be an integer from 0 to steps \(10\), got 30/,
+  );
+});
