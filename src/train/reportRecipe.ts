@@ -13,6 +13,7 @@ import {
   type ReportModelFileConfig,
   reportPrompt,
   saveReportModel,
+  towerReduce,
   visionSlots,
   visionTokens,
 } from "../apps/medical/reportModel.js";
@@ -215,7 +216,7 @@ function trainGraph(lm: MoeLmConfig, vision: AlignerConfig, preset: ReportPreset
   let loss = ce;
   if (preset.labelLossWeight > 0) {
     const labels = g.input("labels", "float32", [batch, FINDING_LABELS.length]);
-    const pooled = vision.image.pool === "max" ? op.reduceMax(features, 1) : op.reduceMean(features, 1); // [B, F]
+    const pooled = towerReduce(vision)(features, 1); // [B, F]
     const logits = linear(new Scope(g).child("vision_head"), pooled, FINDING_LABELS.length); // [B, L]
     const bce = binaryCrossEntropyWithLogits(logits, labels);
     extras.labels = bce;

@@ -141,10 +141,13 @@ export function visionSlots(vision: AlignerConfig, pool: number): number {
 }
 
 /**
- * Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix),
- * k x k pooled the way the tower pools (max for a max-pooled tower, whose tokens flag what
- * they show; else the mean).
+ * The reduction that pools the vision tower's tokens the way the tower itself pools: max for
+ * a max-pooled tower, whose tokens flag what they show; else the mean.
  */
+export const towerReduce = (vision: AlignerConfig): typeof op.reduceMean =>
+  vision.image.pool === "max" ? op.reduceMax : op.reduceMean;
+
+/** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix), k x k pooled by `towerReduce`. */
 export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor, pool = 1): Tensor {
   const tokens = alignerImageTower(g, vision, pixels).tokens; // [B, N, D], N = side²
   if (pool === 1) return tokens;
@@ -153,7 +156,7 @@ export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor, po
   const s = side / pool;
   // [B, side, side, D] -> [B, s, k, s, k, D] -> pool over the two k axes -> [B, s*s, D]
   const grid = op.reshape(tokens, [b, s, pool, s, pool, d]);
-  const reduce = vision.image.pool === "max" ? op.reduceMax : op.reduceMean;
+  const reduce = towerReduce(vision);
   return op.reshape(reduce(reduce(grid, 4, true), 2, true), [b, s * s, d]);
 }
 
