@@ -484,6 +484,27 @@ test("termValidity on hand-written texts, and the lexicon against a medical word
     ],
   );
   assert.ok(bad.rate < 1);
+  // Lexicon words side by side are not a misspelling of a longer term (大量 + 实变, not 大片实变),
+  // as the terminology automaton writes them; a span that does not split into words still is.
+  assert.ok(lexicon.cjkWords.has("大量") && lexicon.cjkWords.has("实变") && lexicon.cjkWords.has("大片实变"));
+  assert.deepEqual(
+    termValidity("大量实变", lexicon).terms.map((t) => [t.text, t.valid]),
+    [
+      ["大量", true],
+      ["实变", true],
+    ],
+  );
+  assert.deepEqual(
+    termValidity("左肺小叶中心型肺气肿", lexicon).terms.map((t) => [t.text, t.valid]),
+    [
+      ["左肺", true],
+      ["小叶中心型肺气肿", true],
+    ],
+  );
+  assert.deepEqual(
+    termValidity("大片实交", lexicon).terms.map((t) => [t.text, t.valid, t.nearest]),
+    [["大片实交", false, "大片实变"]],
+  );
   const plain = termValidity("The weather is fine today.", lexicon);
   assert.deepEqual(
     plain.terms.map((t) => t.text),

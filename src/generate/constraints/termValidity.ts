@@ -4,8 +4,11 @@
 // A word is medical-looking when it is in the medical word list, or within edit distance 2
 // of a lexicon word (length ≥ 5, so "lobe"/"love" stay apart); a CJK run holds a
 // medical-looking span where a substring equals a lexicon CJK word (≥ 2 characters) or
-// differs from one of ≥ 3 characters in one character (the longest such span wins). A medical-looking word is valid iff it is a lexicon word
-// exactly (lower-cased); a CJK span iff it is a lexicon CJK word exactly.
+// differs from one of ≥ 3 characters in one character (the longest such span wins, unless
+// lexicon CJK words side by side cover it: "大量实变" is 大量 + 实变 and "左肺小叶中心型肺气肿"
+// is 左肺 + 小叶中心型肺气肿, as the terminology automaton writes them, not misspellings of
+// 大片实变 or 左肺上叶). A medical-looking word is valid iff it
+// is a lexicon word exactly (lower-cased); a CJK span iff it is a lexicon CJK word exactly.
 
 import { existsSync, readFileSync } from "node:fs";
 import { type Lexicon, splitWords } from "./lexicon.js";
@@ -95,6 +98,20 @@ export function termValidity(text: string, lexicon: Lexicon, medicalWordList: Re
     if (nearest !== undefined || medicalWordList.has(word)) terms.push({ text: word, index, valid: false, nearest });
   }
   const cjkTerms = [...lexicon.cjkWords].filter((w) => [...w].length >= 2);
+  const longestCjk = Math.max(0, ...[...lexicon.cjkWords].map((w) => [...w].length));
+  /** Whether a chain of lexicon CJK words starting at `from` reaches `to` or beyond. */
+  const wordsCover = (chars: string[], from: number, to: number): boolean => {
+    const reached = new Set([from]);
+    for (let p = from; p < to; p++) {
+      if (!reached.has(p)) continue;
+      for (let length = 1; length <= longestCjk && p + length <= chars.length; length++) {
+        if (!lexicon.cjkWords.has(chars.slice(p, p + length).join(""))) continue;
+        if (p + length >= to) return true;
+        reached.add(p + length);
+      }
+    }
+    return false;
+  };
   for (const { run, index } of split.cjkRuns) {
     const chars = [...run];
     let i = 0;
@@ -113,6 +130,15 @@ export function termValidity(text: string, lexicon: Lexicon, medicalWordList: Re
         if (termChars.length > hitLength || (exact && hit !== undefined && !hit.valid)) {
           hit = exact ? { text: term, index, valid: true } : { text: span.join(""), index, valid: false, nearest: term };
           hitLength = termChars.length;
+        }
+      }
+      if (hit !== undefined && !hit.valid && wordsCover(chars, i, i + hitLength)) {
+        // not a misspelling but several words: take the longest exact word here, if any
+        hit = undefined;
+        for (const term of cjkTerms) {
+          const length = [...term].length;
+          if (length > hitLength || (hit && length <= [...hit.text].length)) continue;
+          if (chars.slice(i, i + length).join("") === term) hit = { text: term, index, valid: true };
         }
       }
       if (hit === undefined) {
