@@ -214,11 +214,13 @@ export function sampleToken(
   if (!(temperature >= 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`temperature must be a finite number ≥ 0, got ${temperature}`);
   }
-  let x = applyRepetitionPenalty(logits, history, repetitionPenalty);
+  // Each step returns a new array, so a step that is off (its neutral value) is skipped rather
+  // than run as a copy; any other value goes through the step, which validates it.
+  let x = repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, history, repetitionPenalty);
   if (temperature === 0) return greedy(x);
-  x = applyTemperature(x, temperature);
-  x = topKFilter(x, topK);
-  x = topPFilter(x, topP);
-  x = minPFilter(x, minP);
+  if (temperature !== 1) x = applyTemperature(x, temperature);
+  if (topK !== 0) x = topKFilter(x, topK);
+  if (topP !== 1) x = topPFilter(x, topP);
+  if (minP !== 0) x = minPFilter(x, minP);
   return sampleFromLogits(x, rng);
 }
