@@ -240,7 +240,10 @@ evalCmd
       console.log(`perplexity        ${r.perplexity.toFixed(2)} (unigram ${r.unigramPerplexity.toFixed(2)})`);
       console.log(`active experts    ${(r.activeExpertFraction * 100).toFixed(2)}% per token`);
       console.log(`load CV           ${r.loadCV.toFixed(3)}   dropped ${(r.dropRate * 100).toFixed(2)}% (training capacity)`);
-      console.log(`int8 perplexity   ${r.int8.perplexity.toFixed(2)}   decode ${r.int8.decodeSpeedup.toFixed(2)}x fp32`);
+      console.log(
+        `int8 perplexity   ${r.int8.perplexity.toFixed(2)} (QMoE experts), ${r.int8.gatherPerplexity.toFixed(2)} (gathered experts, as decoded)`,
+      );
+      console.log(`int8 decode       ${r.int8.decodeSpeedup.toFixed(2)}x fp32 (batch 1)`);
     }
   });
 

@@ -31,7 +31,16 @@ export interface MoeLmModelOptions {
    * both. Omitted: always sparse.
    */
   denseFromRows?: number;
+  /**
+   * INT8 models: calls with at most this many tokens (rows × new tokens) run the experts in the
+   * quantize pass's "gather" form, larger ones as QMoE (see src/graph/quantize.ts;
+   * bench/moe-int8.ts finds the crossover). Default 16: decoding steps of up to 16 rows.
+   */
+  int8GatherMaxTokens?: number;
 }
+
+/** Default of MoeLmModelOptions.int8GatherMaxTokens. */
+export const INT8_GATHER_MAX_TOKENS = 16;
 
 /**
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
@@ -45,8 +54,8 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
   const mask = g.input("mask", "float32", ["B", 1, "T", "(P+T)"]);
   const d = cfg.dim / cfg.heads;
   const cache = Array.from({ length: cfg.layers }, (_, i) => ({
-    pastK: g.input(`past_key.${i}`, "float32", ["P", "B", cfg.heads, d]),
-    pastV: g.input(`past_value.${i}`, "float32", ["P", "B", cfg.heads, d]),
+    pastK: g.input(`past_key.${i}`, "float32", ["B", cfg.heads, "P", d]),
+    pastV: g.input(`past_value.${i}`, "float32", ["B", cfg.heads, "P", d]),
     mask,
   }));
   const moeInputs = moeLayerIndices(cfg).map((layer) => ({
@@ -72,29 +81,40 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
 export async function compileMoeLm(
   cfg: MoeLmConfig,
   store: ParamStore,
-  o: { int8?: boolean; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
+  o: { int8?: boolean; int8Moe?: "qmoe" | "gather"; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
 ) {
   const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: o.lastOnly, dispatch: o.dispatch });
   const paramValue = (name: string) => store.get(name).data;
-  const final = o.int8 ? quantizeInt8(outputs, { paramValue }).outputs : outputs;
+  const final = o.int8 ? quantizeInt8(outputs, { paramValue, moe: o.int8Moe }).outputs : outputs;
   return compile(toOnnx({ outputs: final, paramValue, name: o.int8 ? "moe_lm_int8" : "moe_lm" }), { threads: o.threads });
 }
 
 const NEG = -1e9;
 
+/** Cache capacity grows in steps of this many columns (every step is a new input shape). */
+const CAPACITY_STEP = 32;
+const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
+
+/**
+ * One session's KV cache: per layer, keys and values [B, H, capacity, D], batch-major as
+ * ONNX Runtime's attention reads its past, so the buffers are fed as they are (no copy, no
+ * transpose). Columns 0..S-1 are in use; the rest is spare capacity that the mask hides, so
+ * new positions are written in place and the buffers are reallocated once per CAPACITY_STEP
+ * columns. Each row marks which used columns are its own (rows hold different lengths).
+ */
 class MoeLmSession implements BatchDecodeSession {
-  private s = 0; // S: cache columns
-  /** Per layer, a growing buffer holding the cache [S, B, H, D] in its first S positions. */
+  private s = 0; // S: cache columns in use
+  private capacity = 0;
   private readonly keys: Float32Array[];
   private readonly values: Float32Array[];
-  private readonly valid: Uint8Array[] = []; // per row, per column
+  private readonly valid: Uint8Array[] = []; // per row, per column < capacity
   private readonly nextPosition: number[];
   /** Per row, image features [S, F] for its first S positions (multimodal models), until fed. */
   private images: (Float32Array | undefined)[];
 
   constructor(
-    /** The decoder graph for a step over `rows` rows. */
-    private readonly graphFor: (rows: number) => Promise<CompiledGraph>,
+    /** The decoder graph for a step over `rows` rows of `t` new tokens each. */
+    private readonly graphFor: (rows: number, t: number) => Promise<CompiledGraph>,
     private readonly cfg: MoeLmConfig,
     private bRows: number,
     private readonly domain: number,
@@ -131,22 +151,24 @@ class MoeLmSession implements BatchDecodeSession {
     this.images[row] = undefined;
   }
 
-  repack(keep: readonly number[], rows: number): void {
-    if (rows < keep.length) throw new Error(`repack: ${keep.length} rows to keep do not fit in ${rows}`);
-    for (const r of keep) if (!Number.isInteger(r) || r < 0 || r >= this.bRows) throw new Error(`repack: no row ${r}`);
-    // Columns some kept row still uses, in order.
-    const columns: number[] = [];
-    for (let c = 0; c < this.s; c++) if (keep.some((r) => this.valid[r][c])) columns.push(c);
-    const hd = this.cfg.dim; // H * D floats per row and column
-    const oldRows = this.bRows;
+  /**
+   * Copy the cache into new buffers of `rows` rows and `capacity` columns: row `rowMap[i]` and
+   * column `columnMap[j]` of the old buffers become row i and column j.
+   */
+  private relayout(rowMap: readonly number[], columnMap: readonly number[], rows: number, capacity: number): void {
+    const { heads } = this.cfg;
+    const d = this.cfg.dim / heads;
+    const oldCapacity = this.capacity;
     const move = (buffer: Float32Array): Float32Array => {
-      // [S, B, H, D] -> [S', B', H, D]
-      const out = new Float32Array(Math.max(1, columns.length) * rows * hd);
-      columns.forEach((c, j) => {
-        keep.forEach((r, i) => {
-          const from = (c * oldRows + r) * hd;
-          out.set(buffer.subarray(from, from + hd), (j * rows + i) * hd);
-        });
+      const out = new Float32Array(rows * heads * capacity * d); // [B', H, capacity', D]
+      rowMap.forEach((r, i) => {
+        for (let h = 0; h < heads; h++) {
+          const from = (r * heads + h) * oldCapacity;
+          const to = (i * heads + h) * capacity;
+          columnMap.forEach((c, j) => {
+            out.set(buffer.subarray((from + c) * d, (from + c + 1) * d), (to + j) * d);
+          });
+        }
       });
       return out;
     };
@@ -154,9 +176,25 @@ class MoeLmSession implements BatchDecodeSession {
       this.keys[l] = move(this.keys[l]);
       this.values[l] = move(this.values[l]);
     }
-    const valid = Array.from({ length: rows }, (_, i) =>
-      i < keep.length ? Uint8Array.from(columns, (c) => this.valid[keep[i]][c]) : new Uint8Array(columns.length),
-    );
+    this.capacity = capacity;
+  }
+
+  repack(keep: readonly number[], rows: number): void {
+    if (rows < keep.length) throw new Error(`repack: ${keep.length} rows to keep do not fit in ${rows}`);
+    for (const r of keep) if (!Number.isInteger(r) || r < 0 || r >= this.bRows) throw new Error(`repack: no row ${r}`);
+    // Columns some kept row still uses, in order.
+    const columns: number[] = [];
+    for (let c = 0; c < this.s; c++) if (keep.some((r) => this.valid[r][c])) columns.push(c);
+    const capacity = roundUp(columns.length, CAPACITY_STEP);
+    this.relayout(keep, columns, rows, capacity);
+    const valid = Array.from({ length: rows }, (_, i) => {
+      const v = new Uint8Array(capacity);
+      if (i < keep.length)
+        columns.forEach((c, j) => {
+          v[j] = this.valid[keep[i]][c];
+        });
+      return v;
+    });
     const positions = Array.from({ length: rows }, (_, i) => (i < keep.length ? this.nextPosition[keep[i]] : 0));
     this.valid.length = 0;
     this.valid.push(...valid);
@@ -191,14 +229,72 @@ class MoeLmSession implements BatchDecodeSession {
         if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab)
           throw new Error(`token id ${id} is outside the vocabulary (${cfg.vocab})`);
     });
+    const lengths = tokens.map((x) => x.length);
+    const { feeds, fresh } = this.paddedFeeds(rows, tokens, t);
+    const { heads } = cfg;
+    const d = cfg.dim / heads;
+    for (let i = 0; i < cfg.layers; i++) {
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [bRows, heads, this.capacity, d], data: this.keys[i] };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [bRows, heads, this.capacity, d], data: this.values[i] };
+    }
+    const out = await (await this.graphFor(bRows, t)).run(feeds);
     const s = this.s;
-    const total = s + t;
+    this.reserve(s + t);
+    // Row rows[i]'s new position j (< lengths[i]) goes to column s + j; fresh(i, j) is where
+    // the graph put it in new_key / new_value [B, T, H, D].
+    const cap = this.capacity;
+    const write = (buffer: Float32Array, computed: Float32Array) => {
+      rows.forEach((r, i) => {
+        for (let j = 0; j < lengths[i]; j++) {
+          const position = fresh(i, j);
+          for (let h = 0; h < heads; h++) {
+            const from = (position * heads + h) * d;
+            buffer.set(computed.subarray(from, from + d), ((r * heads + h) * cap + s + j) * d);
+          }
+        }
+      });
+    };
+    for (let i = 0; i < cfg.layers; i++) {
+      write(this.keys[i], out[`new_key.${i}`].data as Float32Array);
+      write(this.values[i], out[`new_value.${i}`].data as Float32Array);
+    }
+    rows.forEach((r, i) => {
+      this.valid[r].fill(1, s, s + lengths[i]);
+      this.nextPosition[r] += lengths[i];
+    });
+    this.s = s + t;
+    const logits = out.logits.data as Float32Array;
+    const v = cfg.vocab;
+    return rows.map((r) => logits.subarray(r * v, (r + 1) * v)); // [B, 1, V]
+  }
+
+  /** Grow every buffer to hold at least `columns` columns (in steps of CAPACITY_STEP). */
+  private reserve(columns: number): void {
+    if (columns <= this.capacity) return;
+    const grown = roundUp(columns, CAPACITY_STEP);
+    const all = Array.from({ length: this.bRows }, (_, b) => b);
+    const used = Array.from({ length: this.s }, (_, c) => c);
+    this.relayout(all, used, this.bRows, grown);
+    for (let b = 0; b < this.bRows; b++) {
+      const v = new Uint8Array(grown);
+      v.set(this.valid[b].subarray(0, this.s));
+      this.valid[b] = v;
+    }
+  }
+
+  /**
+   * Inputs for rows fed side by side, [B, T], each row's tokens left-padded to end at T-1 and
+   * attending to its own cache columns (the whole capacity is fed; the mask hides the rest).
+   */
+  private paddedFeeds(rows: number[], tokens: number[][], t: number) {
+    const bRows = this.bRows;
+    const { s, capacity } = this;
+    const total = capacity + t; // attention columns: the whole capacity, then the new tokens
     const ids = new BigInt64Array(bRows * t);
     const positions = new BigInt64Array(bRows * t);
     const domain = new BigInt64Array(bRows * t).fill(BigInt(this.domain));
     const newValid = Array.from({ length: bRows }, () => new Uint8Array(t));
     rows.forEach((r, i) => {
-      // Left-pad: a row's tokens end at the last new column, so its logits are at T-1.
       const offset = t - tokens[i].length;
       tokens[i].forEach((id, j) => {
         ids[r * t + offset + j] = BigInt(id);
@@ -211,10 +307,9 @@ class MoeLmSession implements BatchDecodeSession {
       for (let q = 0; q < t; q++) {
         const row = mask.subarray((b * t + q) * total, (b * t + q + 1) * total);
         for (let c = 0; c < s; c++) if (this.valid[b][c]) row[c] = 0;
-        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[s + c] = 0;
+        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[capacity + c] = 0;
       }
     }
-    const d = cfg.dim / cfg.heads;
     const feeds: Record<string, HostTensor> = {
       ids: { dtype: "int64", shape: [bRows, t], data: ids },
       positions: { dtype: "int64", shape: [bRows, t], data: positions },
@@ -222,47 +317,9 @@ class MoeLmSession implements BatchDecodeSession {
       mask: { dtype: "float32", shape: [bRows, 1, t, total], data: mask },
       logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
     };
-    if (cfg.image) Object.assign(feeds, this.imageFeeds(rows, tokens, t, positions, domain));
-    const position = bRows * cfg.heads * d; // floats per cached position
-    for (let i = 0; i < cfg.layers; i++) {
-      feeds[`past_key.${i}`] = {
-        dtype: "float32",
-        shape: [s, bRows, cfg.heads, d],
-        data: this.keys[i].subarray(0, s * position),
-      };
-      feeds[`past_value.${i}`] = {
-        dtype: "float32",
-        shape: [s, bRows, cfg.heads, d],
-        data: this.values[i].subarray(0, s * position),
-      };
-    }
-    const out = await (await this.graphFor(bRows)).run(feeds);
-    const append = (buffer: Float32Array, fresh: Float32Array): Float32Array => {
-      let b = buffer;
-      if (total * position > b.length) {
-        b = new Float32Array(Math.max(total * position, 2 * b.length));
-        b.set(buffer.subarray(0, s * position));
-      }
-      b.set(fresh, s * position);
-      return b;
-    };
-    for (let i = 0; i < cfg.layers; i++) {
-      this.keys[i] = append(this.keys[i], out[`new_key.${i}`].data as Float32Array);
-      this.values[i] = append(this.values[i], out[`new_value.${i}`].data as Float32Array);
-    }
-    for (let b = 0; b < bRows; b++) {
-      const grown = new Uint8Array(total);
-      grown.set(this.valid[b]);
-      grown.set(newValid[b], s);
-      this.valid[b] = grown;
-    }
-    rows.forEach((r, i) => {
-      this.nextPosition[r] += tokens[i].length;
-    });
-    this.s = total;
-    const logits = out.logits.data as Float32Array;
-    const v = cfg.vocab;
-    return rows.map((r) => logits.slice(r * v, (r + 1) * v)); // [B, 1, V]
+    if (this.cfg.image) Object.assign(feeds, this.imageFeeds(rows, tokens, t, positions, domain));
+    const fresh = (i: number, j: number) => rows[i] * t + t - tokens[i].length + j;
+    return { feeds, fresh };
   }
 
   /**
@@ -302,14 +359,20 @@ class MoeLmSession implements BatchDecodeSession {
   async close(): Promise<void> {
     this.keys.fill(new Float32Array(0));
     this.values.fill(new Float32Array(0));
+    this.capacity = 0;
+    this.s = 0;
   }
 }
 
 export class MoeLmModel implements BatchDecodeModel {
   /** Whole-sequence scoring (logits at every position), compiled on first use. */
   private scorer?: Promise<CompiledGraph>;
+  /** INT8: the scorer with gathered int8 experts (see int8GatherMaxTokens). */
+  private gatherScorer?: Promise<CompiledGraph>;
   /** The decoder with dense expert dispatch, compiled on first use (see denseFromRows). */
   private denseDecoder?: Promise<CompiledGraph>;
+  /** INT8: the decoder with gathered int8 experts, compiled on first use (see int8GatherMaxTokens). */
+  private gatherDecoder?: Promise<CompiledGraph>;
 
   private constructor(
     readonly cfg: MoeLmConfig,
@@ -341,18 +404,24 @@ export class MoeLmModel implements BatchDecodeModel {
 
   async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
-    return new MoeLmSession((n) => this.decoderFor(n), this.cfg, rows, this.domain);
+    return new MoeLmSession((n, t) => this.decoderFor(n, t), this.cfg, rows, this.domain);
   }
 
   decode(ids: number[]): string {
     return this.tokenizer.decode(ids);
   }
 
-  private decoderFor(rows: number): Promise<CompiledGraph> {
+  private decoderFor(rows: number, t: number): Promise<CompiledGraph> {
     const { denseFromRows } = this.options;
-    if (denseFromRows === undefined || rows < denseFromRows) return Promise.resolve(this.session);
-    this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
-    return this.denseDecoder;
+    if (denseFromRows !== undefined && rows >= denseFromRows) {
+      this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
+      return this.denseDecoder;
+    }
+    if (this.usesGather(rows * t)) {
+      this.gatherDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, int8Moe: "gather" });
+      return this.gatherDecoder;
+    }
+    return Promise.resolve(this.session);
   }
 
   /** Mean next-token cross-entropy (nats) of whole sequences [B][T], no cache, no drops. */
@@ -414,10 +483,23 @@ export class MoeLmModel implements BatchDecodeModel {
       throw new Error("allLogits: images given but this model has no image prefix");
     }
     for (let i = 0; i < cfg.layers; i++) {
-      feeds[`past_key.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };
-      feeds[`past_value.${i}`] = { dtype: "float32", shape: [0, b, cfg.heads, d], data: new Float32Array(0) };
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
     }
-    this.scorer ??= compileMoeLm(cfg, this.store, this.options);
-    return (await (await this.scorer).run(feeds)).logits.data as Float32Array;
+    return (await (await this.scorerFor(b * t)).run(feeds)).logits.data as Float32Array;
+  }
+
+  private scorerFor(tokens: number): Promise<CompiledGraph> {
+    if (this.usesGather(tokens)) {
+      this.gatherScorer ??= compileMoeLm(this.cfg, this.store, { ...this.options, int8Moe: "gather" });
+      return this.gatherScorer;
+    }
+    this.scorer ??= compileMoeLm(this.cfg, this.store, this.options);
+    return this.scorer;
+  }
+
+  /** Whether an INT8 call over this many tokens runs the gathered int8 experts (else QMoE). */
+  private usesGather(tokens: number): boolean {
+    return this.options.int8 === true && tokens <= (this.options.int8GatherMaxTokens ?? INT8_GATHER_MAX_TOKENS);
   }
 }

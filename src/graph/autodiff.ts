@@ -67,6 +67,8 @@ export const vjpRules: VjpTable = {
   multiHeadAttention: null, // inference only: training uses the composed attention
   rotaryEmbedding: null, // inference only: training uses the composed rotation
   dynamicQuantizeMatMul: null, // int8 inference only
+  dynamicQuantizeLinear: null, // int8 inference only
+  matMulIntegerToFloat: null, // int8 inference only
 
   add: ({ inputs: [a, b] }, [d], needs) => [
     needs[0] ? unbroadcast(d!, a.shape) : null,

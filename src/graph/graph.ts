@@ -74,11 +74,13 @@ export interface OpAttrs {
   scatterElementsAdd: { axis: number };
   scatterNDAdd: Record<string, never>;
   // fused, inference only (exported to ONNX Runtime contrib ops)
-  moeSwiGlu: { k: number };
-  qmoeSwiGlu: { k: number };
+  moeSwiGlu: Record<string, never>;
+  qmoeSwiGlu: Record<string, never>;
   multiHeadAttention: { heads: number; scale: number };
   rotaryEmbedding: { heads: number };
   dynamicQuantizeMatMul: Record<string, never>;
+  dynamicQuantizeLinear: Record<string, never>;
+  matMulIntegerToFloat: Record<string, never>;
 }
 export type PrimOp = keyof OpAttrs;
 

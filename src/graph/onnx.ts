@@ -310,19 +310,39 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
         emit("ScatterND", ins, [out], { reduction: "add" });
         break;
       case "moeSwiGlu":
+      case "qmoeSwiGlu": {
         usesMsDomain = true;
-        emit("MoE", [ins[0], ins[1], ins[2], "", ins[3]], [out], swiGluMoeAttrs(node.attrs.k), "com.microsoft");
+        // ONNX Runtime's ops take router logits and pick top-k of softmax(logits) themselves:
+        // hand them log(weight) at the chosen experts (log 0 = -inf elsewhere), so they pick
+        // exactly these experts with weights w / sum(w), then multiply back by sum(w).
+        const [x, indices, weights] = node.inputs;
+        const experts = node.inputs[3].shape[0];
+        const k = indices.shape[1] as number;
+        const zeros = fresh("moe_zeros");
+        emit("ConstantOfShape", [shapeTensor([x.shape[0], experts])], [zeros], {
+          value: { tensor: Float32Array.of(0), dims: [1] },
+        });
+        const sparse = fresh("moe_sparse");
+        emit("ScatterElements", [zeros, ins[1], ins[2]], [sparse], { axis: 1 });
+        const logits = fresh("moe_logits");
+        emit("Log", [sparse], [logits]);
+        const mixed = fresh("moe_mixed");
+        if (node.op === "moeSwiGlu") {
+          emit("MoE", [ins[0], logits, ins[3], "", ins[4]], [mixed], swiGluMoeAttrs(k), "com.microsoft");
+        } else {
+          emit(
+            "QMoE",
+            [ins[0], logits, ins[3], ins[4], "", ins[5], ins[6]],
+            [mixed],
+            { ...swiGluMoeAttrs(k), expert_weight_bits: 8 },
+            "com.microsoft",
+          );
+        }
+        const total = fresh("moe_total");
+        emit("ReduceSum", [nameOf(weights), constInt64([1], "axes")], [total], { keepdims: 1 });
+        emit("Mul", [mixed, total], [out]);
         break;
-      case "qmoeSwiGlu":
-        usesMsDomain = true;
-        emit(
-          "QMoE",
-          [ins[0], ins[1], ins[2], ins[3], "", ins[4], ins[5]],
-          [out],
-          { ...swiGluMoeAttrs(node.attrs.k), expert_weight_bits: 8 },
-          "com.microsoft",
-        );
-        break;
+      }
       case "multiHeadAttention":
         usesMsDomain = true;
         // inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value.
@@ -345,6 +365,13 @@ export function toOnnx(opts: ExportOptions): OnnxModel {
       case "dynamicQuantizeMatMul":
         usesMsDomain = true;
         emit("DynamicQuantizeMatMul", ins, [out], {}, "com.microsoft");
+        break;
+      case "dynamicQuantizeLinear":
+        emit("DynamicQuantizeLinear", ins, outs);
+        break;
+      case "matMulIntegerToFloat":
+        usesMsDomain = true;
+        emit("MatMulIntegerToFloat", ins, [out], {}, "com.microsoft");
         break;
     }
   }

@@ -453,27 +453,41 @@ export function scatterNDAdd(x: Tensor, indices: Tensor, updates: Tensor): Tenso
 
 // ---------------------------------------------------------------- fused (inference only)
 
-/**
- * Sparse mixture of SwiGLU experts, exported to ONNX Runtime's `com.microsoft.MoE`:
- * per token, softmax(routerLogits) picks the top-k experts, each computes
- * W2 (silu(gate) * up) with fc1 rows interleaved as [gate_0, up_0, gate_1, up_1, ...],
- * and their outputs are summed weighted by those probabilities. No gradient.
- * x [N, C], routerLogits [N, E], fc1 [E, 2H, C], fc2 [E, C, H] -> [N, C].
- */
-export function moeSwiGlu(x: Tensor, routerLogits: Tensor, fc1: Tensor, fc2: Tensor, k: number): Tensor {
-  const [n, c] = x.shape;
-  const [e, twoH, c1] = fc1.shape;
-  if (x.rank !== 2 || routerLogits.rank !== 2 || fc1.rank !== 3 || fc2.rank !== 3) {
-    throw new Error("moeSwiGlu: expected x [N, C], routerLogits [N, E], fc1 [E, 2H, C], fc2 [E, C, H]");
+/** Checks the shapes of a routed SwiGLU expert call; returns N and C. */
+function checkExperts(what: string, x: Tensor, indices: Tensor, weights: Tensor, fc1: Tensor, fc2: Tensor) {
+  if (x.rank !== 2 || indices.rank !== 2 || weights.rank !== 2 || fc1.rank !== 3 || fc2.rank !== 3) {
+    throw new Error(`${what}: expected x [N, C], indices and weights [N, K], fc1 [E, 2H, C], fc2 [E, C, H]`);
   }
-  if (!dimEq(c1, c) || !dimEq(routerLogits.shape[1], e) || !dimEq(fc2.shape[0], e) || !dimEq(fc2.shape[1], c)) {
+  const [n, c] = x.shape;
+  if (indices.dtype !== "int64") throw new Error(`${what}: indices must be int64, got ${indices.dtype}`);
+  if (
+    !dimEq(indices.shape[0], n) ||
+    !dimEq(weights.shape[0], n) ||
+    !dimEq(indices.shape[1], weights.shape[1]) ||
+    !dimEq(fc1.shape[2], c) ||
+    !dimEq(fc2.shape[0], fc1.shape[0]) ||
+    !dimEq(fc2.shape[1], c)
+  ) {
     throw new Error(
-      `moeSwiGlu: shapes do not agree: x ${showShape(x.shape)}, router ${showShape(routerLogits.shape)}, fc1 ${showShape(fc1.shape)}, fc2 ${showShape(fc2.shape)}`,
+      `${what}: shapes do not agree: x ${showShape(x.shape)}, indices ${showShape(indices.shape)}, weights ${showShape(weights.shape)}, fc1 ${showShape(fc1.shape)}, fc2 ${showShape(fc2.shape)}`,
     );
   }
+  const twoH = fc1.shape[1];
   if (typeof twoH !== "number" || twoH !== 2 * (fc2.shape[2] as number))
-    throw new Error("moeSwiGlu: fc1 must have 2H rows for fc2's H");
-  return x.graph.addNode("moeSwiGlu", { k }, [x, routerLogits, fc1, fc2], [{ dtype: x.dtype, shape: [n, c] }])[0];
+    throw new Error(`${what}: fc1 must have 2H rows for fc2's H`);
+  if (typeof indices.shape[1] !== "number") throw new Error(`${what}: the number of experts per token must be static`);
+  return { n, c };
+}
+
+/**
+ * Routed mixture of SwiGLU experts: out[n] = Σ_k weights[n, k] · W2_e (silu(gate_e) * up_e)(x[n])
+ * with e = indices[n, k], fc1 rows interleaved as [gate_0, up_0, gate_1, up_1, ...].
+ * Exported to ONNX Runtime's `com.microsoft.MoE` (sparse: only the chosen experts run).
+ * x [N, C], indices int64 [N, K], weights [N, K], fc1 [E, 2H, C], fc2 [E, C, H] -> [N, C]. No gradient.
+ */
+export function moeSwiGlu(x: Tensor, indices: Tensor, weights: Tensor, fc1: Tensor, fc2: Tensor): Tensor {
+  const { n, c } = checkExperts("moeSwiGlu", x, indices, weights, fc1, fc2);
+  return x.graph.addNode("moeSwiGlu", {}, [x, indices, weights, fc1, fc2], [{ dtype: x.dtype, shape: [n, c] }])[0];
 }
 
 /**
@@ -490,25 +504,64 @@ export function dynamicQuantizeMatMul(x: Tensor, w: Tensor, scale: Tensor): Tens
 }
 
 /**
+ * Per-tensor asymmetric uint8 quantization of x, computed per call (ONNX DynamicQuantizeLinear):
+ * x ~ (q - zeroPoint) * scale, with the range [min(x, 0), max(x, 0)] mapped onto 0..255.
+ */
+export function dynamicQuantizeLinear(x: Tensor): { q: Tensor; scale: Tensor; zeroPoint: Tensor } {
+  if (x.dtype !== "float32") throw new Error(`dynamicQuantizeLinear: x must be float32, got ${x}`);
+  const [q, scale, zeroPoint] = x.graph.addNode(
+    "dynamicQuantizeLinear",
+    {},
+    [x],
+    [
+      { dtype: "uint8", shape: x.shape },
+      { dtype: "float32", shape: [] },
+      { dtype: "uint8", shape: [] },
+    ],
+  );
+  return { q, scale, zeroPoint };
+}
+
+/**
+ * (a - aZeroPoint) @ b, scaled to float: a uint8 [..., M, K] with a scalar scale and zero point
+ * (from dynamicQuantizeLinear), b int8 [..., K, N] (symmetric) with scales bScale [..., 1, N]
+ * per matrix and column; batch dims broadcast as in matmul (com.microsoft.MatMulIntegerToFloat).
+ * Unlike dynamicQuantizeMatMul, b may be computed (e.g. gathered expert weights).
+ */
+export function matMulIntegerToFloat(a: Tensor, b: Tensor, aScale: Tensor, bScale: Tensor, aZeroPoint: Tensor): Tensor {
+  if (a.dtype !== "uint8" || b.dtype !== "int8")
+    throw new Error(`matMulIntegerToFloat: expected uint8 a and int8 b, got ${a} and ${b}`);
+  if (a.rank < 2 || b.rank < 2 || !dimEq(a.shape[a.rank - 1], b.shape[b.rank - 2])) {
+    throw new Error(`matMulIntegerToFloat: ${showShape(a.shape)} @ ${showShape(b.shape)}`);
+  }
+  if (bScale.rank !== b.rank || !dimEq(bScale.shape[b.rank - 1], b.shape[b.rank - 1]) || bScale.shape[b.rank - 2] !== 1) {
+    throw new Error(`matMulIntegerToFloat: bScale ${showShape(bScale.shape)} must be [..., 1, N] for b ${showShape(b.shape)}`);
+  }
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matMulIntegerToFloat batch");
+  const shape = [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]];
+  return a.graph.addNode("matMulIntegerToFloat", {}, [a, b, aScale, bScale, aZeroPoint], [{ dtype: "float32", shape }])[0];
+}
+
+/**
  * moeSwiGlu with 8-bit experts (ONNX Runtime's com.microsoft.QMoE): fc1 uint8 [E, 2H, C]
  * and fc2 uint8 [E, C, H], weight = (q - 128) * scale per output row; scales [E, 2H], [E, C].
  */
 export function qmoeSwiGlu(
   x: Tensor,
-  routerLogits: Tensor,
+  indices: Tensor,
+  weights: Tensor,
   fc1: Tensor,
   fc1Scale: Tensor,
   fc2: Tensor,
   fc2Scale: Tensor,
-  k: number,
 ): Tensor {
   if (fc1.dtype !== "uint8" || fc2.dtype !== "uint8") throw new Error("qmoeSwiGlu: expert weights must be uint8");
-  const attrs = { k };
+  const { n, c } = checkExperts("qmoeSwiGlu", x, indices, weights, fc1, fc2);
   return x.graph.addNode(
     "qmoeSwiGlu",
-    attrs,
-    [x, routerLogits, fc1, fc1Scale, fc2, fc2Scale],
-    [{ dtype: x.dtype, shape: x.shape }],
+    {},
+    [x, indices, weights, fc1, fc1Scale, fc2, fc2Scale],
+    [{ dtype: x.dtype, shape: [n, c] }],
   )[0];
 }
 

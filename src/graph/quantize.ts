@@ -1,7 +1,14 @@
 // The INT8 graph pass: rewrites an inference graph so that large weight matmuls become
 // DynamicQuantizeMatMul (int8 weights, per-output-channel scales, activations quantized
-// per call) and fused MoE blocks become QMoE with 8-bit experts. Everything else is
-// copied as it is. The result is a new graph; the original is untouched.
+// per call) and fused MoE blocks run 8-bit experts, either as ONNX Runtime's QMoE or as
+// "gather" (below). Everything else is copied as it is. The result is a new graph; the
+// original is untouched.
+//
+// Why two MoE forms: on a CPU, QMoE computes in float from dequantized weights, so each
+// token still reads 4 bytes per expert weight. The gather form reads the chosen experts'
+// int8 weights (1 byte each) and multiplies them with integer kernels: about twice as fast
+// for a few tokens (decoding), but it copies every chosen expert's weights once per token,
+// so QMoE wins from a few dozen tokens on (prefill). bench/moe-int8.ts measures both.
 
 import { type AnyNode, Graph, nodesFor, type Tensor } from "./graph.js";
 import * as op from "./ops.js";
@@ -11,6 +18,8 @@ export interface QuantizeOptions {
   paramValue: (name: string) => Float32Array;
   /** Weights with fewer elements stay float (quantizing tiny matrices saves nothing). */
   minElements?: number;
+  /** How MoE blocks run their 8-bit experts (see the top of this file); "qmoe" by default. */
+  moe?: "qmoe" | "gather";
 }
 
 export interface QuantizeReport {
@@ -43,6 +52,71 @@ export function quantizeRowsUint8(w: Float32Array, rows: number, cols: number): 
     for (let c = 0; c < cols; c++) q[r * cols + c] = 128 + Math.max(-127, Math.min(127, Math.round(w[r * cols + c] / scale[r])));
   }
   return { q, scale };
+}
+
+/** Symmetric int8 per (matrix, column) of a stack w [E, K, N]: q [E, K, N], scale [E, 1, N]. */
+function quantizeStackColumns(w: Float32Array, e: number, k: number, n: number): { q: Int8Array; scale: Float32Array } {
+  const q = new Int8Array(e * k * n);
+  const scale = new Float32Array(e * n);
+  for (let i = 0; i < e; i++) {
+    const part = quantizeColumns(w.subarray(i * k * n, (i + 1) * k * n), k, n);
+    q.set(part.q, i * k * n);
+    scale.set(part.scale, i * n);
+  }
+  return { q, scale };
+}
+
+/**
+ * Expert weights in the layout the gather form multiplies with: fc1 [E, 2H, C] (rows gate_0,
+ * up_0, gate_1, ...) -> [E, C, 2H] with the H gate columns first, then the H up columns;
+ * fc2 [E, C, H] -> [E, H, C].
+ */
+function expertMatrices(fc1: Float32Array, fc2: Float32Array, e: number, h: number, c: number) {
+  const up = new Float32Array(e * c * 2 * h);
+  const down = new Float32Array(e * h * c);
+  for (let i = 0; i < e; i++) {
+    for (let j = 0; j < h; j++) {
+      for (let col = 0; col < c; col++) {
+        up[(i * c + col) * 2 * h + j] = fc1[(i * 2 * h + 2 * j) * c + col];
+        up[(i * c + col) * 2 * h + h + j] = fc1[(i * 2 * h + 2 * j + 1) * c + col];
+        down[(i * h + j) * c + col] = fc2[(i * c + col) * h + j];
+      }
+    }
+  }
+  return { up, down };
+}
+
+/**
+ * moeSwiGlu with each chosen expert's int8 weights gathered per (token, k) and multiplied with
+ * integer kernels. x [N, C], indices [N, K], weights [N, K] -> [N, C].
+ */
+function gatherInt8Experts(
+  g: Graph,
+  x: Tensor,
+  indices: Tensor,
+  weights: Tensor,
+  fc1: Float32Array,
+  fc2: Float32Array,
+  shape: { e: number; h: number; c: number },
+): Tensor {
+  const { e, h, c } = shape;
+  const k = indices.shape[1] as number;
+  const { up, down } = expertMatrices(fc1, fc2, e, h, c);
+  const q1 = quantizeStackColumns(up, e, c, 2 * h);
+  const q2 = quantizeStackColumns(down, e, h, c);
+  const n = x.shape[0];
+  const chosen = op.reshape(indices, [-1]); // [NK]
+  const rows = op.reshape(op.expand(op.unsqueeze(x, 1), [n, k, c]), [-1, 1, c]); // [N, C] -> [NK, 1, C]
+  const matmulInt8 = (a: Tensor, q: Int8Array, scale: Float32Array, kDim: number, nDim: number): Tensor => {
+    const w = op.gather(op.constant(g, q, [e, kDim, nDim]), chosen, 0); // [NK, kDim, nDim]
+    const s = op.gather(op.constant(g, scale, [e, 1, nDim]), chosen, 0); // [NK, 1, nDim]
+    const aq = op.dynamicQuantizeLinear(a);
+    return op.matMulIntegerToFloat(aq.q, w, aq.scale, s, aq.zeroPoint);
+  };
+  const gateUp = matmulInt8(rows, q1.q, q1.scale, c, 2 * h); // [NK, 1, 2H]
+  const hidden = op.mul(op.silu(op.slice(gateUp, 2, 0, h)), op.slice(gateUp, 2, h, 2 * h)); // [NK, 1, H]
+  const out = op.mul(matmulInt8(hidden, q2.q, q2.scale, h, c), op.reshape(weights, [-1, 1, 1])); // [NK, 1, C]
+  return op.reduceSum(op.reshape(out, [n, k, c]), 1); // [N, C]
 }
 
 function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
@@ -104,26 +178,33 @@ export function quantizeInt8(
         report.int8Bytes += k * n + 4 * n;
       }
     } else if (node.op === "moeSwiGlu") {
-      const [, , fc1, fc2] = node.inputs;
-      if (fc1.node.op === "param" && fc2.node.op === "param") {
+      const [x, indices, weights, fc1] = ins;
+      const [fc1Source, fc2Source] = [node.inputs[3], node.inputs[4]];
+      if (fc1Source.node.op === "param" && fc2Source.node.op === "param") {
         const [e, twoH, c] = fc1.shape as number[];
         const h = twoH / 2;
-        const q1 = quantizeRowsUint8(o.paramValue(fc1.node.attrs.name), e * twoH, c);
-        const q2 = quantizeRowsUint8(o.paramValue(fc2.node.attrs.name), e * c, h);
-        outs = [
-          op.qmoeSwiGlu(
-            ins[0],
-            ins[1],
-            op.constant(g, q1.q, [e, twoH, c], "uint8"),
-            op.constant(g, q1.scale, [e, twoH]),
-            op.constant(g, q2.q, [e, c, h], "uint8"),
-            op.constant(g, q2.scale, [e, c]),
-            node.attrs.k,
-          ),
-        ];
+        const f1 = o.paramValue(fc1Source.node.attrs.name);
+        const f2 = o.paramValue(fc2Source.node.attrs.name);
+        if (o.moe === "gather") {
+          outs = [gatherInt8Experts(g, x, indices, weights, f1, f2, { e, h, c })];
+        } else {
+          const q1 = quantizeRowsUint8(f1, e * twoH, c);
+          const q2 = quantizeRowsUint8(f2, e * c, h);
+          outs = [
+            op.qmoeSwiGlu(
+              x,
+              indices,
+              weights,
+              op.constant(g, q1.q, [e, twoH, c], "uint8"),
+              op.constant(g, q1.scale, [e, twoH]),
+              op.constant(g, q2.q, [e, c, h], "uint8"),
+              op.constant(g, q2.scale, [e, c]),
+            ),
+          ];
+        }
         report.moeBlocks++;
-        report.floatBytes += 4 * (e * twoH * c + e * c * h);
-        report.int8Bytes += e * twoH * c + e * c * h + 4 * (e * twoH + e * c);
+        report.floatBytes += 4 * (f1.length + f2.length);
+        report.int8Bytes += f1.length + f2.length + 4 * (e * twoH + e * c);
       }
     }
     outs ??= copy(node, ins);

@@ -114,12 +114,12 @@ function rope(g: Graph, cfg: MoeLmConfig, t: Dim, positions?: Tensor): Rope {
 // ---------------------------------------------------------------- attention
 
 /**
- * The cache is sequence-major, [P, B, H, D]: the first P positions of a host buffer are one
- * contiguous prefix, so the host feeds them without copying and appends the new positions.
+ * The cache is batch-major, [B, H, P, D], as ONNX Runtime's attention reads it: the host
+ * keeps spare columns (hidden by the mask) and writes new positions into them in place.
  */
 interface KvCache {
-  pastK: Tensor; // [P, B, H, D]
-  pastV: Tensor; // [P, B, H, D]
+  pastK: Tensor; // [B, H, P, D]
+  pastV: Tensor; // [B, H, P, D]
   /** Additive mask [B, 1, T, P+T]: 0 where a query may look, -1e9 elsewhere. */
   mask: Tensor;
 }
@@ -138,10 +138,8 @@ function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, rotate: Rope, cache?: 
   const v = linear(s.child("v_proj"), x, cfg.dim);
   const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   if (cache) {
-    const bhpd = (p: Tensor) => op.transpose(p, [1, 2, 0, 3]); // [P, B, H, D] -> [B, H, P, D]
-    const fused = op.multiHeadAttention(q, k, v, cache.mask, bhpd(cache.pastK), bhpd(cache.pastV), h, 1 / Math.sqrt(d));
-    const seqMajor = (y: Tensor) => op.transpose(split(y), [1, 0, 2, 3]); // [B, T, C] -> [T, B, H, D]
-    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: seqMajor(k), v: seqMajor(v) };
+    const fused = op.multiHeadAttention(q, k, v, cache.mask, cache.pastK, cache.pastV, h, 1 / Math.sqrt(d));
+    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: split(k), v: split(v) };
   }
   const heads = (y: Tensor) => op.transpose(split(y), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
   const kh = heads(k);
@@ -166,7 +164,7 @@ export interface MoeLmOutputs {
   auxLoss: Tensor | null;
   /** Per MoE block: assignments per expert [E] and dropped assignments (training only). */
   router: { layer: number; load: Tensor; dropped: Tensor }[];
-  /** The new positions' keys and values, per block (inference only): [T, B, H, D]. */
+  /** The new positions' keys and values, per block (inference only): [B, T, H, D]. */
   present: { k: Tensor; v: Tensor }[];
 }
 

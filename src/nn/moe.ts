@@ -266,11 +266,11 @@ export function moeInfer(
   const c = x.shape[1] as number;
   const { weights, indices } = routeTokens(s.child("gate"), x, cfg, inputs);
   const w = expertWeights(s, cfg, c, outStd);
-  const n = x.shape[0];
-  const e = cfg.experts;
-  const h = cfg.expertHidden;
-  const sparse = op.scatterElementsAdd(op.full(x.graph, [n, e], 0, x.dtype), indices, weights, 1); // [N, E]
   if (dispatch === "dense") {
+    const n = x.shape[0];
+    const e = cfg.experts;
+    const h = cfg.expertHidden;
+    const sparse = op.scatterElementsAdd(op.full(x.graph, [n, e], 0, x.dtype), indices, weights, 1); // [N, E]
     const gateUpAll = op.reshape(op.transpose(w.gateUp, [2, 0, 1]), [c, e * 2 * h]); // [E, 2H, C] -> [C, E*2H]
     const gateUp = op.reshape(op.matmul(x, gateUpAll), [n, e, h, 2]); // [N, E, H, 2]
     const gate = op.squeeze(op.slice(gateUp, 3, 0, 1), 3);
@@ -279,13 +279,7 @@ export function moeInfer(
     const downAll = op.reshape(op.transpose(w.down, [0, 2, 1]), [e * h, c]); // [E, C, H] -> [E*H, C]
     return addSharedExperts(s, x, op.matmul(op.reshape(act, [n, e * h]), downAll), cfg, outStd);
   }
-  // The op takes router logits and applies softmax + top-k itself: hand it log-weights of our
-  // choice (-1e9 elsewhere), so it picks exactly our experts with weights w / sum(w); then
-  // multiply back by sum(w).
-  const logits = op.where(op.greater(sparse, 0), op.log(sparse), -1e9);
-  const total = op.reduceSum(weights, -1, true); // [N, 1]
-  const routed = op.mul(op.moeSwiGlu(x, logits, w.gateUp, w.down, cfg.topK), total);
-  return addSharedExperts(s, x, routed, cfg, outStd);
+  return addSharedExperts(s, x, op.moeSwiGlu(x, indices, weights, w.gateUp, w.down), cfg, outStd);
 }
 
 /** DeepSeek-V3's aux-loss-free balancing: bias += rate * sign(mean load - load), in place. */

@@ -410,6 +410,8 @@ const nonDifferentiableOps: PrimOp[] = [
   "multiHeadAttention",
   "rotaryEmbedding",
   "dynamicQuantizeMatMul",
+  "dynamicQuantizeLinear",
+  "matMulIntegerToFloat",
 ];
 
 for (const [name, c] of Object.entries(cases)) {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { Graph, toOnnx } from "../../src/graph/index.js";
+import { Graph, quantizeInt8, type Tensor, toOnnx } from "../../src/graph/index.js";
 import {
   defaultMoeConfig,
   expertGroups,
@@ -284,4 +284,34 @@ test("config validation names the problem", () => {
   assert.match(parsed.error?.issues.map((i) => i.message).join("; ") ?? "", /group sizes add up to 128, expected experts = 100/);
   const tooMany = MoeConfig.safeParse({ ...defaultMoeConfig, topkGroups: 4 });
   assert.match(tooMany.error?.issues.map((i) => i.message).join("; ") ?? "", /topkGroups 4 exceeds the 3 groups/);
+});
+
+test("int8 experts: the gather form and QMoE both stay close to the fp32 MoE op, for 1 and 17 tokens", async () => {
+  const cfg = { ...small, sharedExperts: 0, expertHidden: 16 };
+  const c = 32;
+  const g = new Graph();
+  const x = g.input("x", "float32", ["N", c]);
+  const out = moeInfer(new Scope(g).child("moe"), x, cfg, {});
+  const store = ParamStore.fromGraph(g, 3);
+  const paramValue = (k: string) => store.get(k).data;
+  const run = async (outputs: Record<string, Tensor>, n: number) => {
+    const rng = new Rng(n);
+    const data = Float32Array.from({ length: n * c }, () => rng.normal());
+    const compiled = await compile(toOnnx({ outputs, paramValue }), { threads });
+    return (await compiled.run({ x: { dtype: "float32", shape: [n, c], data } })).out.data as Float32Array;
+  };
+  for (const n of [1, 17]) {
+    const fp32 = await run({ out }, n);
+    const scale = fp32.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (const moe of ["qmoe", "gather"] as const) {
+      const q = quantizeInt8({ out }, { paramValue, moe, minElements: 1e9 });
+      assert.equal(q.report.moeBlocks, 1);
+      const int8 = await run(q.outputs, n);
+      let maxDiff = 0;
+      for (let i = 0; i < fp32.length; i++) maxDiff = Math.max(maxDiff, Math.abs(int8[i] - fp32[i]));
+      // 8-bit weights (and, in the gather form, 8-bit activations): a few percent of the output's range
+      assert.ok(maxDiff < 0.03 * scale, `${moe}, ${n} tokens: max difference ${maxDiff} vs output range ${scale}`);
+      assert.ok(maxDiff > 0, `${moe}: the int8 output equals fp32 exactly, so nothing was quantized`);
+    }
+  }
 });
