@@ -5,7 +5,8 @@
 // Each step is one `feed`: rows that joined get their whole prompt (prefill), running rows
 // their last token. The session's row count follows the load in powers of two up to
 // `maxBatch` (a step's cost grows with its rows, padding included); a finished row is
-// released and reused; cache columns no live row uses are dropped once they pile up.
+// released and reused; cache columns no live row uses are dropped once they outnumber the
+// live ones (every step attends over all the columns, so dead ones cost time until then).
 // When idle, a new request waits up to `maxWaitMs` for company only while requests have been
 // arriving closer together than that (an EWMA of the gaps): at low load the window is 0 and a
 // lone request starts at once.
@@ -48,6 +49,8 @@ export interface BatcherLoad {
   /** Decode steps run so far, and the mean number of live rows per step. */
   steps: number;
   meanBatch: number;
+  /** The most cache columns the session held at once (every step attends over all of them). */
+  peakColumns: number;
 }
 
 /** An unbounded single-consumer queue that is also the request's output stream. */
@@ -113,6 +116,7 @@ export class ContinuousBatcher {
   readonly options: ContinuousBatcherOptions;
   private readonly queue: Request[] = [];
   private running: Request[] = [];
+  private peakColumns = 0;
   private session?: BatchDecodeSession;
   private loop?: Promise<void>;
   private gapEwmaMs = Number.POSITIVE_INFINITY;
@@ -173,6 +177,7 @@ export class ContinuousBatcher {
       p95LatencyMs: sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))] : 0,
       steps: this.steps,
       meanBatch: this.steps ? this.rowSteps / this.steps : 0,
+      peakColumns: this.peakColumns,
     };
   }
 
@@ -207,7 +212,7 @@ export class ContinuousBatcher {
     const rows = Math.min(this.options.maxBatch, nextPowerOfTwo(live));
     if (!this.session) {
       this.session = await this.model.open(rows);
-    } else if (rows !== this.session.rows || this.session.columns > 2 * this.session.maxLength) {
+    } else if (rows !== this.session.rows || this.hasManyDeadColumns(this.session)) {
       // Resize (or compact): the running requests become rows 0..n-1.
       this.session.repack(
         this.running.map((r) => r.row),
@@ -246,6 +251,13 @@ export class ContinuousBatcher {
     }
   }
 
+  /** Whether columns no live row uses outnumber the live ones (and 32): time to compact. */
+  private hasManyDeadColumns(session: BatchDecodeSession): boolean {
+    if (session.columns <= 64) return false; // cannot hold: spare the count
+    const live = session.liveColumns;
+    return session.columns - live > Math.max(32, live);
+  }
+
   /** One feed for every live row, then one sampled token each. */
   private async step(): Promise<void> {
     const session = this.session;
@@ -269,6 +281,7 @@ export class ContinuousBatcher {
     }
     this.steps++;
     this.rowSteps += batch.length;
+    this.peakColumns = Math.max(this.peakColumns, session.columns);
     const still: Request[] = [];
     batch.forEach((r, i) => {
       r.prefill = false;

@@ -50,6 +50,8 @@ export interface BatchDecodeSession extends DecodeSession {
   readonly rows: number;
   /** Cache columns held for all rows together; grows with every feed until `repack`. */
   readonly columns: number;
+  /** Columns some row still uses: what `repack` keeps (the rest belonged to released rows). */
+  readonly liveColumns: number;
   /** Forget row `row`'s sequence: it becomes empty (position 0, nothing cached). */
   release(row: number): void;
   /**

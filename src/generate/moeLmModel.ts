@@ -143,6 +143,11 @@ class MoeLmSession implements BatchDecodeSession {
   get columns(): number {
     return this.s;
   }
+  get liveColumns(): number {
+    let live = 0;
+    for (let c = 0; c < this.s; c++) if (this.valid.some((v) => v[c])) live++;
+    return live;
+  }
 
   release(row: number): void {
     if (!Number.isInteger(row) || row < 0 || row >= this.bRows) throw new Error(`release: no row ${row}`);
@@ -216,10 +221,10 @@ class MoeLmSession implements BatchDecodeSession {
     if (rows.length !== tokens.length) throw new Error("feed: rows and tokens differ in length");
     const { cfg } = this;
     const bRows = this.bRows;
-    const t = Math.max(...tokens.map((x) => x.length));
-    if (t === 0) throw new Error("feed: no tokens");
+    if (new Set(rows).size !== rows.length) throw new Error("feed: a row is listed twice");
     rows.forEach((r, i) => {
-      if (r < 0 || r >= bRows) throw new Error(`feed: row ${r} is outside the session's ${bRows} rows`);
+      if (!Number.isInteger(r) || r < 0 || r >= bRows) throw new Error(`feed: row ${r} is outside the session's ${bRows} rows`);
+      if (tokens[i].length === 0) throw new Error(`feed: no tokens for row ${r}`);
       if (this.nextPosition[r] + tokens[i].length > cfg.maxSeq) {
         throw new Error(
           `row ${r} would hold ${this.nextPosition[r] + tokens[i].length} tokens; the model's context is ${cfg.maxSeq}`,
@@ -229,26 +234,91 @@ class MoeLmSession implements BatchDecodeSession {
         if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab)
           throw new Error(`token id ${id} is outside the vocabulary (${cfg.vocab})`);
     });
-    const lengths = tokens.map((x) => x.length);
-    const { feeds, fresh } = this.paddedFeeds(rows, tokens, t);
+    // Rows without a cache (new prompts) run as a batch of their own with an empty past, so a
+    // prompt joining running rows costs its own tokens, not its length times every row; the
+    // other rows then step together over the whole cache.
+    const logits = new Array<Float32Array>(rows.length);
+    const fresh = rows.map((_, i) => i).filter((i) => this.nextPosition[rows[i]] === 0);
+    const others = rows.map((_, i) => i).filter((i) => this.nextPosition[rows[i]] !== 0);
+    const all = Array.from({ length: bRows }, (_, b) => b);
+    for (const [part, batch, withPast] of [
+      [fresh, fresh.map((i) => rows[i]), false],
+      [others, all, true],
+    ] as const) {
+      if (part.length === 0) continue;
+      const out = await this.step(
+        batch,
+        part.map((i) => rows[i]),
+        part.map((i) => tokens[i]),
+        withPast,
+      );
+      part.forEach((i, k) => {
+        logits[i] = out[k];
+      });
+    }
+    return logits;
+  }
+
+  /**
+   * One graph call over session rows `batch` (all rows with the cache as past, or rows without
+   * a cache and `withPast` false), feeding `tokens[i]` to `rows[i]` (rows ⊆ batch),
+   * left-padded to end together. Their new positions go to the next free columns.
+   */
+  private async step(batch: readonly number[], rows: number[], tokens: number[][], withPast: boolean): Promise<Float32Array[]> {
+    const { cfg } = this;
     const { heads } = cfg;
     const d = cfg.dim / heads;
-    for (let i = 0; i < cfg.layers; i++) {
-      feeds[`past_key.${i}`] = { dtype: "float32", shape: [bRows, heads, this.capacity, d], data: this.keys[i] };
-      feeds[`past_value.${i}`] = { dtype: "float32", shape: [bRows, heads, this.capacity, d], data: this.values[i] };
+    const t = Math.max(...tokens.map((x) => x.length));
+    const width = withPast ? this.capacity : 0; // past columns fed
+    const at = new Map(batch.map((r, b) => [r, b])); // session row -> batch row
+    const n = batch.length;
+    const ids = new BigInt64Array(n * t);
+    const positions = new BigInt64Array(n * t);
+    const domain = new BigInt64Array(n * t).fill(BigInt(this.domain));
+    const newValid = Array.from({ length: n }, () => new Uint8Array(t));
+    rows.forEach((r, i) => {
+      const b = at.get(r)!;
+      const offset = t - tokens[i].length;
+      tokens[i].forEach((id, j) => {
+        ids[b * t + offset + j] = BigInt(id);
+        positions[b * t + offset + j] = BigInt(this.nextPosition[r] + j);
+        newValid[b][offset + j] = 1;
+      });
+    });
+    const total = width + t; // attention columns: the past, then the new tokens
+    const mask = new Float32Array(n * t * total).fill(NEG);
+    for (let b = 0; b < n; b++) {
+      for (let q = 0; q < t; q++) {
+        const row = mask.subarray((b * t + q) * total, (b * t + q + 1) * total);
+        if (withPast) for (let c = 0; c < this.s; c++) if (this.valid[batch[b]][c]) row[c] = 0;
+        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[width + c] = 0;
+      }
     }
-    const out = await (await this.graphFor(bRows, t)).run(feeds);
+    const feeds: Record<string, HostTensor> = {
+      ids: { dtype: "int64", shape: [n, t], data: ids },
+      positions: { dtype: "int64", shape: [n, t], data: positions },
+      domain: { dtype: "int64", shape: [n, t], data: domain },
+      mask: { dtype: "float32", shape: [n, 1, t, total], data: mask },
+      logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
+    };
+    if (cfg.image) Object.assign(feeds, this.imageFeeds(batch, rows, tokens, t, positions, domain));
+    const empty = new Float32Array(0);
+    for (let i = 0; i < cfg.layers; i++) {
+      feeds[`past_key.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.keys[i] : empty };
+      feeds[`past_value.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.values[i] : empty };
+    }
+    const out = await (await this.graphFor(n, t)).run(feeds);
     const s = this.s;
     this.reserve(s + t);
-    // Row rows[i]'s new position j (< lengths[i]) goes to column s + j; fresh(i, j) is where
-    // the graph put it in new_key / new_value [B, T, H, D].
+    // Row rows[i]'s new position j goes to column s + j; the graph put it at
+    // new_key / new_value [n, t, H, D] row at(rows[i]), step t - length + j.
     const cap = this.capacity;
     const write = (buffer: Float32Array, computed: Float32Array) => {
       rows.forEach((r, i) => {
-        for (let j = 0; j < lengths[i]; j++) {
-          const position = fresh(i, j);
+        const first = at.get(r)! * t + t - tokens[i].length;
+        for (let j = 0; j < tokens[i].length; j++) {
           for (let h = 0; h < heads; h++) {
-            const from = (position * heads + h) * d;
+            const from = ((first + j) * heads + h) * d;
             buffer.set(computed.subarray(from, from + d), ((r * heads + h) * cap + s + j) * d);
           }
         }
@@ -259,13 +329,16 @@ class MoeLmSession implements BatchDecodeSession {
       write(this.values[i], out[`new_value.${i}`].data as Float32Array);
     }
     rows.forEach((r, i) => {
-      this.valid[r].fill(1, s, s + lengths[i]);
-      this.nextPosition[r] += lengths[i];
+      this.valid[r].fill(1, s, s + tokens[i].length);
+      this.nextPosition[r] += tokens[i].length;
     });
     this.s = s + t;
-    const logits = out.logits.data as Float32Array;
+    const result = out.logits.data as Float32Array;
     const v = cfg.vocab;
-    return rows.map((r) => logits.subarray(r * v, (r + 1) * v)); // [B, 1, V]
+    return rows.map((r) => {
+      const b = at.get(r)!;
+      return result.subarray(b * v, (b + 1) * v); // [n, 1, V]
+    });
   }
 
   /** Grow every buffer to hold at least `columns` columns (in steps of CAPACITY_STEP). */
@@ -283,76 +356,44 @@ class MoeLmSession implements BatchDecodeSession {
   }
 
   /**
-   * Inputs for rows fed side by side, [B, T], each row's tokens left-padded to end at T-1 and
-   * attending to its own cache columns (the whole capacity is fed; the mask hides the rest).
-   */
-  private paddedFeeds(rows: number[], tokens: number[][], t: number) {
-    const bRows = this.bRows;
-    const { s, capacity } = this;
-    const total = capacity + t; // attention columns: the whole capacity, then the new tokens
-    const ids = new BigInt64Array(bRows * t);
-    const positions = new BigInt64Array(bRows * t);
-    const domain = new BigInt64Array(bRows * t).fill(BigInt(this.domain));
-    const newValid = Array.from({ length: bRows }, () => new Uint8Array(t));
-    rows.forEach((r, i) => {
-      const offset = t - tokens[i].length;
-      tokens[i].forEach((id, j) => {
-        ids[r * t + offset + j] = BigInt(id);
-        positions[r * t + offset + j] = BigInt(this.nextPosition[r] + j);
-        newValid[r][offset + j] = 1;
-      });
-    });
-    const mask = new Float32Array(bRows * t * total).fill(NEG);
-    for (let b = 0; b < bRows; b++) {
-      for (let q = 0; q < t; q++) {
-        const row = mask.subarray((b * t + q) * total, (b * t + q + 1) * total);
-        for (let c = 0; c < s; c++) if (this.valid[b][c]) row[c] = 0;
-        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[capacity + c] = 0;
-      }
-    }
-    const feeds: Record<string, HostTensor> = {
-      ids: { dtype: "int64", shape: [bRows, t], data: ids },
-      positions: { dtype: "int64", shape: [bRows, t], data: positions },
-      domain: { dtype: "int64", shape: [bRows, t], data: domain },
-      mask: { dtype: "float32", shape: [bRows, 1, t, total], data: mask },
-      logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
-    };
-    if (this.cfg.image) Object.assign(feeds, this.imageFeeds(rows, tokens, t, positions, domain));
-    const fresh = (i: number, j: number) => rows[i] * t + t - tokens[i].length + j;
-    return { feeds, fresh };
-  }
-
-  /**
    * image_features / image_slots for one feed: a row whose prefix is set gets slot j at its
    * position j < S (and the image expert group as its domain there). Calls without prefix
    * positions feed S = 0 rows, so decode steps pay nothing for the image.
    */
-  private imageFeeds(rows: number[], tokens: number[][], t: number, positions: BigInt64Array, domain: BigInt64Array) {
+  private imageFeeds(
+    batch: readonly number[],
+    rows: number[],
+    tokens: number[][],
+    t: number,
+    positions: BigInt64Array,
+    domain: BigInt64Array,
+  ) {
     const image = this.cfg.image!;
-    const bRows = this.bRows;
-    // [row, index into rows] of the rows whose prefix slots are in this feed
+    const n = batch.length;
+    // [batch row, index into rows] of the rows whose prefix slots are in this feed
     const withPrefix = rows
       .map((r, i) => [r, i] as const)
-      .filter(([r]) => this.images[r] !== undefined && this.nextPosition[r] < image.slots);
+      .filter(([r]) => this.images[r] !== undefined && this.nextPosition[r] < image.slots)
+      .map(([r, i]) => [batch.indexOf(r), i, r] as const);
     const s = withPrefix.length > 0 ? image.slots : 0;
-    const slots = new BigInt64Array(bRows * t).fill(BigInt(s));
-    const features = new Float32Array(bRows * s * image.features);
+    const slots = new BigInt64Array(n * t).fill(BigInt(s));
+    const features = new Float32Array(n * s * image.features);
     const imageGroup = this.cfg.moe.groups.findIndex((g) => g.name === "image");
-    for (const [r, i] of withPrefix) {
-      features.set(this.images[r]!, r * s * image.features);
+    for (const [b, i, r] of withPrefix) {
+      features.set(this.images[r]!, b * s * image.features);
       const padding = t - tokens[i].length; // left padding is not a position of the row
       for (let j = padding; j < t; j++) {
-        const p = Number(positions[r * t + j]);
+        const p = Number(positions[b * t + j]);
         if (p < image.slots) {
-          slots[r * t + j] = BigInt(p);
-          if (imageGroup >= 0) domain[r * t + j] = BigInt(imageGroup);
+          slots[b * t + j] = BigInt(p);
+          if (imageGroup >= 0) domain[b * t + j] = BigInt(imageGroup);
         }
       }
       this.images[r] = undefined; // fed: the cache holds it now
     }
     return {
-      image_features: { dtype: "float32" as const, shape: [bRows, s, image.features], data: features },
-      image_slots: { dtype: "int64" as const, shape: [bRows, t], data: slots },
+      image_features: { dtype: "float32" as const, shape: [n, s, image.features], data: features },
+      image_slots: { dtype: "int64" as const, shape: [n, t], data: slots },
     };
   }
 

@@ -183,15 +183,39 @@ export function minPFilter(logits: Float32Array, minP: number): Float32Array {
   return out;
 }
 
-/** Draws one token from softmax(logits) with one uniform draw of `rng`. */
-export function sampleFromLogits(logits: Float32Array, rng: Rng): number {
-  const probs = softmax(logits);
+/**
+ * Draws one token from softmax(logits / temperature) with one uniform draw of `rng`. The
+ * same numbers as applyTemperature, softmax and a cumulative scan one after another (the
+ * scaled logits are rounded to float32 as applyTemperature stores them), in three passes.
+ */
+export function sampleFromLogits(logits: Float32Array, rng: Rng, temperature = 1): number {
+  const v = logits.length;
+  const scaled = temperature === 1 ? logits : new Float32Array(v); // rounded to float32 as applyTemperature stores them
+  let max = Number.NEGATIVE_INFINITY;
+  if (temperature !== 1) for (let i = 0; i < v; i++) scaled[i] = logits[i] / temperature;
+  for (let i = 0; i < v; i++) {
+    const x = scaled[i];
+    if (x > max) max = x;
+    else if (Number.isNaN(x)) throw new RangeError(`softmax: logits[${i}] is NaN (a model or mask produced an invalid value)`);
+  }
+  if (max === Number.NEGATIVE_INFINITY) {
+    throw new RangeError("softmax: every logit is -Infinity, so no token can be chosen (check the logits mask)");
+  }
+  const weights = new Float64Array(v);
+  let sum = 0;
+  const infinite = max === Number.POSITIVE_INFINITY; // all the mass on the +Infinity logits
+  for (let i = 0; i < v; i++) {
+    const w = infinite ? (scaled[i] === max ? 1 : 0) : Math.exp(scaled[i] - max);
+    weights[i] = w;
+    sum += w;
+  }
   const u = rng.next();
   let cumulative = 0;
   let last = -1;
-  for (let i = 0; i < probs.length; i++) {
-    if (probs[i] === 0) continue;
-    cumulative += probs[i];
+  for (let i = 0; i < v; i++) {
+    const p = weights[i] / sum;
+    if (p === 0) continue;
+    cumulative += p;
     last = i;
     if (u < cumulative) return i;
   }
@@ -218,6 +242,7 @@ export function sampleToken(
   // than run as a copy; any other value goes through the step, which validates it.
   let x = repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, history, repetitionPenalty);
   if (temperature === 0) return greedy(x);
+  if (topK === 0 && topP === 1 && minP === 0) return sampleFromLogits(x, rng, temperature); // temperature folded in
   if (temperature !== 1) x = applyTemperature(x, temperature);
   if (topK !== 0) x = topKFilter(x, topK);
   if (topP !== 1) x = topPFilter(x, topP);

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ContinuousBatcher, GenerateError, generate, type StreamChunk } from "../../src/generate/index.js";
+import { ContinuousBatcher, GenerateError, type GenerateOptions, generate, type StreamChunk } from "../../src/generate/index.js";
 import { MoeLmModel } from "../../src/generate/moeLmModel.js";
 import { loadMoeLm } from "../../src/models/moeLmFiles.js";
 
@@ -74,6 +74,32 @@ test("requests join a running batch and leave it when done; the session follows 
   const [aloneLong] = await generate(model, [prompts[0]], { maxTokens: 40, temperature: 0, ignoreEos: true });
   assert.deepEqual(rest, aloneLong.tokens, "the long request is unaffected by rows joining and leaving");
   assert.ok(batcher.load().meanBatch > 1.5, `mean batch ${batcher.load().meanBatch}`);
+  await batcher.close();
+});
+
+test("cache columns of finished requests are dropped once they outnumber the live ones", async () => {
+  const batcher = new ContinuousBatcher(model, { maxBatch: 8, maxWaitMs: 0 });
+  // Eight clients, each sending requests one after another, of different lengths so they end
+  // at different steps: rows come and go while the session keeps its 8 rows, and every step
+  // adds a column that is dead once its rows finish (about 120 columns in all).
+  const clients = [0, 1, 2, 3, 4, 5, 6, 7].map(async (client) => {
+    const outs: { prompt: number[]; options: GenerateOptions; tokens: number[] }[] = [];
+    for (let k = 0; k < 8; k++) {
+      const prompt = prompts[(client * 3 + k) % prompts.length];
+      const options = { maxTokens: 6 + ((client + k) % 7) * 2, temperature: 0, ignoreEos: true };
+      outs.push({ prompt, options, tokens: (await collect(batcher.submit(prompt, options))).tokens });
+    }
+    return outs;
+  });
+  const outs = (await Promise.all(clients)).flat();
+  for (const [i, out] of outs.entries()) {
+    const [alone] = await generate(model, [out.prompt], out.options);
+    assert.deepEqual(out.tokens, alone.tokens, `request ${i}: compaction keeps every live row's cache`);
+  }
+  // Live columns: the last ~20 steps plus up to 8 prompts (~80); dead ones are dropped once they
+  // outnumber those. Without compaction this run holds about 380.
+  const { peakColumns } = batcher.load();
+  assert.ok(peakColumns <= 170, `peak columns ${peakColumns}: dead columns are not dropped`);
   await batcher.close();
 });
 

@@ -248,3 +248,28 @@ test("errors: NaN logits, nothing left to sample, bad parameter values", () => {
     /mask has length 3, expected the vocabulary size 2/,
   );
 });
+
+test("a temperature folded into the draw picks exactly what applyTemperature, softmax and a cumulative draw pick", () => {
+  /** The composed reference: scaled logits, softmax probabilities, the first index whose cumulative mass passes u. */
+  const reference = (x: Float32Array, temperature: number, rng: Rng): number => {
+    const probs = softmax(applyTemperature(x, temperature));
+    const u = rng.next();
+    let cumulative = 0;
+    let last = -1;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i] === 0) continue;
+      cumulative += probs[i];
+      last = i;
+      if (u < cumulative) return i;
+    }
+    return last;
+  };
+  fc.assert(
+    fc.property(logitsArb, fc.double({ min: 0.05, max: 5, noNaN: true }), fc.nat(1 << 30), (x, temperature, seed) => {
+      const a = new Rng(seed);
+      const b = new Rng(seed);
+      for (let i = 0; i < 10; i++) assert.equal(sampleFromLogits(x, a, temperature), reference(x, temperature, b));
+      assert.equal(sampleToken(x, { temperature }, new Rng(seed)), reference(x, temperature, new Rng(seed)));
+    }),
+  );
+});
