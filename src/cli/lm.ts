@@ -132,7 +132,7 @@ export async function decodeStepsPerSec(model: MoeLmModel, stream: readonly numb
 }
 
 /** Median steps/s of fp32 and int8 on the same streams, alternating so both meet the same machine load. */
-export async function int8DecodeSpeed(fp32: MoeLmModel, int8: MoeLmModel, streams: readonly (readonly number[])[]) {
+async function int8DecodeSpeed(fp32: MoeLmModel, int8: MoeLmModel, streams: readonly (readonly number[])[]) {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   await decodeStepsPerSec(fp32, streams[0]); // warm up (first calls compile and plan shapes)
   await decodeStepsPerSec(int8, streams[0]);
