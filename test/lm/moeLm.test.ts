@@ -95,14 +95,16 @@ test("the KV-cache decoder gives the full forward's logits, with rows fed uneven
   const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
   const a = tokenizer.encode("The quick brown fox jumps over the lazy dog. 人生如梦").slice(0, 30);
   const b = tokenizer.encode("function add(a: number, b: number) { return a + b; }").slice(0, 30);
-  const full = await model.allLogits([a.slice(0, 30), b.slice(0, 30)]);
+  const c = tokenizer.encode("春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。 const x = 1;").slice(0, 30);
+  const full = await model.allLogits([a.slice(0, 30), b.slice(0, 30), c]);
   const v = cfg.vocab;
-  const session = await model.open(2);
+  const session = await model.open(3);
   let maxDiff = 0;
   const check = (got: Float32Array, row: number, pos: number) => {
     for (let k = 0; k < v; k++) maxDiff = Math.max(maxDiff, Math.abs(got[k] - full[(row * 30 + pos) * v + k]));
   };
-  // Row 0 gets 7 tokens, row 1 gets 12, then row 1 alone, then both one at a time.
+  // Row 0 gets 7 tokens, row 1 gets 12, then row 1 alone, then both one at a time; row 2's
+  // prompt joins them midway (a row without a cache beside rows with one, in one feed).
   let out = await session.feed([0, 1], [a.slice(0, 7), b.slice(0, 12)]);
   check(out[0], 0, 6);
   check(out[1], 1, 11);
@@ -110,11 +112,25 @@ test("the KV-cache decoder gives the full forward's logits, with rows fed uneven
   check(out[0], 1, 14);
   let pa = 7;
   let pb = 15;
+  let pc = 0;
   while (pb < 30) {
-    out = await session.feed([0, 1], [[a[pa]], [b[pb]]]);
+    if (pb === 20) {
+      out = await session.feed([2, 0, 1], [c.slice(0, 9), [a[pa]], [b[pb]]]);
+      pc = 9;
+      check(out[0], 2, 8);
+      out = out.slice(1);
+    } else if (pc > 0) {
+      out = await session.feed([0, 1, 2], [[a[pa]], [b[pb]], [c[pc]]]);
+      check(out[2], 2, pc++);
+    } else {
+      out = await session.feed([0, 1], [[a[pa]], [b[pb]]]);
+    }
     check(out[0], 0, pa++);
     check(out[1], 1, pb++);
   }
+  assert.ok(pc > 12, "row 2 decoded alongside the others");
+  await assert.rejects(session.feed([0, 0], [[a[pa]], [a[pa]]]), /a row is listed twice/);
+  await assert.rejects(session.feed([0], [[]]), /no tokens for row 0/);
   await session.close();
   assert.ok(maxDiff < 1e-4, `cached decode differs from the full forward by ${maxDiff}`);
 });

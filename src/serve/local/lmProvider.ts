@@ -30,7 +30,7 @@ export interface LocalModelSpec {
   name: string;
   /** A model folder from `aigc train lm` / `aigc pack`. */
   dir: string;
-  /** Run the int8 graph (DynamicQuantizeMatMul, QMoE). */
+  /** Run the int8 graphs (DynamicQuantizeMatMul; int8 experts gathered while decoding, QMoE for prompts). */
   int8: boolean;
 }
 
