@@ -319,7 +319,8 @@ class MoeLmSession implements BatchDecodeSession {
         for (let j = 0; j < tokens[i].length; j++) {
           for (let h = 0; h < heads; h++) {
             const from = ((first + j) * heads + h) * d;
-            buffer.set(computed.subarray(from, from + d), ((r * heads + h) * cap + s + j) * d);
+            const to = ((r * heads + h) * cap + s + j) * d;
+            for (let k = 0; k < d; k++) buffer[to + k] = computed[from + k]; // d floats: cheaper than a subarray per copy
           }
         }
       });

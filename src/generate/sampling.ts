@@ -79,13 +79,15 @@ export function softmax(logits: Float32Array): Float64Array {
  * The most likely token (lowest index on ties). Throws on NaN logits or when every logit is -Infinity.
  */
 export function greedy(logits: Float32Array): number {
-  assertNoNaN(logits, "greedy");
   let best = -1;
   let bestValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < logits.length; i++) {
-    if (logits[i] > bestValue) {
+    const x = logits[i];
+    if (x > bestValue) {
       best = i;
-      bestValue = logits[i];
+      bestValue = x;
+    } else if (Number.isNaN(x)) {
+      throw new RangeError(`greedy: logits[${i}] is NaN (a model or mask produced an invalid value)`);
     }
   }
   if (best < 0) throw new RangeError("greedy: every logit is -Infinity, so no token can be chosen (check the logits mask)");

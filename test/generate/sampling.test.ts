@@ -236,6 +236,9 @@ test("the warpers run in the HF order: top-k before top-p", () => {
 test("errors: NaN logits, nothing left to sample, bad parameter values", () => {
   const rng = new Rng(1);
   assert.throws(() => greedy(Float32Array.from([0, Number.NaN])), /logits\[1\] is NaN/);
+  assert.throws(() => greedy(Float32Array.from([Number.NaN, 0])), /logits\[0\] is NaN/);
+  for (const temperature of [1, 0.8])
+    assert.throws(() => sampleToken(Float32Array.from([1, Number.NaN, 0]), { temperature }, rng), /logits\[1\] is NaN/);
   assert.throws(() => sampleToken(Float32Array.from([NEG, NEG]), {}, rng), /every logit is -Infinity/);
   assert.throws(() => sampleToken(Float32Array.from([NEG, NEG]), { temperature: 0 }, rng), /every logit is -Infinity/);
   assert.throws(() => sampleToken(Float32Array.from([1, 2]), { temperature: -1 }, rng), /temperature must be/);
