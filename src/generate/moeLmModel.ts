@@ -34,7 +34,7 @@ export interface MoeLmModelOptions {
   /**
    * INT8 models: calls with at most this many tokens (rows × new tokens) run the experts in the
    * quantize pass's "gather" form, larger ones as QMoE (see src/graph/quantize.ts;
-   * bench/moe-int8.ts finds the crossover). Default 16: decoding steps of up to 16 rows.
+   * bench/moe-dispatch.ts finds the crossover). Default 16: decoding steps of up to 16 rows.
    */
   int8GatherMaxTokens?: number;
 }

@@ -6,9 +6,9 @@
 //
 // Why two MoE forms: on a CPU, QMoE computes in float from dequantized weights, so each
 // token still reads 4 bytes per expert weight. The gather form reads the chosen experts'
-// int8 weights (1 byte each) and multiplies them with integer kernels: about twice as fast
-// for a few tokens (decoding), but it copies every chosen expert's weights once per token,
-// so QMoE wins from a few dozen tokens on (prefill). bench/moe-int8.ts measures both.
+// int8 weights (1 byte each) and multiplies them with integer kernels: faster for a few
+// tokens (decoding), but it copies every chosen expert's weights once per token, so QMoE
+// wins from a dozen or two tokens on (prefill). bench/moe-dispatch.ts measures both.
 
 import { type AnyNode, Graph, nodesFor, type Tensor } from "./graph.js";
 import * as op from "./ops.js";
