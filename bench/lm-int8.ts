@@ -7,7 +7,7 @@
 // `aigc train lm --preset small --out runs/lm-small`); without it, a seeded untrained model
 // of the preset's shape decodes seeded random tokens (speed does not depend on the weights).
 import { parseArgs } from "node:util";
-import { decodeStepsPerSec, evalLm, heldOutWindows, trainedOrSeededLm } from "../src/cli/lm.js";
+import { decodeSpeeds, evalLm, heldOutWindows, trainedOrSeededLm } from "../src/cli/lm.js";
 import type { MixedCorpusSizes } from "../src/data/corpora.js";
 import { MoeLmModel } from "../src/generate/moeLmModel.js";
 import { loadMoeLm } from "../src/models/moeLmFiles.js";
@@ -45,17 +45,10 @@ console.log(
 const fp32 = await MoeLmModel.create(cfg, store, tokenizer, { threads });
 const int8 = await MoeLmModel.create(cfg, store, tokenizer, { int8: true, threads });
 const int8Qmoe = await MoeLmModel.create(cfg, store, tokenizer, { int8: true, threads, int8GatherMaxTokens: 0 });
-// The three alternate over the same streams (this machine is shared: single runs vary by tens
-// of percent, so medians of many alternations are compared).
-for (const model of [fp32, int8, int8Qmoe]) await decodeStepsPerSec(model, streams[0]); // warm up
-const runsOf = { fp32: [] as number[], int8: [] as number[], int8Qmoe: [] as number[] };
-for (const stream of streams) {
-  runsOf.fp32.push(await decodeStepsPerSec(fp32, stream));
-  runsOf.int8.push(await decodeStepsPerSec(int8, stream));
-  runsOf.int8Qmoe.push(await decodeStepsPerSec(int8Qmoe, stream));
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const speed = { fp32: median(runsOf.fp32), int8: median(runsOf.int8), int8Qmoe: median(runsOf.int8Qmoe) };
+// The three take turns on each stream (this machine is shared: single runs vary by tens of
+// percent, so medians of many alternations are compared).
+const speeds = await decodeSpeeds({ fp32, int8, int8Qmoe }, streams);
+const speed = { fp32: speeds.fp32.median, int8: speeds.int8.median, int8Qmoe: speeds.int8Qmoe.median };
 const speedup = speed.int8 / speed.fp32;
 const qmoeSpeedup = speed.int8Qmoe / speed.fp32;
 console.log(

@@ -118,7 +118,7 @@ export function heldOutWindows(valid: DomainTokens[], windows: number, length: n
  * can repeat two tokens and keep the same few experts in cache, which flatters fp32 and int8
  * alike and is not what decoding meets in use. Returns steps per second.
  */
-export async function decodeStepsPerSec(model: MoeLmModel, stream: readonly number[], promptLength = 16): Promise<number> {
+async function decodeStepsPerSec(model: MoeLmModel, stream: readonly number[], promptLength = 16): Promise<number> {
   if (stream.length <= promptLength) throw new RangeError(`decodeStepsPerSec: the stream needs more than ${promptLength} tokens`);
   const session = await model.open(1);
   try {
@@ -131,18 +131,23 @@ export async function decodeStepsPerSec(model: MoeLmModel, stream: readonly numb
   }
 }
 
-/** Median steps/s of fp32 and int8 on the same streams, alternating so both meet the same machine load. */
-async function int8DecodeSpeed(fp32: MoeLmModel, int8: MoeLmModel, streams: readonly (readonly number[])[]) {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  await decodeStepsPerSec(fp32, streams[0]); // warm up (first calls compile and plan shapes)
-  await decodeStepsPerSec(int8, streams[0]);
-  const a: number[] = [];
-  const b: number[] = [];
-  for (const stream of streams) {
-    a.push(await decodeStepsPerSec(fp32, stream));
-    b.push(await decodeStepsPerSec(int8, stream));
-  }
-  return { fp32: median(a), int8: median(b), speedup: median(b) / median(a), fp32Runs: a, int8Runs: b };
+/**
+ * Median decoding steps/s of each model over the same streams, the models taking turns on
+ * each stream so all meet the same machine load; also every run.
+ */
+export async function decodeSpeeds<K extends string>(
+  models: Record<K, MoeLmModel>,
+  streams: readonly (readonly number[])[],
+): Promise<Record<K, { median: number; runs: number[] }>> {
+  const entries = Object.entries(models) as [K, MoeLmModel][];
+  for (const [, model] of entries) await decodeStepsPerSec(model, streams[0]); // warm up (first calls compile and plan shapes)
+  const runs = Object.fromEntries(entries.map(([k]) => [k, [] as number[]])) as Record<K, number[]>;
+  for (const stream of streams) for (const [k, model] of entries) runs[k].push(await decodeStepsPerSec(model, stream));
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return Object.fromEntries(entries.map(([k]) => [k, { median: median(runs[k]), runs: runs[k] }])) as Record<
+    K,
+    { median: number; runs: number[] }
+  >;
 }
 
 export async function evalLm(
@@ -178,7 +183,7 @@ export async function evalLm(
   const ce8 = await ceOf(int8);
   const ceGather = await ceOf(gather, 1);
   const decodeTokens = o.decodeTokens ?? 48;
-  const speed = await int8DecodeSpeed(fp32, int8, heldOutWindows(corpus.valid, 7, Math.min(cfg.maxSeq, 16 + decodeTokens)));
+  const speed = await decodeSpeeds({ fp32, int8 }, heldOutWindows(corpus.valid, 7, Math.min(cfg.maxSeq, 16 + decodeTokens)));
   // Router statistics with the training dispatch (capacity, drops) on held-out batches.
   const training = files.config.training as { batch?: number; seqLen?: number };
   const t = await setupMoeLmTraining({
@@ -202,9 +207,9 @@ export async function evalLm(
     int8: {
       perplexity: Math.exp(ce8),
       gatherPerplexity: Math.exp(ceGather),
-      decodeSpeedup: speed.speedup,
-      fp32TokensPerSec: speed.fp32,
-      int8TokensPerSec: speed.int8,
+      decodeSpeedup: speed.int8.median / speed.fp32.median,
+      fp32TokensPerSec: speed.fp32.median,
+      int8TokensPerSec: speed.int8.median,
     },
   };
 }

@@ -164,15 +164,20 @@ class MoeLmSession implements BatchDecodeSession {
     const { heads } = this.cfg;
     const d = this.cfg.dim / heads;
     const oldCapacity = this.capacity;
+    // Runs of consecutive old columns [start, end) landing at new column `at`: one copy each.
+    const runs: { start: number; end: number; at: number }[] = [];
+    columnMap.forEach((c, j) => {
+      const last = runs.at(-1);
+      if (last && last.end === c) last.end++;
+      else runs.push({ start: c, end: c + 1, at: j });
+    });
     const move = (buffer: Float32Array): Float32Array => {
       const out = new Float32Array(rows * heads * capacity * d); // [B', H, capacity', D]
       rowMap.forEach((r, i) => {
         for (let h = 0; h < heads; h++) {
           const from = (r * heads + h) * oldCapacity;
           const to = (i * heads + h) * capacity;
-          columnMap.forEach((c, j) => {
-            out.set(buffer.subarray((from + c) * d, (from + c + 1) * d), (to + j) * d);
-          });
+          for (const { start, end, at } of runs) out.set(buffer.subarray((from + start) * d, (from + end) * d), (to + at) * d);
         }
       });
       return out;
