@@ -25,3 +25,9 @@ export const nonNegativeInt = (what: string) => (v: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be an integer ≥ 0, got "${v}"`);
   return n;
 };
+
+export const fraction = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`${what} must be a number in [0, 1), got "${v}"`);
+  return n;
+};

@@ -5,6 +5,7 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import {
   DEFAULT_EMOTION_SEED,
+  DEFAULT_REVIEW_SHARE,
   EmotionInputError,
   EmotionModelError,
   evaluateEmotionClassifier,
@@ -13,7 +14,7 @@ import {
   trainEmotionModel,
 } from "../apps/avatar/emotion/index.js";
 import { defaultEmotionHyperparameters } from "../train/emotionRecipe.js";
-import { integer, positiveInt } from "./args.js";
+import { fraction, integer, positiveInt } from "./args.js";
 
 /** Print a typed error of ours as one line and set the exit code; rethrow anything else. */
 function reportError(err: unknown): void {
@@ -30,13 +31,21 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export function registerEmotionCommands(train: Command, evalCmd: Command, program: Command): void {
   train
     .command("emotion")
-    .description("train the text → emotion (+ intensity) classifier on generated English and Chinese sentences")
+    .description(
+      "train the text → emotion (+ intensity) classifier on generated English and Chinese sentences and real IMDB / Yelp review sentences",
+    )
     .option("--out <dir>", "model folder", "runs/emotion")
     .option("--steps <n>", `optimizer steps (default ${defaultEmotionHyperparameters.steps})`, positiveInt("--steps"))
     .option("--seed <s>", "data and initialisation seed", integer("--seed"), DEFAULT_EMOTION_SEED)
     .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+    .option(
+      "--review-share <f>",
+      "share of training samples that are real review sentences (0: generated only)",
+      fraction("--review-share"),
+      DEFAULT_REVIEW_SHARE,
+    )
     .option("--json", "print the metrics as JSON")
-    .action(async (o: { out: string; steps?: number; seed: number; threads?: number; json?: boolean }) => {
+    .action(async (o: { out: string; steps?: number; seed: number; threads?: number; reviewShare: number; json?: boolean }) => {
       const steps = o.steps ?? defaultEmotionHyperparameters.steps;
       const bar = new cliProgress.SingleBar(
         {
@@ -56,6 +65,7 @@ export function registerEmotionCommands(train: Command, evalCmd: Command, progra
           steps,
           seed: o.seed,
           threads: o.threads,
+          reviewShare: o.reviewShare,
           onProgress: (p) => bar.update(p.step, { loss: p.loss.toFixed(3), ms: p.msPerStep.toFixed(0) }),
         });
       } finally {
@@ -71,15 +81,21 @@ export function registerEmotionCommands(train: Command, evalCmd: Command, progra
       );
       if (e) {
         console.log(`held-out synthetic: ${pct(e.heldOut.accuracy)} (en ${pct(e.heldOut.en)}, zh ${pct(e.heldOut.zh)})`);
+        const d = e.reviewDev;
         console.log(
-          `Amazon sentences (n ${e.n}): ours ${pct(e.accuracy)}, AFINN ${pct(e.afinnAccuracy)}, VADER ${pct(e.vaderAccuracy)}`,
+          `review dev set (n ${d.n}): ours ${pct(d.accuracy)}, AFINN ${pct(d.afinnAccuracy)}, VADER ${pct(d.vaderAccuracy)}`,
+        );
+        console.log(
+          `Amazon test sentences (n ${e.n}): ours ${pct(e.accuracy)}, AFINN ${pct(e.afinnAccuracy)}, VADER ${pct(e.vaderAccuracy)}`,
         );
       }
     });
 
   evalCmd
     .command("emotion")
-    .description("polarity accuracy on 1000 real Amazon review sentences vs AFINN and VADER, plus held-out synthetic accuracy")
+    .description(
+      "polarity accuracy on 1000 real Amazon review sentences (the test set) and the IMDB + Yelp dev set vs AFINN and VADER, plus held-out synthetic accuracy",
+    )
     .option("--model <dir>", "classifier folder (default: the shipped one)")
     .option(
       "--seed <s>",
@@ -100,6 +116,10 @@ export function registerEmotionCommands(train: Command, evalCmd: Command, progra
         console.log(`  ours   ${pct(e.accuracy)}`);
         console.log(`  AFINN  ${pct(e.afinnAccuracy)} (positive iff score ${e.afinnRule})`);
         console.log(`  VADER  ${pct(e.vaderAccuracy)} (positive iff compound ${e.vaderRule})`);
+        const d = e.reviewDev;
+        console.log(
+          `review dev set (held-out IMDB + Yelp), n = ${d.n}: ours ${pct(d.accuracy)}, AFINN ${pct(d.afinnAccuracy)}, VADER ${pct(d.vaderAccuracy)}`,
+        );
         console.log(`held-out synthetic 5-way: ${pct(e.heldOut.accuracy)} (en ${pct(e.heldOut.en)}, zh ${pct(e.heldOut.zh)})`);
         console.log(`validation (hand-written, n ${e.validation.n}): 5-way ${pct(e.validation.accuracy)}`);
         console.log(`latency ${e.msPerSentence.toFixed(3)} ms/sentence`);

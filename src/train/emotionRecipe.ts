@@ -1,5 +1,6 @@
-// Training recipe of the emotion classifier: cross-entropy on the emotion plus a squared
-// error on the intensity, AdamW with warmup + cosine decay, one ONNX Runtime call per step.
+// Training recipe of the emotion classifier: cross-entropy on the emotion (against a set of
+// acceptable emotions, so polarity-only labels fit too) plus a squared error on the
+// intensity where one is known, AdamW with warmup + cosine decay, one ONNX Runtime call per step.
 // The data comes in as a sample stream and a featuriser (the app writes both), so this
 // layer knows nothing about sentences: batch k is samples [k·B, (k+1)·B) of the stream.
 //
@@ -18,14 +19,21 @@ import { Rng } from "../runtime/rng.js";
 import type { HostTensor } from "../runtime/session.js";
 import { Evaluator, TrainStep } from "../runtime/trainStep.js";
 import { trainLoop } from "./loop.js";
-import { crossEntropy } from "./losses.js";
+import { setCrossEntropy } from "./losses.js";
 import { cosineSchedule } from "./schedule.js";
 
-/** One labelled text: its class index, intensity target in [0, 1] and a group for per-group accuracy (e.g. language). */
+/**
+ * One labelled text: the class indices that count as right (one for a generated sentence; a
+ * review labelled only by polarity allows happy, or sad and angry), the classes the label
+ * chooses among (all if absent; a review's polarity says nothing about neutral or
+ * surprised), the intensity target in [0, 1] if known, and a group for per-group accuracy
+ * (language, corpus).
+ */
 export interface LabelledText {
   text: string;
-  label: number;
-  intensity: number;
+  labels: readonly number[];
+  considered?: readonly number[];
+  intensity?: number;
   group: string;
 }
 
@@ -72,7 +80,7 @@ export interface HeldOutScore {
   accuracy: number;
   /** Accuracy per group. */
   byGroup: Record<string, { n: number; accuracy: number }>;
-  /** Mean absolute error of the intensity. */
+  /** Mean absolute error of the intensity, over the texts that have one (NaN if none). */
   intensityMae: number;
 }
 
@@ -82,6 +90,9 @@ export interface EmotionTrainResult {
   heldOut: HeldOutScore;
   wallSeconds: number;
 }
+
+/** Logit bias of a class a label does not allow: exp(-1e4) is 0 in float32, and no overflow. */
+const NOT_ALLOWED = -1e4;
 
 const hostFeatures = (f: EmotionFeatures, n: number, cfg: EmotionClassifierConfig): Record<string, HostTensor> => ({
   ids: { dtype: "int64", shape: [n, cfg.maxTokens, cfg.featuresPerToken], data: f.ids },
@@ -110,6 +121,7 @@ export async function scoreEmotion(
   );
   let correct = 0;
   let absError = 0;
+  let withIntensity = 0;
   const byGroup: Record<string, { n: number; correct: number }> = {};
   const chunk = 256;
   for (let from = 0; from < texts.length; from += chunk) {
@@ -119,9 +131,12 @@ export async function scoreEmotion(
     part.forEach((t, i) => {
       let best = 0;
       for (let c = 1; c < cfg.classes; c++) if (probs[i * cfg.classes + c] > probs[i * cfg.classes + best]) best = c;
-      const ok = best === t.label;
+      const ok = t.labels.includes(best);
       correct += ok ? 1 : 0;
-      absError += Math.abs((r.intensity.data[i] as number) - t.intensity);
+      if (t.intensity !== undefined) {
+        absError += Math.abs((r.intensity.data[i] as number) - t.intensity);
+        withIntensity++;
+      }
       byGroup[t.group] ??= { n: 0, correct: 0 };
       byGroup[t.group].n++;
       byGroup[t.group].correct += ok ? 1 : 0;
@@ -132,7 +147,7 @@ export async function scoreEmotion(
     n: texts.length,
     accuracy: correct / n,
     byGroup: Object.fromEntries(Object.entries(byGroup).map(([k, v]) => [k, { n: v.n, accuracy: v.correct / v.n }])),
-    intensityMae: absError / n,
+    intensityMae: withIntensity > 0 ? absError / withIntensity : Number.NaN,
   };
 }
 
@@ -152,12 +167,15 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
   const cfg = o.config;
   const g = new Graph();
   const inputs = emotionInputs(g, cfg, hp.batch);
-  const labels = g.input("labels", "int64", [hp.batch]);
+  const allowedBias = g.input("allowed_bias", "float32", [hp.batch, cfg.classes]); // 0 or NOT_ALLOWED
+  const consideredBias = g.input("considered_bias", "float32", [hp.batch, cfg.classes]);
+  const anyAllowed = g.input("any_allowed", "int64", [hp.batch]);
   const intensityTarget = g.input("intensity", "float32", [hp.batch]);
+  const intensityKnown = g.input("intensity_known", "float32", [hp.batch]); // 1 or 0
   const out = emotionClassifier(new Scope(g), cfg, inputs);
-  const intensityError = op.sub(op.sigmoid(out.intensityLogit), intensityTarget); // [B]
+  const intensityError = op.mul(op.sub(op.sigmoid(out.intensityLogit), intensityTarget), intensityKnown); // [B]
   const loss = op.add(
-    crossEntropy(out.logits, labels),
+    op.reduceMean(setCrossEntropy(out.logits, allowedBias, anyAllowed, consideredBias)),
     op.mul(op.reduceMean(op.mul(intensityError, intensityError)), hp.intensityWeight),
   );
   const store = ParamStore.fromGraph(g, o.seed);
@@ -167,14 +185,36 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
   });
   const batchAt = (step: number): Record<string, HostTensor> => {
     const samples = Array.from({ length: hp.batch }, (_, i) => o.data.sample(step * hp.batch + i));
+    for (const s of samples)
+      if (
+        s.labels.length === 0 ||
+        s.labels.some((c) => !Number.isInteger(c) || c < 0 || c >= cfg.classes || (s.considered && !s.considered.includes(c)))
+      )
+        throw new Error(
+          `emotion training: "${s.text.slice(0, 40)}" has labels [${s.labels}], expected class indices in [0, ${cfg.classes}) among the considered [${s.considered ?? "all"}]`,
+        );
+    const bias = (inSet: (s: LabelledText, c: number) => boolean): HostTensor => ({
+      dtype: "float32",
+      shape: [hp.batch, cfg.classes],
+      data: Float32Array.from({ length: hp.batch * cfg.classes }, (_, k) =>
+        inSet(samples[Math.floor(k / cfg.classes)], k % cfg.classes) ? 0 : NOT_ALLOWED,
+      ),
+    });
     const features = o.data.featurize(samples.map((s) => s.text));
     const rng = Rng.forName(o.seed, `feature-dropout.${step}`);
     for (let i = 0; i < features.ids.length; i++)
       if (features.ids[i] !== 0n && rng.next() < hp.featureDropout) features.ids[i] = 0n;
     return {
       ...hostFeatures(features, hp.batch, cfg),
-      labels: { dtype: "int64", shape: [hp.batch], data: BigInt64Array.from(samples, (s) => BigInt(s.label)) },
-      intensity: { dtype: "float32", shape: [hp.batch], data: Float32Array.from(samples, (s) => s.intensity) },
+      allowed_bias: bias((s, c) => s.labels.includes(c)),
+      considered_bias: bias((s, c) => s.considered?.includes(c) ?? true),
+      any_allowed: { dtype: "int64", shape: [hp.batch], data: BigInt64Array.from(samples, (s) => BigInt(s.labels[0])) },
+      intensity: { dtype: "float32", shape: [hp.batch], data: Float32Array.from(samples, (s) => s.intensity ?? 0) },
+      intensity_known: {
+        dtype: "float32",
+        shape: [hp.batch],
+        data: Float32Array.from(samples, (s) => (s.intensity === undefined ? 0 : 1)),
+      },
     };
   };
   const { losses } = await trainLoop({

@@ -15,6 +15,24 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
 }
 
 /**
+ * Cross-entropy against a set of acceptable classes, per row: -log of the probability of
+ * the acceptable classes S among the classes the label speaks about K (S ⊆ K; all classes if
+ * no `consideredBias`): -log Σ_{c∈S} e^{z_c} / Σ_{c∈K} e^{z_c}. For labels that only say "one
+ * of these, rather than those" (a review's polarity: happy rather than sad / angry, with
+ * nothing said about neutral). Biases [N, C] are 0 on the classes in the set and a large
+ * negative number elsewhere; `anyAllowed` [N] names one class of S per row. Computed exactly
+ * and stably as logSoftmax(z + biasS)[j] - logSoftmax(z + biasK)[j] (the two log-sum-exps up
+ * to z_j); with S one class and K all, the ordinary cross-entropy. Returns [N].
+ */
+export function setCrossEntropy(logits: Tensor, allowedBias: Tensor, anyAllowed: Tensor, consideredBias?: Tensor): Tensor {
+  const j = op.reshape(anyAllowed, [-1, 1]); // [N, 1]
+  const restricted = op.gatherElements(op.logSoftmax(op.add(logits, allowedBias), -1), j, 1); // [N, 1]
+  const considered = consideredBias ? op.add(logits, consideredBias) : logits;
+  const full = op.gatherElements(op.logSoftmax(considered, -1), j, 1); // [N, 1]
+  return op.reshape(op.sub(restricted, full), [-1]);
+}
+
+/**
  * Binary cross-entropy with logits, softplus(z) - y z (stable for large |z|), summed over
  * the L labels and averaged over the batch: [B, L] -> [].
  */

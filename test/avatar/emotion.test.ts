@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { EMOTION_VALENCE, featurizerConfigOf } from "../../src/apps/avatar/emotion/classifier.js";
@@ -6,11 +9,15 @@ import {
   defaultEmotionModelConfig,
   EmotionInputError,
   EmotionSentenceGenerator,
+  EvaluationDataError,
   featurize,
+  interleaveReviews,
   loadEmotionClassifier,
   MAX_TEXT_LENGTH,
   polarityReport,
   readAmazonSentences,
+  readReviewSentences,
+  reviewSplit,
   tokenize,
 } from "../../src/apps/avatar/emotion/index.js";
 import { EMOTIONS } from "../../src/apps/avatar/faceRig.js";
@@ -57,6 +64,83 @@ describe("emotion featuriser and generator", () => {
       );
     assert.ok(many.some((s) => s.lang === "zh") && many.some((s) => s.lang === "en"));
     for (const s of many) assert.ok(s.intensity >= 0 && s.intensity <= 1 && s.text.length > 0);
+  });
+});
+
+describe("real review sentences (IMDB + Yelp train / dev, Amazon test)", () => {
+  const key = (t: string) => t.trim().toLowerCase().replace(/\s+/g, " ");
+
+  it("splits IMDB and Yelp into training and dev sentences that never touch the Amazon test set", () => {
+    const { train, dev } = reviewSplit();
+    const amazon = new Set(readAmazonSentences().map((s) => key(s.text)));
+    const all = [...train, ...dev];
+    assert.ok(train.length > 1500 && dev.length > 380, `${train.length} train, ${dev.length} dev`);
+    assert.ok(Math.abs(dev.length / all.length - 0.2) < 0.01);
+    assert.equal(new Set(all.map((s) => key(s.text))).size, all.length, "duplicates");
+    assert.equal(all.filter((s) => amazon.has(key(s.text))).length, 0, "an Amazon test sentence leaked into training");
+    const trainKeys = new Set(train.map((s) => key(s.text)));
+    assert.equal(dev.filter((s) => trainKeys.has(key(s.text))).length, 0);
+    for (const corpus of ["imdb", "yelp"] as const) {
+      const part = dev.filter((s) => s.corpus === corpus);
+      assert.ok(part.some((s) => s.positive) && part.some((s) => !s.positive), `${corpus} dev has both labels`);
+    }
+  });
+
+  it("rejects a malformed fixture with a typed error that names the row", () => {
+    const dir = mkdtempSync(join(tmpdir(), "reviews-"));
+    try {
+      const path = join(dir, "reviews.json");
+      fc.assert(
+        fc.property(fc.jsonValue(), (value) => {
+          writeFileSync(path, JSON.stringify(value));
+          try {
+            const rows = readReviewSentences("yelp", path);
+            // Accepted: an array whose non-blank rows are { text, class: 0 | 1 }.
+            assert.ok(Array.isArray(value));
+            for (const r of rows) assert.ok(r.text.length > 0 && typeof r.positive === "boolean");
+          } catch (err) {
+            assert.ok(err instanceof EvaluationDataError, `${err}`);
+          }
+        }),
+        { numRuns: 200 },
+      );
+      writeFileSync(
+        path,
+        JSON.stringify([
+          { text: "fine", class: 1 },
+          { text: "bad", class: 2 },
+        ]),
+      );
+      assert.throws(() => readReviewSentences("yelp", path), /\[1\]: expected \{ text: string, class: 0 \| 1 \}/);
+      writeFileSync(path, "{ not json");
+      assert.throws(() => readReviewSentences("yelp", path), /not JSON/);
+      assert.throws(() => readReviewSentences("yelp", join(dir, "missing.json")), /is the dev dependency sentiment installed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("interleaves reviews evenly, each once per pass, between consecutive generated samples", () => {
+    const reviews = Array.from({ length: 7 }, (_, k) => ({ text: `review ${k}`, labels: [1], group: "yelp" }));
+    const generated = (i: number) => ({ text: `generated ${i}`, labels: [0], group: "en" });
+    const sample = interleaveReviews(generated, reviews, 0.1, 3);
+    const stream = Array.from({ length: 700 }, (_, i) => sample(i).text);
+    const picked = stream.filter((t) => t.startsWith("review"));
+    assert.equal(picked.length, 70);
+    for (let pass = 0; pass < 10; pass++)
+      assert.deepEqual(picked.slice(pass * 7, pass * 7 + 7).sort(), reviews.map((r) => r.text).sort(), `pass ${pass}`);
+    assert.notDeepEqual(picked.slice(0, 7), picked.slice(7, 14), "each pass has its own order");
+    const gen = stream.filter((t) => t.startsWith("generated")).map((t) => Number(t.split(" ")[1]));
+    assert.deepEqual(
+      gen,
+      Array.from({ length: 630 }, (_, i) => i),
+    );
+    for (let w = 0; w + 10 <= 700; w += 10)
+      assert.equal(stream.slice(w, w + 10).filter((t) => t.startsWith("review")).length, 1, `window ${w}`);
+    assert.deepEqual(
+      Array.from({ length: 50 }, (_, i) => interleaveReviews(generated, reviews, 0, 3)(i).text),
+      Array.from({ length: 50 }, (_, i) => `generated ${i}`),
+    );
   });
 });
 
@@ -145,7 +229,7 @@ describe("emotion training recipe", () => {
     const small = featurizerConfigOf(config);
     const sample = (i: number) => {
       const s = generator.sample(i);
-      return { text: s.text, label: EMOTIONS.indexOf(s.emotion), intensity: s.intensity, group: s.lang };
+      return { text: s.text, labels: [EMOTIONS.indexOf(s.emotion)], intensity: s.intensity, group: s.lang };
     };
     const r = await trainEmotionClassifier({
       config,
@@ -160,5 +244,21 @@ describe("emotion training recipe", () => {
       `loss ${mean(r.losses.slice(0, 5))} -> ${mean(r.losses.slice(-10))}`,
     );
     assert.ok(r.heldOut.accuracy > 1 / EMOTIONS.length, `held-out accuracy ${r.heldOut.accuracy}`);
+  });
+
+  it("rejects a label outside the classes it chooses among", async () => {
+    const config: EmotionClassifierConfig = { ...defaultEmotionModelConfig, buckets: 256, dim: 4, tokenDim: 4, hidden: 4 };
+    const small = featurizerConfigOf(config);
+    const bad = { text: "great", labels: [0], considered: [1, 2, 3], group: "yelp" };
+    await assert.rejects(
+      trainEmotionClassifier({
+        config,
+        seed: 1,
+        threads: 1,
+        hyper: { steps: 2, batch: 4, warmup: 1 },
+        data: { sample: () => bad, heldOut: [], featurize: (t) => featurize(t, small) },
+      }),
+      /has labels \[0\].*among the considered \[1,2,3\]/,
+    );
   });
 });

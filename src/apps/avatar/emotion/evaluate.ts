@@ -1,54 +1,19 @@
-// Evaluation on real labelled sentences the project did not write: the 1000 Amazon
-// cell-phone review sentences that ship with wink-sentiment's tests (UCI "Sentiment
-// Labelled Sentences", Kotzias et al. 2015; 0 negative, 1 positive). Our 5-way emotion is
-// mapped to polarity by valence; the baselines are AFINN-165 (sum of word scores) and
-// VADER (compound score). These sentences are never used to train or tune anything.
-// Node only (reads files from node_modules).
+// Evaluation on real labelled sentences the project did not write (realSentences.ts): the
+// test set, 1000 Amazon cell-phone review sentences never used to train or tune anything,
+// and the dev set (held-out IMDB and Yelp sentences) the recipe is chosen on. Our 5-way
+// emotion is mapped to polarity by valence; the baselines are AFINN-165 (sum of word
+// scores) and VADER (compound score) on the same sentences. Node only.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { Emotion } from "../faceRig.js";
 import type { EmotionClassifier } from "./classifier.js";
 import { EmotionSentenceGenerator, type ScoredWord } from "./generator.js";
+import { EvaluationDataError, type PolaritySentence, packageDir, readAmazonSentences, reviewSplit } from "./realSentences.js";
 import { VALIDATION_SET } from "./validationSet.js";
 
-export interface PolaritySentence {
-  text: string;
-  positive: boolean;
-}
-
 const require = createRequire(import.meta.url);
-/** Folder of an installed package (dev dependencies: evaluation and training only). */
-const packageDir = (name: string): string => dirname(require.resolve(`${name}/package.json`));
-
-export class EvaluationDataError extends Error {
-  override name = "EvaluationDataError";
-}
-
-/** The wink-sentiment Amazon sentences: "sentence<TAB>0|1" per line. */
-export function readAmazonSentences(
-  path = join(packageDir("wink-sentiment"), "test/data/amazon_cells_labelled.txt"),
-): PolaritySentence[] {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new EvaluationDataError(
-      `cannot read ${path} (is the dev dependency wink-sentiment installed?): ${(err as Error).message}`,
-    );
-  }
-  return raw
-    .split(/\r?\n/)
-    .filter((line) => line.trim().length > 0)
-    .map((line, i) => {
-      const tab = line.lastIndexOf("\t");
-      const label = line.slice(tab + 1).trim();
-      if (tab < 0 || (label !== "0" && label !== "1"))
-        throw new EvaluationDataError(`${path}:${i + 1}: expected "sentence<TAB>0|1", got "${line.slice(0, 60)}"`);
-      return { text: line.slice(0, tab), positive: label === "1" };
-    });
-}
 
 /** VADER's lexicon (MIT): words with their mean valence in [-4, 4]; letters-only entries. */
 export function readVaderVocabulary(minAbsValence = 1): ScoredWord[] {
@@ -153,6 +118,8 @@ export const HELD_OUT_SIZE = 2000;
 const DEFAULT_HELD_OUT_TRAIN_SEED = 7;
 
 export interface EmotionEvaluation extends PolarityReport {
+  /** The same polarity report on the dev set (held-out IMDB + Yelp sentences). */
+  reviewDev: PolarityReport;
   /** 5-way accuracy on held-out synthetic sentences, all and per language. */
   heldOut: { n: number; accuracy: number; en: number; zh: number; seed: number };
   /** 5-way accuracy on the hand-written validation set, and its polarity accuracy (non-neutral rows). */
@@ -168,6 +135,8 @@ export async function evaluateEmotionClassifier(
   const sentences = readAmazonSentences();
   const predictions = await classifier.classifyMany(sentences.map((s) => s.text));
   const polarity = await polarityReport(sentences, predictions);
+  const dev = reviewSplit().dev;
+  const reviewDev = await polarityReport(dev, await classifier.classifyMany(dev.map((s) => s.text)));
 
   const recorded = classifier.config.training.seed;
   const trainSeed = o.trainSeed ?? (typeof recorded === "number" ? recorded : DEFAULT_HELD_OUT_TRAIN_SEED);
@@ -197,6 +166,7 @@ export async function evaluateEmotionClassifier(
 
   return {
     ...polarity,
+    reviewDev,
     heldOut: { n: heldOut.length, accuracy: accuracyOf(), en: accuracyOf("en"), zh: accuracyOf("zh"), seed },
     validation,
     msPerSentence,

@@ -17,10 +17,24 @@ export {
   evaluateEmotionClassifier,
   type PolarityReport,
   polarityReport,
-  readAmazonSentences,
   vaderCompound,
 } from "./evaluate.js";
 export { featurize, normalizeText, tokenize } from "./featurize.js";
 export { type EmotionSample, EmotionSentenceGenerator, type Language } from "./generator.js";
-export { DEFAULT_EMOTION_SEED, defaultEmotionModelConfig, type TrainEmotionModelOptions, trainEmotionModel } from "./train.js";
+export {
+  EvaluationDataError,
+  type PolaritySentence,
+  type ReviewSentence,
+  readAmazonSentences,
+  readReviewSentences,
+  reviewSplit,
+} from "./realSentences.js";
+export {
+  DEFAULT_EMOTION_SEED,
+  DEFAULT_REVIEW_SHARE,
+  defaultEmotionModelConfig,
+  interleaveReviews,
+  type TrainEmotionModelOptions,
+  trainEmotionModel,
+} from "./train.js";
 export { VALIDATION_SET } from "./validationSet.js";

@@ -1,11 +1,13 @@
 // Train the emotion classifier end to end: generated sentences (with VADER's vocabulary
-// for coverage) -> featuriser -> the engine's recipe -> a model folder with config.json,
-// model.safetensors and metrics.json (held-out synthetic, validation, and the real
-// Amazon sentences against AFINN and VADER, measured once after training).
+// for coverage) interleaved with real IMDB and Yelp review sentences labelled only by
+// polarity -> featuriser -> the engine's recipe -> a model folder with config.json,
+// model.safetensors and metrics.json (held-out synthetic, validation, the review dev set,
+// and the real Amazon test sentences against AFINN and VADER, measured once after training).
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EmotionClassifierConfig } from "../../../models/emotionClassifier.js";
+import { Rng } from "../../../runtime/rng.js";
 import {
   type EmotionProgress,
   type EmotionTrainResult,
@@ -23,8 +25,11 @@ import {
 import { type EmotionEvaluation, evaluateEmotionClassifier, HELD_OUT_SEED_OFFSET, readVaderVocabulary } from "./evaluate.js";
 import { featurize, SEGMENTS } from "./featurize.js";
 import { type EmotionSample, EmotionSentenceGenerator, emotionIndex } from "./generator.js";
+import { type ReviewSentence, reviewSplit } from "./realSentences.js";
 
 export const DEFAULT_EMOTION_SEED = 7;
+/** Share of training samples that are real review sentences (the rest are generated). */
+export const DEFAULT_REVIEW_SHARE = 0.1;
 
 /** The shipped architecture: 65 536 buckets × 16 (about 2 MB in float16) plus a tiny head. */
 export const defaultEmotionModelConfig: EmotionClassifierConfig = {
@@ -48,6 +53,10 @@ export interface TrainEmotionModelOptions {
   heldOutSize?: number;
   config?: Partial<EmotionClassifierConfig>;
   batch?: number;
+  /** Share of real review sentences among the training samples; 0 trains on generated ones only. */
+  reviewShare?: number;
+  /** Review labels choose only between the polar classes (default), or against all classes. */
+  reviewsPolarOnly?: boolean;
   onProgress?: (p: EmotionProgress) => void;
 }
 
@@ -58,10 +67,57 @@ export interface TrainEmotionModelResult {
 
 const labelled = (s: EmotionSample): LabelledText => ({
   text: s.text,
-  label: emotionIndex(s.emotion),
+  labels: [emotionIndex(s.emotion)],
   intensity: s.intensity,
   group: s.lang,
 });
+
+/**
+ * A review says only its polarity: happy rather than sad or angry, or the reverse. Nothing
+ * about neutral or surprised (so review-like facts are not pushed away from neutral), and no intensity.
+ */
+const POSITIVE = [emotionIndex("happy")];
+const NEGATIVE = [emotionIndex("sad"), emotionIndex("angry")];
+const POLAR = [...POSITIVE, ...NEGATIVE];
+const reviewLabelled = (s: ReviewSentence, polarOnly: boolean): LabelledText => ({
+  text: s.text,
+  labels: s.positive ? POSITIVE : NEGATIVE,
+  ...(polarOnly ? { considered: POLAR } : {}),
+  group: s.corpus,
+});
+
+/**
+ * Sample i of the training stream: a real review when floor((i+1)·share) steps up (so the
+ * reviews are spread evenly), else the next generated sentence. Reviews go round in a fresh
+ * seeded order each pass.
+ */
+export function interleaveReviews(
+  generated: (i: number) => LabelledText,
+  reviews: readonly LabelledText[],
+  share: number,
+  seed: number,
+): (i: number) => LabelledText {
+  const orders = new Map<number, number[]>();
+  const orderOf = (pass: number): number[] => {
+    let order = orders.get(pass);
+    if (!order) {
+      const rng = Rng.forName(seed, `reviews.${pass}`);
+      order = reviews.map((_, k) => k);
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = rng.int(k + 1);
+        [order[k], order[j]] = [order[j], order[k]];
+      }
+      orders.set(pass, order);
+    }
+    return order;
+  };
+  return (i) => {
+    const before = Math.floor(i * share);
+    const through = Math.floor((i + 1) * share);
+    if (through === before || reviews.length === 0) return generated(i - before);
+    return reviews[orderOf(Math.floor(before / reviews.length))[before % reviews.length]];
+  };
+}
 
 export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<TrainEmotionModelResult> {
   const seed = o.seed ?? DEFAULT_EMOTION_SEED;
@@ -70,13 +126,16 @@ export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<Tr
   const generator = new EmotionSentenceGenerator(seed, { vocabulary });
   const heldOut = new EmotionSentenceGenerator(seed + HELD_OUT_SEED_OFFSET, { vocabulary }).samples(0, o.heldOutSize ?? 2000);
   const fcfg = featurizerConfigOf(config);
+  const reviewShare = o.reviewShare ?? DEFAULT_REVIEW_SHARE;
+  if (!(reviewShare >= 0 && reviewShare < 1)) throw new Error(`reviewShare must be in [0, 1), got ${reviewShare}`);
+  const reviews = reviewShare > 0 ? reviewSplit().train.map((s) => reviewLabelled(s, o.reviewsPolarOnly ?? true)) : [];
   const train = await trainEmotionClassifier({
     config,
     seed,
     threads: o.threads,
     hyper: { ...(o.steps ? { steps: o.steps } : {}), ...(o.batch ? { batch: o.batch } : {}) },
     data: {
-      sample: (i) => labelled(generator.sample(i)),
+      sample: interleaveReviews((i) => labelled(generator.sample(i)), reviews, reviewShare, seed),
       heldOut: heldOut.map(labelled),
       featurize: (texts) => featurize(texts, fcfg),
     },
@@ -89,7 +148,11 @@ export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<Tr
     training: {
       seed,
       steps: train.losses.length,
-      data: "generated by src/apps/avatar/emotion/generator.ts (templates × lexicons, en + zh) with VADER's vocabulary",
+      data:
+        reviewShare > 0
+          ? `generated by src/apps/avatar/emotion/generator.ts (templates × lexicons, en + zh) with VADER's vocabulary; ${reviews.length} IMDB + Yelp review sentences (UCI Sentiment Labelled Sentences, polarity only) as ${reviewShare} of the samples`
+          : "generated by src/apps/avatar/emotion/generator.ts (templates × lexicons, en + zh) with VADER's vocabulary",
+      reviewShare,
       finalLoss: train.losses.at(-1),
       wallSeconds: Math.round(train.wallSeconds),
     },
