@@ -3,4 +3,10 @@ export * from "./dims.js";
 export * from "./graph.js";
 export { type ExportOptions, type OnnxModel, OPSET, toOnnx } from "./onnx.js";
 export * as op from "./ops.js";
-export { type QuantizeReport, quantizeColumns, quantizeInt8, quantizeRowsUint8 } from "./quantize.js";
+export {
+  type QuantizeReport,
+  quantizableWeights,
+  quantizeColumns,
+  quantizeInt8,
+  quantizeRowsUint8,
+} from "./quantize.js";

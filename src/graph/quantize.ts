@@ -135,11 +135,43 @@ function weightOf(t: Tensor): { name: string; transposed: boolean } | null {
   return null;
 }
 
+/** Weights with fewer elements stay float by default. */
+const MIN_ELEMENTS = 4096;
+
+/** The weight of a matmul node the pass quantizes, with its [K, N]; null if it stays float. */
+function quantizableWeight(node: AnyNode, minElements: number): { name: string; transposed: boolean; k: number; n: number } | null {
+  if (node.op !== "matmul" || node.inputs[1].dtype !== "float32") return null;
+  const w = weightOf(node.inputs[1]);
+  const [k, n] = node.inputs[1].shape as number[];
+  return w && k * n >= minElements ? { ...w, k, n } : null;
+}
+
+/**
+ * What the pass would quantize in a graph: the [K, N] of each weight matmul (one entry per
+ * node) and the [E, 2H, C] expert stack of each MoE block (bench/int8-matmul.ts times them).
+ */
+export function quantizableWeights(
+  outputs: readonly Tensor[],
+  minElements = MIN_ELEMENTS,
+): { matmuls: { k: number; n: number }[]; moeBlocks: { experts: number; hidden: number; dim: number }[] } {
+  const matmuls: { k: number; n: number }[] = [];
+  const moeBlocks: { experts: number; hidden: number; dim: number }[] = [];
+  for (const node of nodesFor(outputs)) {
+    const w = quantizableWeight(node, minElements);
+    if (w) matmuls.push({ k: w.k, n: w.n });
+    if (node.op === "moeSwiGlu") {
+      const [e, twoH, c] = node.inputs[3].shape as number[];
+      moeBlocks.push({ experts: e, hidden: twoH / 2, dim: c });
+    }
+  }
+  return { matmuls, moeBlocks };
+}
+
 export function quantizeInt8(
   outputs: Record<string, Tensor>,
   o: QuantizeOptions,
 ): { outputs: Record<string, Tensor>; report: QuantizeReport } {
-  const minElements = o.minElements ?? 4096;
+  const minElements = o.minElements ?? MIN_ELEMENTS;
   const g = new Graph();
   const map = new Map<number, Tensor>();
   const report: QuantizeReport = { matmuls: 0, moeBlocks: 0, floatBytes: 0, int8Bytes: 0 };
@@ -166,17 +198,15 @@ export function quantizeInt8(
   for (const node of nodesFor(Object.values(outputs))) {
     const ins = node.inputs.map((t) => map.get(t.id)!);
     let outs: Tensor[] | null = null;
-    if (node.op === "matmul" && node.inputs[1].dtype === "float32") {
-      const w = weightOf(node.inputs[1]);
-      const [k, n] = node.inputs[1].shape as number[];
-      if (w && k * n >= minElements) {
-        const values = o.paramValue(w.name);
-        const { q, scale } = quantizeColumns(w.transposed ? transpose2d(values, n, k) : values, k, n);
-        outs = [op.dynamicQuantizeMatMul(ins[0], op.constant(g, q, [k, n]), op.constant(g, scale, [n]))];
-        report.matmuls++;
-        report.floatBytes += 4 * k * n;
-        report.int8Bytes += k * n + 4 * n;
-      }
+    const w = quantizableWeight(node, minElements);
+    if (w) {
+      const { k, n } = w;
+      const values = o.paramValue(w.name);
+      const { q, scale } = quantizeColumns(w.transposed ? transpose2d(values, n, k) : values, k, n);
+      outs = [op.dynamicQuantizeMatMul(ins[0], op.constant(g, q, [k, n]), op.constant(g, scale, [n]))];
+      report.matmuls++;
+      report.floatBytes += 4 * k * n;
+      report.int8Bytes += k * n + 4 * n;
     } else if (node.op === "moeSwiGlu") {
       const [x, indices, weights, fc1] = ins;
       const [fc1Source, fc2Source] = [node.inputs[3], node.inputs[4]];

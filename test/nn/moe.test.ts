@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { Graph, quantizeInt8, type Tensor, toOnnx } from "../../src/graph/index.js";
+import { Graph, op, quantizableWeights, quantizeInt8, type Tensor, toOnnx } from "../../src/graph/index.js";
 import {
   defaultMoeConfig,
   expertGroups,
@@ -314,4 +314,21 @@ test("int8 experts: the gather form and QMoE both stay close to the fp32 MoE op,
       assert.ok(maxDiff > 0, `${moe}: the int8 output equals fp32 exactly, so nothing was quantized`);
     }
   }
+});
+
+test("quantizableWeights lists exactly what the int8 pass quantizes", () => {
+  const g = new Graph();
+  const x = g.input("x", "float32", ["N", 32]);
+  const moeOut = moeInfer(new Scope(g).child("moe"), x, { ...small, expertHidden: 16 }, {});
+  const big = g.param("big", [32, 256], { kind: "constant", value: 0 }); // 8192 elements: quantized
+  const tiny = g.param("tiny", [32, 8], { kind: "constant", value: 0 }); // 256: stays float
+  const out = op.add(op.reduceSum(op.matmul(moeOut, big), [1]), op.reduceSum(op.matmul(x, tiny), [1]));
+  const store = ParamStore.fromGraph(g, 1);
+  const found = quantizableWeights([out]);
+  const q = quantizeInt8({ out }, { paramValue: (k) => store.get(k).data });
+  assert.equal(found.matmuls.length, q.report.matmuls);
+  assert.ok(found.matmuls.some((m) => m.k === 32 && m.n === 256));
+  assert.ok(!found.matmuls.some((m) => m.k === 32 && m.n === 8));
+  assert.deepEqual(found.moeBlocks, [{ experts: small.experts, hidden: 16, dim: 32 }]);
+  assert.equal(found.moeBlocks.length, q.report.moeBlocks);
 });

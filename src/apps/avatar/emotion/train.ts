@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { EmotionClassifierConfig } from "../../../models/emotionClassifier.js";
 import { Rng } from "../../../runtime/rng.js";
 import {
+  type EmotionHyperparameters,
   type EmotionProgress,
   type EmotionTrainResult,
   type LabelledText,
@@ -53,6 +54,8 @@ export interface TrainEmotionModelOptions {
   heldOutSize?: number;
   config?: Partial<EmotionClassifierConfig>;
   batch?: number;
+  /** Any other recipe setting (learning rate, weight decay, feature dropout, …). */
+  hyper?: Partial<EmotionHyperparameters>;
   /** Share of real review sentences among the training samples; 0 trains on generated ones only. */
   reviewShare?: number;
   /** Review labels choose only between the polar classes (default), or against all classes. */
@@ -133,7 +136,7 @@ export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<Tr
     config,
     seed,
     threads: o.threads,
-    hyper: { ...(o.steps ? { steps: o.steps } : {}), ...(o.batch ? { batch: o.batch } : {}) },
+    hyper: { ...o.hyper, ...(o.steps ? { steps: o.steps } : {}), ...(o.batch ? { batch: o.batch } : {}) },
     data: {
       sample: interleaveReviews((i) => labelled(generator.sample(i)), reviews, reviewShare, seed),
       heldOut: heldOut.map(labelled),
