@@ -96,7 +96,7 @@ test("the page renders the head, speaks with model lip sync, and reports frame t
     const s = await stats(page);
     console.log(
       `avatar page: ${s.fpsMedian.toFixed(1)} FPS median over ${s.frames} frames; our code p50 ${s.updateMs.p50.toFixed(2)} ms, ` +
-        `render call p50 ${s.renderMs.p50.toFixed(2)} ms; chunk → pose p50 ${s.lipSyncLatencyMs.p50.toFixed(1)} ms, ` +
+        `render call p50 ${s.renderMs.p50.toFixed(2)} ms, render scale ${s.renderScale}; chunk → pose p50 ${s.lipSyncLatencyMs.p50.toFixed(1)} ms, ` +
         `p95 ${s.lipSyncLatencyMs.p95.toFixed(1)} ms (n ${s.lipSyncLatencyMs.n}); mouth open max ${s.maxMouthOpen.toFixed(2)}; ${s.emotion}`,
     );
     assert.equal(s.error, null);
@@ -104,6 +104,8 @@ test("the page renders the head, speaks with model lip sync, and reports frame t
     assert.ok(s.frames > 30 && s.fpsMedian > 0, "frame times are reported");
     assert.ok(s.lipSyncLatencyMs.n >= 10, `the model ran on audio chunks (${s.lipSyncLatencyMs.n} chunks)`);
     assert.ok(s.maxMouthOpen > 0.3, `the mouth opened while speaking (max ${s.maxMouthOpen})`);
+    assert.ok(s.morphUploads > 30, `blend shapes were blended and uploaded (${s.morphUploads} times)`);
+    assert.ok([1, 0.85, 0.7, 0.55, 0.4].includes(s.renderScale), `render scale ${s.renderScale}`);
     assert.match(s.emotion ?? "", /^happy/, "the sentence's emotion reached the face");
   } finally {
     await browser.close();

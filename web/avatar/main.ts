@@ -9,7 +9,8 @@ import { splitSentences } from "../../src/apps/avatar/sentences.js";
 import { FaceAnimator } from "./face.js";
 import { type LipSyncModel, type LipSyncRunner, loadLipSync } from "./lipSync.js";
 import { type LiveAudio, listenToMicrophone } from "./microphone.js";
-import { createStage } from "./scene.js";
+import { RenderScaler } from "./renderScale.js";
+import { applyMorphs, createStage, setRenderScale } from "./scene.js";
 import { Speaker, type SpokenSentence } from "./speaker.js";
 import { type AvatarStats, FrameStats } from "./stats.js";
 
@@ -207,16 +208,28 @@ async function main(): Promise<void> {
     });
   };
 
+  // ?scale=0.5 pins the render scale; by default it adapts to hold 60 FPS (renderScale.ts).
+  const pinnedScale = Number(new URLSearchParams(location.search).get("scale"));
+  const scaler = pinnedScale > 0 && pinnedScale <= 1 ? null : new RenderScaler();
+  let renderScale = scaler?.scale ?? pinnedScale;
+  let morphUploads = 0;
+  setRenderScale(stage, renderScale);
   let lastFrame = performance.now();
   const frame = (t: number) => {
     requestAnimationFrame(frame);
     const dt = Math.min(0.1, (t - lastFrame) / 1000);
     stats.frame.push(t - lastFrame);
+    const rescaled = scaler?.push(t - lastFrame) ?? null;
+    if (rescaled !== null) {
+      renderScale = rescaled;
+      setRenderScale(stage, renderScale);
+    }
     lastFrame = t;
     const u0 = performance.now();
     driveLips(ctx.currentTime);
     face.update(t / 1000, dt);
     maxMouthOpen = Math.max(maxMouthOpen, face.mouthOpen());
+    morphUploads += applyMorphs(stage.head);
     const u1 = performance.now();
     stage.renderer.render(stage.scene, stage.camera);
     stats.render.push(performance.now() - u1);
@@ -229,13 +242,15 @@ async function main(): Promise<void> {
         speaking: !speaker.idle(ctx.currentTime),
         maxMouthOpen,
         emotion,
+        renderScale,
+        morphUploads,
         ready: true,
         error: lastError,
       });
       window.avatarStats = s;
       $("stats").textContent =
         `${s.fpsMedian.toFixed(1)} FPS (frame p95 ${s.frameMs.p95.toFixed(1)} ms)\n` +
-        `our code ${s.updateMs.p50.toFixed(2)} ms, render call ${s.renderMs.p50.toFixed(2)} ms per frame\n` +
+        `our code ${s.updateMs.p50.toFixed(2)} ms, render call ${s.renderMs.p50.toFixed(2)} ms per frame, render scale ${s.renderScale}\n` +
         `lip sync (${s.lipSyncSource}): chunk → pose p50 ${s.lipSyncLatencyMs.p50.toFixed(1)} ms, p95 ${s.lipSyncLatencyMs.p95.toFixed(1)} ms`;
     }
   };

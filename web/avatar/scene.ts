@@ -1,9 +1,11 @@
 // The three.js scene: renderer, camera, lights and the head loaded from /avatar/head.glb.
 // The head's meshes are gathered with their morph-target dictionaries so the face code can
-// set a blend shape by name on every mesh that has it (skin, teeth, eyes, lids).
+// set a blend shape by name on every mesh that has it (skin, teeth, eyes, lids). The blend
+// shapes are applied on the CPU (cpuMorph.ts): `applyMorphs` before each render.
 
 import * as THREE from "three";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
+import { CpuMorphedMesh, sparseTarget } from "./cpuMorph.js";
 
 export interface HeadRig {
   root: THREE.Object3D;
@@ -11,6 +13,8 @@ export interface HeadRig {
   morphMeshes: THREE.Mesh[];
   /** Every morph-target name the head has. */
   morphNames: Set<string>;
+  /** The CPU blenders of the morph meshes, same order. */
+  morphers: CpuMorphedMesh[];
 }
 
 export interface Stage {
@@ -61,6 +65,7 @@ export async function createStage(canvas: HTMLCanvasElement, headUrl: string): P
     }
   });
   if (morphMeshes.length === 0) throw new Error(`${headUrl} has no mesh with morph targets`);
+  const morphers = morphMeshes.map(cpuMorphs);
 
   // Frame the face: the head's origin is its centre and it is about 0.22 m chin to crown
   // (see src/apps/avatar/head); show 0.38 m of height so the neck does not dominate.
@@ -69,7 +74,44 @@ export async function createStage(canvas: HTMLCanvasElement, headUrl: string): P
   const distance = visibleHeight / 2 / Math.tan(THREE.MathUtils.degToRad(camera.fov / 2));
   camera.position.set(target.x, target.y + 0.01, target.z + distance);
   camera.lookAt(target);
-  return { renderer, scene, camera, head: { root, morphMeshes, morphNames } };
+  return { renderer, scene, camera, head: { root, morphMeshes, morphNames, morphers } };
+}
+
+/** Move a mesh's morph targets to the CPU: sparse deltas kept, the geometry left plain for the GPU. */
+function cpuMorphs(mesh: THREE.Mesh): CpuMorphedMesh {
+  const geometry = mesh.geometry;
+  const position = geometry.getAttribute("position");
+  const normal = geometry.getAttribute("normal");
+  const plain = (a: unknown): a is THREE.BufferAttribute =>
+    a instanceof THREE.BufferAttribute && a.array instanceof Float32Array && a.itemSize === 3;
+  if (!geometry.morphTargetsRelative || !plain(position) || (normal && !plain(normal)))
+    throw new Error(`mesh "${mesh.name}": expected relative float32 morph targets on plain position / normal buffers (glTF)`);
+  const normalTargets = normal ? geometry.morphAttributes.normal : undefined;
+  const targets = (geometry.morphAttributes.position ?? []).map((t, i) => sparseTarget(t.array, normalTargets?.[i]?.array));
+  geometry.morphAttributes = {};
+  position.setUsage(THREE.DynamicDrawUsage);
+  normal?.setUsage(THREE.DynamicDrawUsage);
+  mesh.frustumCulled = false; // the bounds no longer know how far the morphs move it
+  return new CpuMorphedMesh(position.array as Float32Array, normal?.array as Float32Array | undefined, targets);
+}
+
+/** Blend the current blend-shape weights into the meshes; returns how many meshes changed (uploaded). */
+export function applyMorphs(head: HeadRig): number {
+  let changed = 0;
+  head.morphMeshes.forEach((mesh, i) => {
+    if (!mesh.morphTargetInfluences || !head.morphers[i].apply(mesh.morphTargetInfluences)) return;
+    const geometry = mesh.geometry;
+    geometry.getAttribute("position").needsUpdate = true;
+    const normal = geometry.getAttribute("normal");
+    if (normal) normal.needsUpdate = true;
+    changed++;
+  });
+  return changed;
+}
+
+/** Draw at this share of the canvas's resolution in each direction (see renderScale.ts). */
+export function setRenderScale(stage: Stage, scale: number): void {
+  stage.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2) * scale);
 }
 
 /** Set one blend shape on every mesh that has it. */

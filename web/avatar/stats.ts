@@ -36,6 +36,10 @@ export interface AvatarStats {
   speaking: boolean;
   maxMouthOpen: number;
   emotion: string | null;
+  /** Share of the canvas's resolution the head is drawn at (1 = full; lowered to hold 60 FPS). */
+  renderScale: number;
+  /** Frames × meshes whose blend shapes changed and were blended and uploaded (cpuMorph.ts). */
+  morphUploads: number;
   ready: boolean;
   error: string | null;
 }
