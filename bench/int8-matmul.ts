@@ -71,13 +71,13 @@ async function pair(list: readonly { k: number; n: number }[], seed: number) {
 
 /** Median µs per call of each session, taking turns (the machine is shared and noisy). */
 async function timeTurns(sessions: Record<string, CompiledGraph>, feeds: Record<string, HostTensor>, calls: number) {
-  const times: Record<string, number[]> = {};
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(sessions).map((k) => [k, []]));
   for (const s of Object.values(sessions)) await s.run(feeds);
   for (let r = 0; r < rounds; r++)
     for (const [name, s] of Object.entries(sessions)) {
       const t0 = performance.now();
       for (let i = 0; i < calls; i++) await s.run(feeds);
-      (times[name] ??= []).push(((performance.now() - t0) / calls) * 1000);
+      times[name].push(((performance.now() - t0) / calls) * 1000);
     }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));

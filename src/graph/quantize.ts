@@ -139,7 +139,10 @@ function weightOf(t: Tensor): { name: string; transposed: boolean } | null {
 const MIN_ELEMENTS = 4096;
 
 /** The weight of a matmul node the pass quantizes, with its [K, N]; null if it stays float. */
-function quantizableWeight(node: AnyNode, minElements: number): { name: string; transposed: boolean; k: number; n: number } | null {
+function quantizableWeight(
+  node: AnyNode,
+  minElements: number,
+): { name: string; transposed: boolean; k: number; n: number } | null {
   if (node.op !== "matmul" || node.inputs[1].dtype !== "float32") return null;
   const w = weightOf(node.inputs[1]);
   const [k, n] = node.inputs[1].shape as number[];
