@@ -14,6 +14,7 @@
 
 import { z } from "zod";
 import { Rng } from "../runtime/rng.js";
+import { IncrementalDetokenizer } from "./detokenize.js";
 import { applyMask, type LogitsMask, type SamplingParams, sampleToken, samplingDefaults } from "./sampling.js";
 import { StopMatcher } from "./stops.js";
 
@@ -229,6 +230,7 @@ export class RowDecoder {
   private readonly eosId: number | undefined;
   /** The decoded generated text after the last step (eos excluded). */
   private text = "";
+  private readonly detokenizer: IncrementalDetokenizer;
 
   constructor(
     private readonly model: DecodeModel,
@@ -250,6 +252,7 @@ export class RowDecoder {
       repetitionPenalty: opts.repetitionPenalty,
     };
     this.eosId = opts.eosId ?? model.eosId;
+    this.detokenizer = new IncrementalDetokenizer((ids) => model.decode(ids));
   }
 
   /** Sample the next token from `logits`, then update eos / stop / length state. */
@@ -267,7 +270,7 @@ export class RowDecoder {
     if (this.eosId !== undefined && !opts.ignoreEos && token === this.eosId) {
       return { token, delta: this.matcher.finish(this.text), finishReason: "eos" };
     }
-    this.text = this.model.decode(this.generated);
+    this.text = this.detokenizer.push(token);
     const { delta, stopped } = this.matcher.update(this.text);
     if (stopped) return { token, delta, finishReason: "stop" };
     if (this.generated.length >= this.limit) {
