@@ -233,7 +233,7 @@ export class RowDecoder {
   private readonly detokenizer: IncrementalDetokenizer;
 
   constructor(
-    private readonly model: DecodeModel,
+    model: DecodeModel,
     prompt: readonly number[],
     private readonly opts: ResolvedGenerateOptions,
     private readonly rng: Rng,
