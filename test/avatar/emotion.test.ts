@@ -11,7 +11,6 @@ import {
   EmotionSentenceGenerator,
   EvaluationDataError,
   featurize,
-  interleaveReviews,
   loadEmotionClassifier,
   MAX_TEXT_LENGTH,
   polarityReport,
@@ -20,6 +19,7 @@ import {
   reviewSplit,
   tokenize,
 } from "../../src/apps/avatar/emotion/index.js";
+import { interleaveReviews } from "../../src/apps/avatar/emotion/train.js";
 import { EMOTIONS } from "../../src/apps/avatar/faceRig.js";
 import type { EmotionClassifierConfig } from "../../src/models/emotionClassifier.js";
 import { trainEmotionClassifier } from "../../src/train/emotionRecipe.js";

@@ -33,7 +33,6 @@ export {
   DEFAULT_EMOTION_SEED,
   DEFAULT_REVIEW_SHARE,
   defaultEmotionModelConfig,
-  interleaveReviews,
   type TrainEmotionModelOptions,
   trainEmotionModel,
 } from "./train.js";
