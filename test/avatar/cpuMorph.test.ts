@@ -91,6 +91,10 @@ test("the shipped head's blend shapes blend on the CPU as in the shader; unchang
   assert.ok(maxDiff(normals, dense("normal", part.normals)) < 1e-6);
   assert.ok(maxDiff(positions, part.positions) > 1e-3, "the jaw moved vertices");
   assert.equal(mesh.apply(weights), false, "same weights: nothing to upload");
+  // three.js keeps influences as float64 numbers: 0.3 is not a float32 value, and still unchanged.
+  const influences = Array.from({ length: targets.length }, (_, i) => (i === jaw ? 0.3 : 0));
+  assert.equal(mesh.apply(influences), true);
+  assert.equal(mesh.apply([...influences]), false, "same float64 weights: nothing to upload");
   assert.equal(mesh.apply(new Float32Array(targets.length)), true);
   assert.equal(maxDiff(positions, part.positions), 0, "all weights zero: the rest pose again");
 });

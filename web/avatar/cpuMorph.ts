@@ -66,8 +66,8 @@ export function blendTargets(
 export class CpuMorphedMesh {
   private readonly basePositions: Float32Array;
   private readonly baseNormals?: Float32Array;
-  private readonly applied: Float32Array;
-  private first = true;
+  /** The weights last blended, as given (three.js keeps float64 influences); NaN before the first. */
+  private readonly applied: Float64Array;
 
   constructor(
     private readonly positions: Float32Array,
@@ -76,15 +76,14 @@ export class CpuMorphedMesh {
   ) {
     this.basePositions = positions.slice();
     this.baseNormals = normals?.slice();
-    this.applied = new Float32Array(targets.length);
+    this.applied = new Float64Array(targets.length).fill(Number.NaN);
   }
 
   /** Blend into the position / normal buffers if the weights changed; true if they did (upload them). */
   apply(weights: ArrayLike<number>): boolean {
-    let changed = this.first;
-    for (let i = 0; i < this.applied.length && !changed; i++) changed = this.applied[i] !== weights[i];
+    let changed = false;
+    for (let i = 0; i < this.applied.length && !changed; i++) changed = this.applied[i] !== (weights[i] ?? 0);
     if (!changed) return false;
-    this.first = false;
     for (let i = 0; i < this.applied.length; i++) this.applied[i] = weights[i] ?? 0;
     blendTargets(this.basePositions, this.targets, this.applied, "positionDeltas", this.positions);
     if (this.normals && this.baseNormals)
