@@ -37,6 +37,12 @@ export interface MoeLmModelOptions {
    * bench/moe-dispatch.ts finds the crossover). Default 16: decoding steps of up to 16 rows.
    */
   int8GatherMaxTokens?: number;
+  /**
+   * Prefill prompts of different lengths packed end to end in one graph row (a block-diagonal
+   * causal mask keeps them apart) instead of left-padded to the longest, where that is
+   * estimated to cost fewer FLOPs (see `packedPrefillPays`). Default true.
+   */
+  packPrefill?: boolean;
 }
 
 /** Default of MoeLmModelOptions.int8GatherMaxTokens. */
@@ -44,7 +50,7 @@ export const INT8_GATHER_MAX_TOKENS = 16;
 
 /**
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
- * `lastOnly` (decoding) takes a `logits_at` position and returns logits there only [B, 1, V].
+ * `lastOnly` (decoding) takes `logits_at` positions [L] and returns logits there only [B, L, V].
  */
 export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; dispatch?: MoeDispatch } = {}) {
   const g = new Graph();
@@ -61,7 +67,7 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
   const moeInputs = moeLayerIndices(cfg).map((layer) => ({
     bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
   }));
-  const logitsAt = o.lastOnly ? g.input("logits_at", "int64", [1]) : undefined;
+  const logitsAt = o.lastOnly ? g.input("logits_at", "int64", ["L"]) : undefined;
   // Image prefix: S is the number of feature rows fed this call (0 on steps without a prefix).
   const image = cfg.image
     ? {
@@ -95,6 +101,76 @@ const NEG = -1e9;
 const CAPACITY_STEP = 32;
 const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
 
+/** Longest packed prefill: its mask is tokens² floats. */
+const PACK_MAX_TOKENS = 2048;
+
+/**
+ * Whether prefilling prompts of these lengths packed in one row (at most maxSeq tokens) costs
+ * fewer FLOPs than left-padded rows: packing drops the padding's tokens but attends over all
+ * prompts' tokens at once.
+ * Per token, the weight matmuls cost 2 x (the weights a token uses; the logits are computed at
+ * the last positions only, so not the head); per query-key pair, attention costs 4 x dim per layer.
+ */
+export function packedPrefillPays(cfg: MoeLmConfig, lengths: readonly number[]): boolean {
+  if (lengths.length < 2) return false;
+  const total = lengths.reduce((a, b) => a + b, 0);
+  // ONNX Runtime's RotaryEmbedding refuses a row longer than its cos/sin tables (maxSeq).
+  if (total > Math.min(cfg.maxSeq, PACK_MAX_TOKENS)) return false;
+  const longest = Math.max(...lengths);
+  const { dim, moe } = cfg;
+  const moeLayers = cfg.layers - cfg.denseLayers;
+  const expertWeights = 3 * dim * moe.expertHidden;
+  const weightsPerToken =
+    cfg.layers * 4 * dim * dim +
+    cfg.denseLayers * 3 * dim * cfg.denseHidden +
+    moeLayers * (dim * moe.experts + (moe.topK + moe.sharedExperts) * expertWeights);
+  const perToken = 2 * weightsPerToken;
+  const perPair = 4 * dim * cfg.layers;
+  const packed = total * perToken + total * total * perPair;
+  const padded = lengths.length * (longest * perToken + longest * longest * perPair);
+  return packed < padded;
+}
+
+/**
+ * Where one graph call puts the tokens it feeds: `n` graph rows of `t` positions; fed row i's
+ * tokens start at flat position first[i] (graph row * t + position); logits are computed at
+ * positions `logitsAt` of every graph row, and fed row i's are number logitsRow[i] among them.
+ */
+interface CallLayout {
+  n: number;
+  t: number;
+  first: number[];
+  logitsAt: number[];
+  logitsRow: number[];
+}
+
+/** Session rows `batch` as graph rows; fed rows `rows` left-padded to the longest of `lengths`. */
+function paddedLayout(batch: readonly number[], rows: readonly number[], lengths: readonly number[]): CallLayout {
+  const t = Math.max(...lengths);
+  const graphRow = new Map(batch.map((r, b) => [r, b]));
+  const logitsRow = rows.map((r) => graphRow.get(r)!);
+  return { n: batch.length, t, first: logitsRow.map((b, i) => b * t + t - lengths[i]), logitsAt: [t - 1], logitsRow };
+}
+
+/** One graph row holding every fed row's tokens end to end; logits at each one's last token. */
+function packedLayout(lengths: readonly number[]): CallLayout {
+  const first: number[] = [];
+  let t = 0;
+  for (const length of lengths) {
+    first.push(t);
+    t += length;
+  }
+  return { n: 1, t, first, logitsAt: first.map((f, i) => f + lengths[i] - 1), logitsRow: lengths.map((_, i) => i) };
+}
+
+/** image_features / image_slots of a call without image positions (S = 0: every slot is "none"). */
+function noImageFeeds(features: number, n: number, t: number): Record<string, HostTensor> {
+  return {
+    image_features: { dtype: "float32", shape: [n, 0, features], data: new Float32Array(0) },
+    image_slots: { dtype: "int64", shape: [n, t], data: new BigInt64Array(n * t) },
+  };
+}
+
 /**
  * One session's KV cache: per layer, keys and values [B, H, capacity, D], batch-major as
  * ONNX Runtime's attention reads its past, so the buffers are fed as they are (no copy, no
@@ -113,11 +189,12 @@ class MoeLmSession implements BatchDecodeSession {
   private images: (Float32Array | undefined)[];
 
   constructor(
-    /** The decoder graph for a step over `rows` rows of `t` new tokens each. */
-    private readonly graphFor: (rows: number, t: number) => Promise<CompiledGraph>,
+    /** The decoder graph for a call feeding `sequences` rows `tokens` tokens in all. */
+    private readonly graphFor: (sequences: number, tokens: number) => Promise<CompiledGraph>,
     private readonly cfg: MoeLmConfig,
     private bRows: number,
     private readonly domain: number,
+    private readonly packPrefill: boolean,
   ) {
     this.keys = Array.from({ length: cfg.layers }, () => new Float32Array(0));
     this.values = Array.from({ length: cfg.layers }, () => new Float32Array(0));
@@ -239,9 +316,9 @@ class MoeLmSession implements BatchDecodeSession {
         if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab)
           throw new Error(`token id ${id} is outside the vocabulary (${cfg.vocab})`);
     });
-    // Rows without a cache (new prompts) run as a batch of their own with an empty past, so a
-    // prompt joining running rows costs its own tokens, not its length times every row; the
-    // other rows then step together over the whole cache.
+    // Rows without a cache (new prompts) run as a batch of their own with an empty past (packed
+    // in one graph row where that pays), so a prompt joining running rows costs its own tokens,
+    // not its length times every row; the other rows then step together over the whole cache.
     const logits = new Array<Float32Array>(rows.length);
     const fresh = rows.map((_, i) => i).filter((i) => this.nextPosition[rows[i]] === 0);
     const others = rows.map((_, i) => i).filter((i) => this.nextPosition[rows[i]] !== 0);
@@ -266,65 +343,76 @@ class MoeLmSession implements BatchDecodeSession {
 
   /**
    * One graph call over session rows `batch` (all rows with the cache as past, or rows without
-   * a cache and `withPast` false), feeding `tokens[i]` to `rows[i]` (rows ⊆ batch),
-   * left-padded to end together. Their new positions go to the next free columns.
+   * a cache and `withPast` false), feeding `tokens[i]` to `rows[i]` (rows ⊆ batch). Their new
+   * positions go to the next free columns, aligned to end together (the longest fills them).
+   * Rows without a cache may run packed in one graph row (see `packedPrefillPays`); the cache
+   * they leave is the same either way.
    */
   private async step(batch: readonly number[], rows: number[], tokens: number[][], withPast: boolean): Promise<Float32Array[]> {
     const { cfg } = this;
     const { heads } = cfg;
     const d = cfg.dim / heads;
-    const t = Math.max(...tokens.map((x) => x.length));
+    const lengths = tokens.map((x) => x.length);
+    const longest = Math.max(...lengths);
+    const packed =
+      !withPast && this.packPrefill && rows.every((r) => this.images[r] === undefined) && packedPrefillPays(cfg, lengths);
+    const layout = packed ? packedLayout(lengths) : paddedLayout(batch, rows, lengths);
+    const { n, t, first } = layout;
     const width = withPast ? this.capacity : 0; // past columns fed
-    const at = new Map(batch.map((r, b) => [r, b])); // session row -> batch row
-    const n = batch.length;
     const ids = new BigInt64Array(n * t);
     const positions = new BigInt64Array(n * t);
     const domain = new BigInt64Array(n * t).fill(BigInt(this.domain));
-    const newValid = Array.from({ length: n }, () => new Uint8Array(t));
-    rows.forEach((r, i) => {
-      const b = at.get(r)!;
-      const offset = t - tokens[i].length;
-      tokens[i].forEach((id, j) => {
-        ids[b * t + offset + j] = BigInt(id);
-        positions[b * t + offset + j] = BigInt(this.nextPosition[r] + j);
-        newValid[b][offset + j] = 1;
-      });
-    });
     const total = width + t; // attention columns: the past, then the new tokens
     const mask = new Float32Array(n * t * total).fill(NEG);
-    for (let b = 0; b < n; b++) {
-      for (let q = 0; q < t; q++) {
-        const row = mask.subarray((b * t + q) * total, (b * t + q + 1) * total);
-        if (withPast) for (let c = 0; c < this.s; c++) if (this.valid[batch[b]][c]) row[c] = 0;
-        for (let c = 0; c <= q; c++) if (newValid[b][c]) row[width + c] = 0;
+    if (withPast) {
+      // Each graph row (= session row) attends to its own cached columns.
+      for (let b = 0; b < n; b++) {
+        const valid = this.valid[batch[b]];
+        const row = mask.subarray(b * t * total, b * t * total + total);
+        for (let c = 0; c < this.s; c++) if (valid[c]) row[c] = 0;
+        for (let q = 1; q < t; q++) mask.copyWithin((b * t + q) * total, b * t * total, b * t * total + width);
       }
     }
+    rows.forEach((r, i) => {
+      const from = first[i] % t; // the row's first new position within its graph row
+      tokens[i].forEach((id, j) => {
+        const at = first[i] + j;
+        ids[at] = BigInt(id);
+        positions[at] = BigInt(this.nextPosition[r] + j);
+        mask.fill(0, at * total + width + from, at * total + width + from + j + 1); // causal, own tokens only
+      });
+    });
     const feeds: Record<string, HostTensor> = {
       ids: { dtype: "int64", shape: [n, t], data: ids },
       positions: { dtype: "int64", shape: [n, t], data: positions },
       domain: { dtype: "int64", shape: [n, t], data: domain },
       mask: { dtype: "float32", shape: [n, 1, t, total], data: mask },
-      logits_at: { dtype: "int64", shape: [1], data: BigInt64Array.of(BigInt(t - 1)) },
+      logits_at: { dtype: "int64", shape: [layout.logitsAt.length], data: BigInt64Array.from(layout.logitsAt, BigInt) },
     };
-    if (cfg.image) Object.assign(feeds, this.imageFeeds(batch, rows, tokens, t, positions, domain));
+    if (cfg.image) {
+      Object.assign(
+        feeds,
+        packed ? noImageFeeds(cfg.image.features, n, t) : this.imageFeeds(batch, rows, tokens, t, positions, domain),
+      );
+    }
     const empty = new Float32Array(0);
     for (let i = 0; i < cfg.layers; i++) {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.keys[i] : empty };
       feeds[`past_value.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.values[i] : empty };
     }
-    const out = await (await this.graphFor(n, t)).run(feeds);
+    const out = await (await this.graphFor(packed ? rows.length : n, n * t)).run(feeds);
     const s = this.s;
-    this.reserve(s + t);
-    // Row rows[i]'s new position j goes to column s + j; the graph put it at
-    // new_key / new_value [n, t, H, D] row at(rows[i]), step t - length + j.
+    this.reserve(s + longest);
+    // Row rows[i]'s new position j goes to column s + longest - length + j; the graph put it
+    // at new_key / new_value [n, t, H, D] flat position first[i] + j.
     const cap = this.capacity;
     const write = (buffer: Float32Array, computed: Float32Array) => {
       rows.forEach((r, i) => {
-        const first = at.get(r)! * t + t - tokens[i].length;
-        for (let j = 0; j < tokens[i].length; j++) {
+        const column = s + longest - lengths[i];
+        for (let j = 0; j < lengths[i]; j++) {
           for (let h = 0; h < heads; h++) {
-            const from = ((first + j) * heads + h) * d;
-            const to = ((r * heads + h) * cap + s + j) * d;
+            const from = ((first[i] + j) * heads + h) * d;
+            const to = ((r * heads + h) * cap + column + j) * d;
             for (let k = 0; k < d; k++) buffer[to + k] = computed[from + k]; // d floats: cheaper than a subarray per copy
           }
         }
@@ -335,16 +423,13 @@ class MoeLmSession implements BatchDecodeSession {
       write(this.values[i], out[`new_value.${i}`].data as Float32Array);
     }
     rows.forEach((r, i) => {
-      this.valid[r].fill(1, s, s + tokens[i].length);
-      this.nextPosition[r] += tokens[i].length;
+      this.valid[r].fill(1, s + longest - lengths[i], s + longest);
+      this.nextPosition[r] += lengths[i];
     });
-    this.s = s + t;
-    const result = out.logits.data as Float32Array;
+    this.s = s + longest;
+    const result = out.logits.data as Float32Array; // [n, L, V]
     const v = cfg.vocab;
-    return rows.map((r) => {
-      const b = at.get(r)!;
-      return result.subarray(b * v, (b + 1) * v); // [n, 1, V]
-    });
+    return layout.logitsRow.map((k) => result.subarray(k * v, (k + 1) * v));
   }
 
   /** Grow every buffer to hold at least `columns` columns (in steps of CAPACITY_STEP). */
@@ -451,20 +536,27 @@ export class MoeLmModel implements BatchDecodeModel {
 
   async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
-    return new MoeLmSession((n, t) => this.decoderFor(n, t), this.cfg, rows, this.domain);
+    return new MoeLmSession(
+      (sequences, tokens) => this.decoderFor(sequences, tokens),
+      this.cfg,
+      rows,
+      this.domain,
+      this.options.packPrefill ?? true,
+    );
   }
 
   decode(ids: number[]): string {
     return this.tokenizer.decode(ids);
   }
 
-  private decoderFor(rows: number, t: number): Promise<CompiledGraph> {
+  /** The decoder for a call feeding `sequences` rows `tokens` tokens in all. */
+  private decoderFor(sequences: number, tokens: number): Promise<CompiledGraph> {
     const { denseFromRows } = this.options;
-    if (denseFromRows !== undefined && rows >= denseFromRows) {
+    if (denseFromRows !== undefined && sequences >= denseFromRows) {
       this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
       return this.denseDecoder;
     }
-    if (this.usesGather(rows * t)) {
+    if (this.usesGather(tokens)) {
       this.gatherDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, int8Moe: "gather" });
       return this.gatherDecoder;
     }

@@ -180,7 +180,10 @@ export interface MoeLmForward {
   cache?: KvCache[];
   /** Per MoE block (by index into moeLayerIndices): bias and Gumbel noise. */
   moeInputs?: MoeLayerInputs[];
-  /** Compute logits only at this position (int64 [1]), e.g. the last one while decoding: [B, 1, V]. */
+  /**
+   * Compute logits only at these positions (int64 [L]): [B, L, V]. Decoding asks for the last
+   * position; a packed prefill for the last position of each prompt.
+   */
   logitsAt?: Tensor;
   /** Inference: how the routed experts run (see MoeDispatch); "sparse" by default. */
   dispatch?: MoeDispatch;
@@ -245,7 +248,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
     }
     x = op.add(x, ffn);
   }
-  if (f.logitsAt) x = op.gather(x, f.logitsAt, 1); // [B, T, C] -> [B, 1, C]
+  if (f.logitsAt) x = op.gather(x, f.logitsAt, 1); // [B, T, C] -> [B, L, C]
   x = rmsNorm(model.child("norm"), x, cfg.normEps);
   const logits = cfg.tieEmbeddings
     ? op.matmul(x, op.transposeLast(g.params.get("model.embed_tokens.weight")!)) // [B, T, V]

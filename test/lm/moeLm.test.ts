@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import { trainBpe } from "../../src/data/bpe.js";
 import { mixedCorpus } from "../../src/data/corpora.js";
 import { generate } from "../../src/generate/index.js";
-import { MoeLmModel } from "../../src/generate/moeLmModel.js";
+import { MoeLmModel, packedPrefillPays } from "../../src/generate/moeLmModel.js";
 import { Graph, toOnnx } from "../../src/graph/index.js";
 import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../../src/models/moeLm.js";
 import { loadMoeLm, MODEL_KIND, saveMoeLm } from "../../src/models/moeLmFiles.js";
@@ -133,6 +133,42 @@ test("the KV-cache decoder gives the full forward's logits, with rows fed uneven
   await assert.rejects(session.feed([0], [[]]), /no tokens for row 0/);
   await session.close();
   assert.ok(maxDiff < 1e-4, `cached decode differs from the full forward by ${maxDiff}`);
+});
+
+test("prompts of different lengths prefilled packed in one row give the padded prefill's logits and cache", async () => {
+  const prompts = [
+    "Once upon a time there was a fox",
+    "const y = 2;",
+    "春眠不觉晓，处处闻啼鸟。",
+    "A",
+    "function sum(xs: number[]) { let total = 0; for (const x of xs) total += x; return total; }",
+  ].map((p) => tokenizer.encode(p).slice(0, 18));
+  const lengths = prompts.map((p) => p.length);
+  assert.ok(packedPrefillPays(cfg, lengths), `lengths ${lengths} should pack`);
+  assert.ok(!packedPrefillPays(cfg, [40, 30]), "a packed row holds at most maxSeq tokens");
+  assert.ok(!packedPrefillPays(cfg, [20, 20, 20]), "equal lengths gain nothing from packing");
+  assert.ok(!packedPrefillPays(cfg, [30]), "one prompt is never packed");
+  const run = async (packPrefill: boolean) => {
+    const model = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads, packPrefill });
+    const session = await model.open(prompts.length);
+    const rows = prompts.map((_, i) => i);
+    const prefill = await session.feed(rows, prompts);
+    // Two decode steps over the cache the prefill left: a different cache would show here.
+    const next = await session.feed(
+      rows,
+      rows.map((i) => [prompts[i][0]]),
+    );
+    const after = await session.feed([3, 1], [[5], [6]]);
+    await session.close();
+    return [...prefill, ...next, ...after];
+  };
+  const packed = await run(true);
+  const padded = await run(false);
+  let maxDiff = 0;
+  packed.forEach((l, i) => {
+    for (let k = 0; k < l.length; k++) maxDiff = Math.max(maxDiff, Math.abs(l[k] - padded[i][k]));
+  });
+  assert.ok(maxDiff < 1e-4, `packed prefill differs from the padded one by ${maxDiff}`);
 });
 
 test("the fused inference graph (MultiHeadAttention, MoE op) gives the training graph's logits", async () => {
