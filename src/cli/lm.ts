@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import type { MixedCorpusSizes } from "../data/corpora.js";
-import { generateStream } from "../generate/index.js";
+import { generate, generateStream } from "../generate/index.js";
 import { MoeLmModel, moeLmInferenceGraph } from "../generate/moeLmModel.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
 import { MoeLmConfig } from "../models/moeLm.js";
@@ -237,7 +237,8 @@ function cloneStore(store: ParamStore): ParamStore {
 
 export interface GenerateOptions {
   model: string;
-  prompt: string;
+  /** One prompt streams its continuation; several are generated as one batch. */
+  prompt: string[];
   maxTokens: number;
   temperature: number;
   topK?: number;
@@ -247,19 +248,31 @@ export interface GenerateOptions {
   stop?: string[];
   int8: boolean;
   threads?: number;
+  /** Write one JSON array, an entry per prompt: { prompt, text, tokens, finishReason }. */
+  json?: boolean;
   write: (text: string) => void;
 }
 
+/**
+ * Writes each prompt followed by its continuation: one prompt streams token by token; several
+ * run as one batch (one row each) and are written in order, a blank line between them (or as
+ * JSON with `json`).
+ */
 export async function generateFromModel(o: GenerateOptions): Promise<void> {
   const files = await loadMoeLm(o.model);
   const cfg = files.config.model;
-  const ids = files.tokenizer.encode(o.prompt);
-  if (ids.length === 0) throw new Error("the prompt is empty");
-  if (ids.length >= cfg.maxSeq) {
-    throw new Error(
-      `the prompt is ${ids.length} tokens; the model's context is ${cfg.maxSeq} (at most ${cfg.maxSeq - 1} prompt tokens)`,
-    );
-  }
+  if (o.prompt.length === 0) throw new Error("give at least one --prompt");
+  const prompts = o.prompt.map((text, i) => {
+    const which = o.prompt.length === 1 ? "the prompt" : `prompt ${i + 1}`;
+    const ids = files.tokenizer.encode(text);
+    if (ids.length === 0) throw new Error(`${which} is empty`);
+    if (ids.length >= cfg.maxSeq) {
+      throw new Error(
+        `${which} is ${ids.length} tokens; the model's context is ${cfg.maxSeq} (at most ${cfg.maxSeq - 1} prompt tokens)`,
+      );
+    }
+    return ids;
+  });
   const tokenizer = {
     encode: (s: string) => files.tokenizer.encode(s),
     decode: (x: readonly number[]) => files.tokenizer.decode(x),
@@ -269,16 +282,27 @@ export async function generateFromModel(o: GenerateOptions): Promise<void> {
     threads: o.threads,
     eosId: files.tokenizer.idOf("<|eos|>"),
   });
-  const stream = generateStream(model, ids, {
-    maxTokens: Math.min(o.maxTokens, cfg.maxSeq - ids.length),
+  const options = {
+    maxTokens: o.maxTokens, // each row also stops at the model's context
     temperature: o.temperature,
     topK: o.topK,
     topP: o.topP,
     repetitionPenalty: o.repetitionPenalty,
     seed: o.seed,
     stop: o.stop,
-  });
-  for await (const chunk of stream) o.write(chunk.text);
+  };
+  if (prompts.length === 1 && !o.json) {
+    o.write(o.prompt[0]);
+    for await (const chunk of generateStream(model, prompts[0], options)) o.write(chunk.text);
+    o.write("\n");
+    return;
+  }
+  const results = await generate(model, prompts, options);
+  if (o.json) {
+    o.write(`${JSON.stringify(results.map((r, i) => ({ prompt: o.prompt[i], ...r })))}\n`);
+    return;
+  }
+  o.write(results.map((r, i) => `${o.prompt[i]}${r.text}\n`).join("\n"));
 }
 
 /** Write model.onnx (fp32) or model.int8.onnx next to the weights; returns the path and sizes. */

@@ -251,7 +251,7 @@ program
   .command("generate")
   .description("generate text with a trained MoE LM (streams to stdout)")
   .requiredOption("--model <dir>", "model folder from `aigc train lm`")
-  .requiredOption("--prompt <text>", "the prompt")
+  .requiredOption("--prompt <text...>", "the prompt; several are generated as one batch")
   .option("--max-tokens <n>", "tokens to generate", positiveInt("--max-tokens"), 64)
   .option("--temperature <t>", "0 = greedy", Number.parseFloat, 0.8)
   .option("--top-k <n>", "keep the k most likely tokens", positiveInt("--top-k"))
@@ -261,10 +261,9 @@ program
   .option("--seed <n>", "sampling seed", (v) => Number.parseInt(v, 10))
   .option("--int8", "use the int8 model", false)
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option("--json", "print a JSON array: { prompt, text, tokens, finishReason } per prompt", false)
   .action(async (o: Omit<GenerateOptions, "write">) => {
-    process.stdout.write(o.prompt);
     await generateFromModel({ ...o, write: (t) => process.stdout.write(t) });
-    process.stdout.write("\n");
   });
 
 program

@@ -270,3 +270,30 @@ test("bad inputs give clear errors: unknown folder, bad config, prompt longer th
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /aigc: no model in \/nonexistent\/model/);
 });
+
+test("`aigc generate` with several prompts writes each continuation as generating it alone does", () => {
+  const run = (...args: string[]) => {
+    const base = ["--import", "tsx", "src/cli/main.ts", "generate", "--model", dir, "--temperature", "0", "--max-tokens", "8"];
+    const out = spawnSync(process.execPath, [...base, ...args], { encoding: "utf8" });
+    assert.equal(out.status, 0, out.stderr);
+    return out.stdout;
+  };
+  const prompts = ["Once upon a time", "const x =", "春眠不觉晓"];
+  const batched = JSON.parse(run("--json", "--prompt", ...prompts)) as { prompt: string; text: string; tokens: number[] }[];
+  assert.deepEqual(
+    batched.map((r) => r.prompt),
+    prompts,
+  );
+  for (const r of batched) assert.ok(r.tokens.length > 0 && r.tokens.length <= 8, `${r.prompt}: 1..8 tokens`);
+  // The plain output of one prompt: the prompt, its continuation, a newline.
+  assert.equal(run("--prompt", prompts[1]), `${prompts[1]}${batched[1].text}\n`, "the batched row equals the prompt alone");
+  const plain = run("--prompt", ...prompts);
+  assert.equal(plain, batched.map((r) => `${r.prompt}${r.text}\n`).join("\n"));
+  const tooLong = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "generate", "--model", dir, "--prompt", "ok", "word ".repeat(200)],
+    { encoding: "utf8" },
+  );
+  assert.equal(tooLong.status, 1);
+  assert.match(tooLong.stderr, /aigc: prompt 2 is \d+ tokens; the model's context is 64/);
+});
