@@ -163,14 +163,6 @@ function packedLayout(lengths: readonly number[]): CallLayout {
   return { n: 1, t, first, logitsAt: first.map((f, i) => f + lengths[i] - 1), logitsRow: lengths.map((_, i) => i) };
 }
 
-/** image_features / image_slots of a call without image positions (S = 0: every slot is "none"). */
-function noImageFeeds(features: number, n: number, t: number): Record<string, HostTensor> {
-  return {
-    image_features: { dtype: "float32", shape: [n, 0, features], data: new Float32Array(0) },
-    image_slots: { dtype: "int64", shape: [n, t], data: new BigInt64Array(n * t) },
-  };
-}
-
 /**
  * One session's KV cache: per layer, keys and values [B, H, capacity, D], batch-major as
  * ONNX Runtime's attention reads its past, so the buffers are fed as they are (no copy, no
@@ -389,12 +381,7 @@ class MoeLmSession implements BatchDecodeSession {
       mask: { dtype: "float32", shape: [n, 1, t, total], data: mask },
       logits_at: { dtype: "int64", shape: [layout.logitsAt.length], data: BigInt64Array.from(layout.logitsAt, BigInt) },
     };
-    if (cfg.image) {
-      Object.assign(
-        feeds,
-        packed ? noImageFeeds(cfg.image.features, n, t) : this.imageFeeds(batch, rows, tokens, t, positions, domain),
-      );
-    }
+    if (cfg.image) Object.assign(feeds, this.imageFeeds(layout, rows, tokens, positions, domain));
     const empty = new Float32Array(0);
     for (let i = 0; i < cfg.layers; i++) {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.keys[i] : empty };
@@ -449,35 +436,26 @@ class MoeLmSession implements BatchDecodeSession {
   /**
    * image_features / image_slots for one feed: a row whose prefix is set gets slot j at its
    * position j < S (and the image expert group as its domain there). Calls without prefix
-   * positions feed S = 0 rows, so decode steps pay nothing for the image.
+   * positions feed S = 0 rows, so decode steps pay nothing for the image. Features are per
+   * graph row, so a packed call never holds a row with a prefix (see `step`).
    */
-  private imageFeeds(
-    batch: readonly number[],
-    rows: number[],
-    tokens: number[][],
-    t: number,
-    positions: BigInt64Array,
-    domain: BigInt64Array,
-  ) {
+  private imageFeeds(layout: CallLayout, rows: number[], tokens: number[][], positions: BigInt64Array, domain: BigInt64Array) {
     const image = this.cfg.image!;
-    const n = batch.length;
-    // [batch row, index into rows] of the rows whose prefix slots are in this feed
-    const withPrefix = rows
-      .map((r, i) => [r, i] as const)
-      .filter(([r]) => this.images[r] !== undefined && this.nextPosition[r] < image.slots)
-      .map(([r, i]) => [batch.indexOf(r), i, r] as const);
+    const { n, t, first } = layout;
+    // Indices into rows of the rows whose prefix slots are in this feed.
+    const withPrefix = rows.flatMap((r, i) => (this.images[r] !== undefined && this.nextPosition[r] < image.slots ? [i] : []));
     const s = withPrefix.length > 0 ? image.slots : 0;
     const slots = new BigInt64Array(n * t).fill(BigInt(s));
     const features = new Float32Array(n * s * image.features);
     const imageGroup = this.cfg.moe.groups.findIndex((g) => g.name === "image");
-    for (const [b, i, r] of withPrefix) {
-      features.set(this.images[r]!, b * s * image.features);
-      const padding = t - tokens[i].length; // left padding is not a position of the row
-      for (let j = padding; j < t; j++) {
-        const p = Number(positions[b * t + j]);
+    for (const i of withPrefix) {
+      const r = rows[i];
+      features.set(this.images[r]!, Math.floor(first[i] / t) * s * image.features);
+      for (let at = first[i]; at < first[i] + tokens[i].length; at++) {
+        const p = Number(positions[at]);
         if (p < image.slots) {
-          slots[b * t + j] = BigInt(p);
-          if (imageGroup >= 0) domain[b * t + j] = BigInt(imageGroup);
+          slots[at] = BigInt(p);
+          if (imageGroup >= 0) domain[at] = BigInt(imageGroup);
         }
       }
       this.images[r] = undefined; // fed: the cache holds it now
