@@ -48,18 +48,16 @@ async function tokensPerSec(run: () => Promise<{ tokens: number[] }[]>): Promise
   const produced = (await run()).reduce((a, r) => a + r.tokens.length, 0);
   return (produced * 1000) / (performance.now() - t0);
 }
+/** Every prompt in its own `generate` call, one after another. */
+async function oneByOne(m: MoeLmModel) {
+  const out = [];
+  for (const p of prompts) out.push(...(await generate(m, [p], opts)));
+  return out;
+}
 const ways = {
-  sequential: async () => {
-    const out = [];
-    for (const p of prompts) out.push(...(await generate(model, [p], opts)));
-    return out;
-  },
+  sequential: () => oneByOne(model),
   batched: () => generate(model, prompts, opts),
-  sequential1: async () => {
-    const out = [];
-    for (const p of prompts) out.push(...(await generate(oneThread, [p], opts)));
-    return out;
-  },
+  sequential1: () => oneByOne(oneThread),
 };
 type Way = keyof typeof ways;
 const order = Object.keys(ways) as Way[];
