@@ -1,21 +1,17 @@
-// ONNX export: any set of graph outputs becomes one ModelProto (opset 18). Parameters
-// become initializers when a value is supplied, graph inputs otherwise (training steps
-// feed them every call). Symbolic dims become ONNX dim_params; reshapes and fills over
-// them are computed at run time from the shapes of the graph inputs that carry them.
+// ONNX export: any set of graph outputs becomes one ModelProto (opset 18). One emitter per
+// primitive op, all in one table: it gets the node, the ONNX names of its inputs and
+// outputs, and the graph being built, and adds the node's ONNX nodes and initializers.
+// Parameters become initializers when a value is supplied, graph inputs otherwise
+// (training steps feed them every call). Symbolic dims become ONNX dim_params; reshapes
+// and fills over them are computed at run time from the shapes of the graph inputs that
+// carry them.
 
-import onnxProto from "onnx-proto";
-import { type Dim, dimCoeff, dimEq, dimSymbols, isStatic, normDim } from "./dims.js";
-import { type DType, nodesFor, type Tensor, type TypedArray } from "./graph.js";
-import { arrayOf, dtypeOfArray } from "./ops.js";
-
-const { onnx } = onnxProto;
-type NodeProto = InstanceType<typeof onnx.NodeProto>;
-type AttrValue = number | number[] | string | { tensor: TypedArray; dims: number[] };
+import type { ConvAttrs, Node, PrimOp, Tensor, TypedArray } from "./graph.js";
+import { nodesFor } from "./graph.js";
+import { type AttrValue, flagAttr, floatAttr, OnnxGraphBuilder, onnxType, scalarTensorAttr } from "./onnxBuilder.js";
+import { arrayOf } from "./ops.js";
 
 export const OPSET = 18;
-const IR_VERSION = 8;
-
-const onnxType: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, bool: 9, int32: 6, int64: 7, float64: 11 };
 
 export interface ExportOptions {
   /** Graph outputs by name; every node they need is exported, nothing else. */
@@ -35,405 +31,231 @@ export interface OnnxModel {
   hasFloat64: boolean;
 }
 
-function tensorProto(name: string, data: TypedArray, dims: readonly number[], dtype: DType = dtypeOfArray(data)) {
-  const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return onnx.TensorProto.create({ name, dataType: onnxType[dtype], dims: [...dims], rawData: raw });
+/** ONNX names of a node's inputs and outputs. */
+export interface OnnxNames {
+  ins: string[];
+  outs: string[];
 }
+export type OnnxEmitter<K extends PrimOp> = (node: Node<K>, names: OnnxNames, onnx: OnnxGraphBuilder) => void;
+type OnnxEmitterTable = { [K in PrimOp]: OnnxEmitter<K> };
 
-function attribute(name: string, v: AttrValue) {
-  if (typeof v === "number") {
-    return Number.isInteger(v) && !name.startsWith("f:")
-      ? onnx.AttributeProto.create({ name, type: 2, i: v })
-      : onnx.AttributeProto.create({ name: name.replace(/^f:/, ""), type: 1, f: v });
-  }
-  if (typeof v === "string") return onnx.AttributeProto.create({ name, type: 3, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: 7, ints: v });
-  return onnx.AttributeProto.create({ name, type: 4, t: tensorProto("", v.tensor, v.dims) });
-}
+// ---------------------------------------------------------------- emitters shared by several ops
 
-function valueInfo(name: string, t: Tensor) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: {
-      tensorType: {
-        elemType: onnxType[t.dtype],
-        shape: { dim: t.shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-}
+/** The same ONNX op: the node's inputs, its one output, no attributes. */
+const sameOp =
+  (opType: string): OnnxEmitter<PrimOp> =>
+  (_, { ins, outs: [y] }, onnx) =>
+    onnx.node(opType, ins, [y]);
 
-export function toOnnx(opts: ExportOptions): OnnxModel {
-  const outputEntries = Object.entries(opts.outputs);
-  if (outputEntries.length === 0) throw new Error("toOnnx: no outputs given");
-  const nodes = nodesFor(outputEntries.map(([, t]) => t));
+/** The same ONNX op with the node's `axis` attribute. */
+const sameOpWithAxis =
+  (opType: string): OnnxEmitter<"softmax" | "logSoftmax" | "concat" | "gather" | "gatherElements"> =>
+  ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.node(opType, ins, [y], { axis: attrs.axis });
 
-  const protoNodes: NodeProto[] = [];
-  const initializers: ReturnType<typeof tensorProto>[] = [];
-  const dataInputs: ReturnType<typeof valueInfo>[] = [];
-  const paramInputs: ReturnType<typeof valueInfo>[] = [];
-  const names = new Map<number, string>();
-  let counter = 0;
-  const fresh = (hint: string) => `${hint}_${counter++}`;
-  const nameOf = (t: Tensor) => {
-    const n = names.get(t.id);
-    if (n === undefined) throw new Error(`toOnnx: ${t} used before it was emitted`);
-    return n;
-  };
-  let usesMsDomain = false;
-  const emit = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, domain = "") => {
-    protoNodes.push(
-      onnx.NodeProto.create({
-        opType,
-        domain,
-        input: inputs,
-        output: outputs,
-        name: fresh(opType),
-        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
-      }),
-    );
-  };
-  const constInt64 = (values: readonly number[], hint = "c"): string => {
-    const name = fresh(hint);
-    initializers.push(
-      tensorProto(
-        name,
-        BigInt64Array.from(values, (v) => BigInt(v)),
-        [values.length],
-      ),
-    );
-    return name;
-  };
+/** ONNX reductions take their axes as a second input. */
+const reduction =
+  (opType: string): OnnxEmitter<"reduceSum" | "reduceMean" | "reduceMax"> =>
+  ({ attrs }, { ins: [x], outs: [y] }, onnx) =>
+    onnx.node(opType, [x, onnx.int64Initializer(attrs.axes, "axes")], [y], { keepdims: flagAttr(attrs.keepDims) });
 
-  // An output computed by a node is named after the output directly (no Identity copy);
-  // inputs, parameters, constants and a tensor given as two outputs go through Identity.
-  const directOutput = new Map<number, string>();
-  for (const [name, t] of outputEntries) {
-    const source = t.node.op === "input" || t.node.op === "param" || t.node.op === "constant";
-    if (!source && !directOutput.has(t.id)) directOutput.set(t.id, name);
-  }
+const convAttrs = (attrs: ConvAttrs): Record<string, AttrValue> => ({
+  strides: attrs.strides,
+  pads: attrs.pads,
+  dilations: attrs.dilations,
+});
 
-  // Where each symbol can be read at run time: the first graph input with that dim.
-  const symbolSource = new Map<string, { input: Tensor; axis: number }>();
-  for (const node of nodes) {
-    if (node.op !== "input") continue;
-    node.outputs[0].shape.forEach((d, axis) => {
-      if (typeof d === "string" && dimSymbols(d).length === 1 && normDim(d) === dimSymbols(d)[0] && !symbolSource.has(d)) {
-        symbolSource.set(d, { input: node.outputs[0], axis });
-      }
-    });
-  }
-  const symbolCache = new Map<string, string>();
-  const mulDims = (a: string, b: string): string => {
-    const prod = fresh("dim");
-    emit("Mul", [a, b], [prod]);
-    return prod;
-  };
-  /** A 1-element int64 tensor holding a dim's run-time value. */
-  const dimValue = (d: Dim): string => {
-    if (typeof d === "number") return constInt64([d]);
-    const cached = symbolCache.get(d);
-    if (cached) return cached;
-    let out: string | undefined;
-    for (const s of dimSymbols(d)) {
-      const src = symbolSource.get(s);
-      if (!src)
-        throw new Error(`toOnnx: symbolic dim "${s}" is not carried by any graph input, so its value is unknown at run time`);
-      const v = fresh(`dim_${s}`);
-      emit("Shape", [nameOf(src.input)], [v], { start: src.axis, end: src.axis + 1 });
-      out = out === undefined ? v : mulDims(out, v);
-    }
-    if (dimCoeff(d) !== 1) out = mulDims(out!, constInt64([dimCoeff(d)]));
-    symbolCache.set(d, out!);
-    return out!;
-  };
-  /** An int64 shape tensor; `like` lets symbolic dims copy the input's dim (Reshape's 0). */
-  const shapeTensor = (dims: readonly Dim[], like?: Tensor): string => {
-    if (isStatic(dims)) return constInt64(dims as number[], "shape");
-    if (like && dims.every((d, i) => typeof d === "number" || (i < like.rank && dimEq(d, like.shape[i])))) {
-      return constInt64(
-        dims.map((d) => (typeof d === "number" ? d : 0)),
-        "shape",
-      );
-    }
-    const parts = dims.map((d) => dimValue(d));
-    const out = fresh("shape");
-    emit("Concat", parts, [out], { axis: 0 });
-    return out;
-  };
-
-  for (const node of nodes) {
-    const outs = node.outputs.map((t) => {
-      const n = node.op === "input" || node.op === "param" ? node.attrs.name : (directOutput.get(t.id) ?? `t${t.id}`);
-      names.set(t.id, n);
-      return n;
-    });
-    const ins = node.inputs.map(nameOf);
-    const out = outs[0];
-    switch (node.op) {
-      case "input":
-        dataInputs.push(valueInfo(out, node.outputs[0]));
-        break;
-      case "param": {
-        const value = opts.paramValue?.(node.attrs.name);
-        const t = node.outputs[0];
-        if (value) {
-          if (value.length !== t.shape.reduce<number>((a, d) => a * (d as number), 1)) {
-            throw new Error(`toOnnx: value of parameter "${out}" has ${value.length} elements, shape is [${t.shape.join(", ")}]`);
-          }
-          initializers.push(tensorProto(out, value, t.shape as number[]));
-        } else paramInputs.push(valueInfo(out, t));
-        break;
-      }
-      case "constant":
-        initializers.push(tensorProto(out, node.attrs.data, node.outputs[0].shape as number[], node.outputs[0].dtype));
-        break;
-      case "full": {
-        const t = node.outputs[0];
-        const value = { tensor: arrayOf(t.dtype, [node.attrs.value]), dims: [1] };
-        emit("ConstantOfShape", [shapeTensor(t.shape)], [out], { value });
-        break;
-      }
-      case "randomUniformLike":
-        emit("RandomUniformLike", ins, [out], { "f:low": node.attrs.low, "f:high": node.attrs.high, "f:seed": node.attrs.seed });
-        break;
-      case "add":
-      case "sub":
-      case "mul":
-      case "div":
-      case "pow":
-      case "neg":
-      case "exp":
-      case "log":
-      case "sqrt":
-      case "tanh":
-      case "sigmoid":
-      case "relu":
-      case "equal":
-      case "less":
-      case "greater":
-      case "where":
-        emit(onnxName[node.op], ins, [out]);
-        break;
-      case "matmul":
-        emit("MatMul", ins, [out]);
-        break;
-      case "cast":
-        emit("Cast", ins, [out], { to: onnxType[node.attrs.to] });
-        break;
-      case "stopGradient":
-        emit("Identity", ins, [out]);
-        break;
-      case "customVjp":
-        emit("Identity", [ins[0]], [out]);
-        break;
-      case "softmax":
-        emit("Softmax", ins, [out], { axis: node.attrs.axis });
-        break;
-      case "logSoftmax":
-        emit("LogSoftmax", ins, [out], { axis: node.attrs.axis });
-        break;
-      case "reduceSum":
-      case "reduceMean":
-      case "reduceMax":
-        emit(onnxName[node.op], [ins[0], constInt64(node.attrs.axes, "axes")], [out], { keepdims: node.attrs.keepDims ? 1 : 0 });
-        break;
-      case "cumSum":
-        emit("CumSum", [ins[0], constInt64([node.attrs.axis], "axis")], [out], {
-          exclusive: node.attrs.exclusive ? 1 : 0,
-          reverse: node.attrs.reverse ? 1 : 0,
-        });
-        break;
-      case "topK":
-        emit("TopK", [ins[0], constInt64([node.attrs.k], "k")], outs, {
-          axis: node.attrs.axis,
-          largest: node.attrs.largest ? 1 : 0,
-          sorted: 1,
-        });
-        break;
-      case "conv2d":
-        emit("Conv", ins, [out], {
-          strides: node.attrs.strides,
-          pads: node.attrs.pads,
-          dilations: node.attrs.dilations,
-          group: 1,
-        });
-        break;
-      case "convTranspose2d":
-        emit("ConvTranspose", ins, [out], {
-          strides: node.attrs.strides,
-          pads: node.attrs.pads,
-          dilations: node.attrs.dilations,
-          output_padding: node.attrs.outputPadding,
-          group: 1,
-        });
-        break;
-      case "reshape":
-        emit("Reshape", [ins[0], shapeTensor(node.attrs.shape, node.inputs[0])], [out]);
-        break;
-      case "transpose":
-        emit("Transpose", ins, [out], { perm: node.attrs.perm });
-        break;
-      case "concat":
-        emit("Concat", ins, [out], { axis: node.attrs.axis });
-        break;
-      case "slice": {
-        const { axis, start, end } = node.attrs;
-        const ends = typeof end === "number" ? constInt64([end]) : dimValue(end);
-        emit("Slice", [ins[0], constInt64([start]), ends, constInt64([axis])], [out]);
-        break;
-      }
-      case "pad": {
-        const rank = node.inputs[0].rank;
-        const pads = new Array<number>(2 * rank).fill(0);
-        pads[node.attrs.axis] = node.attrs.before;
-        pads[rank + node.attrs.axis] = node.attrs.after;
-        emit("Pad", [ins[0], constInt64(pads, "pads")], [out], { mode: "constant" });
-        break;
-      }
-      case "expand":
-        emit("Expand", [ins[0], shapeTensor(node.attrs.shape)], [out]);
-        break;
-      case "gather":
-        emit("Gather", ins, [out], { axis: node.attrs.axis });
-        break;
-      case "gatherElements":
-        emit("GatherElements", ins, [out], { axis: node.attrs.axis });
-        break;
-      case "gatherND":
-        emit("GatherND", ins, [out]);
-        break;
-      case "scatterElementsAdd":
-        emit("ScatterElements", ins, [out], { axis: node.attrs.axis, reduction: "add" });
-        break;
-      case "scatterNDAdd":
-        emit("ScatterND", ins, [out], { reduction: "add" });
-        break;
-      case "moeSwiGlu":
-      case "qmoeSwiGlu": {
-        usesMsDomain = true;
-        // ONNX Runtime's ops take router logits and pick top-k of softmax(logits) themselves:
-        // hand them log(weight) at the chosen experts (log 0 = -inf elsewhere), so they pick
-        // exactly these experts with weights w / sum(w), then multiply back by sum(w).
-        const [x, indices, weights] = node.inputs;
-        const experts = node.inputs[3].shape[0];
-        const k = indices.shape[1] as number;
-        const zeros = fresh("moe_zeros");
-        emit("ConstantOfShape", [shapeTensor([x.shape[0], experts])], [zeros], {
-          value: { tensor: Float32Array.of(0), dims: [1] },
-        });
-        const sparse = fresh("moe_sparse");
-        emit("ScatterElements", [zeros, ins[1], ins[2]], [sparse], { axis: 1 });
-        const logits = fresh("moe_logits");
-        emit("Log", [sparse], [logits]);
-        const mixed = fresh("moe_mixed");
-        if (node.op === "moeSwiGlu") {
-          emit("MoE", [ins[0], logits, ins[3], "", ins[4]], [mixed], swiGluMoeAttrs(k), "com.microsoft");
-        } else {
-          emit(
-            "QMoE",
-            [ins[0], logits, ins[3], ins[4], "", ins[5], ins[6]],
-            [mixed],
-            { ...swiGluMoeAttrs(k), expert_weight_bits: 8 },
-            "com.microsoft",
-          );
-        }
-        const total = fresh("moe_total");
-        emit("ReduceSum", [nameOf(weights), constInt64([1], "axes")], [total], { keepdims: 1 });
-        emit("Mul", [mixed, total], [out]);
-        break;
-      }
-      case "multiHeadAttention":
-        usesMsDomain = true;
-        // inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value.
-        // The present outputs stay named even when unread: without them ONNX Runtime ignores the past.
-        emit(
-          "MultiHeadAttention",
-          [ins[0], ins[1], ins[2], "", "", ins[3], ins[4], ins[5]],
-          outs,
-          {
-            num_heads: node.attrs.heads,
-            "f:scale": node.attrs.scale,
-          },
-          "com.microsoft",
-        );
-        break;
-      case "rotaryEmbedding":
-        usesMsDomain = true;
-        emit("RotaryEmbedding", ins, [out], { num_heads: node.attrs.heads, interleaved: 0 }, "com.microsoft");
-        break;
-      case "dynamicQuantizeMatMul":
-        usesMsDomain = true;
-        emit("DynamicQuantizeMatMul", ins, [out], {}, "com.microsoft");
-        break;
-      case "dynamicQuantizeLinear":
-        emit("DynamicQuantizeLinear", ins, outs);
-        break;
-      case "matMulIntegerToFloat":
-        usesMsDomain = true;
-        emit("MatMulIntegerToFloat", ins, [out], {}, "com.microsoft");
-        break;
-    }
-  }
-
-  const outputNames: string[] = [];
-  const outputInfos = outputEntries.map(([name, t]) => {
-    if (nameOf(t) !== name) emit("Identity", [nameOf(t)], [name]); // an input, a parameter or a repeated output
-    outputNames.push(name);
-    return valueInfo(name, t);
-  });
-
-  const model = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    producerName: "aigc-studio",
-    opsetImport: [{ domain: "", version: OPSET }, ...(usesMsDomain ? [{ domain: "com.microsoft", version: 1 }] : [])],
-    graph: {
-      name: opts.name ?? "graph",
-      node: protoNodes,
-      initializer: initializers,
-      input: [...dataInputs, ...paramInputs],
-      output: outputInfos,
-    },
-  });
-  return {
-    bytes: onnx.ModelProto.encode(model).finish(),
-    inputNames: [...dataInputs, ...paramInputs].map((v) => v.name),
-    outputNames,
-    hasFloat64: nodes.some((n) => n.outputs.some((t) => t.dtype === "float64")),
-  };
-}
-
-/** Attributes of ONNX Runtime's MoE / QMoE for plain SwiGLU experts. */
+/** Attributes of ONNX Runtime's MoE / QMoE for plain SwiGLU experts, `k` of them per token. */
 function swiGluMoeAttrs(k: number): Record<string, AttrValue> {
   return {
     k,
     activation_type: "swiglu",
     swiglu_fusion: 1, // fc1 rows interleaved: gate, up, gate, up, ...
-    "f:activation_alpha": 1, // silu(gate) * (up + beta): plain SwiGLU with alpha 1, beta 0
-    "f:activation_beta": 0,
-    "f:swiglu_limit": 3.0e38,
+    activation_alpha: floatAttr(1), // silu(gate) * (up + beta): plain SwiGLU with alpha 1, beta 0
+    activation_beta: floatAttr(0),
+    swiglu_limit: floatAttr(3.0e38),
     normalize_routing_weights: 0,
   };
 }
 
-const onnxName = {
-  add: "Add",
-  sub: "Sub",
-  mul: "Mul",
-  div: "Div",
-  pow: "Pow",
-  neg: "Neg",
-  exp: "Exp",
-  log: "Log",
-  sqrt: "Sqrt",
-  tanh: "Tanh",
-  sigmoid: "Sigmoid",
-  relu: "Relu",
-  equal: "Equal",
-  less: "Less",
-  greater: "Greater",
-  where: "Where",
-  reduceSum: "ReduceSum",
-  reduceMean: "ReduceMean",
-  reduceMax: "ReduceMax",
-} as const;
+/**
+ * ONNX Runtime's MoE / QMoE take router logits and pick top-k of softmax(logits) themselves:
+ * hand them log(weight) at the chosen experts (log 0 = -inf elsewhere), so they pick exactly
+ * these experts with weights w / sum(w), then multiply back by sum(w). `callExperts` emits the
+ * expert op from those logits [N, E] into `mixed` [N, C].
+ */
+function routedExperts(
+  node: Node<"moeSwiGlu" | "qmoeSwiGlu">,
+  { ins, outs: [y] }: OnnxNames,
+  onnx: OnnxGraphBuilder,
+  callExperts: (logits: string, mixed: string, k: number) => void,
+): void {
+  const [x, indices, , fc1] = node.inputs; // x [N, C], indices and weights [N, K], fc1 [E, 2H, C]
+  const [, indicesName, weightsName] = ins;
+  const zeros = onnx.fresh("moe_zeros");
+  onnx.node("ConstantOfShape", [onnx.shapeTensor([x.shape[0], fc1.shape[0]])], [zeros], {
+    value: scalarTensorAttr(Float32Array.of(0)),
+  }); // [N, E]
+  const sparse = onnx.fresh("moe_sparse");
+  onnx.node("ScatterElements", [zeros, indicesName, weightsName], [sparse], { axis: 1 });
+  const logits = onnx.fresh("moe_logits");
+  onnx.node("Log", [sparse], [logits]);
+  const mixed = onnx.fresh("moe_mixed");
+  callExperts(logits, mixed, indices.shape[1] as number);
+  const total = onnx.fresh("moe_total"); // [N, 1]
+  onnx.node("ReduceSum", [weightsName, onnx.int64Initializer([1], "axes")], [total], { keepdims: 1 });
+  onnx.node("Mul", [mixed, total], [y]);
+}
+
+// ---------------------------------------------------------------- one emitter per op
+
+export const onnxEmitters: OnnxEmitterTable = {
+  input: ({ outputs: [t] }, { outs: [name] }, onnx) => onnx.dataInput(name, t),
+  param: ({ attrs, outputs: [t] }, { outs: [name] }, onnx) => {
+    const value = onnx.paramValue?.(attrs.name);
+    if (!value) return onnx.paramInput(name, t);
+    if (value.length !== t.shape.reduce<number>((n, d) => n * (d as number), 1)) {
+      throw new Error(`toOnnx: value of parameter "${name}" has ${value.length} elements, shape is [${t.shape.join(", ")}]`);
+    }
+    onnx.initializer(name, value, t.shape as number[]);
+  },
+  constant: ({ attrs, outputs: [t] }, { outs: [name] }, onnx) => onnx.initializer(name, attrs.data, t.shape as number[], t.dtype),
+  full: ({ attrs, outputs: [t] }, { outs: [y] }, onnx) =>
+    onnx.node("ConstantOfShape", [onnx.shapeTensor(t.shape)], [y], { value: scalarTensorAttr(arrayOf(t.dtype, [attrs.value])) }),
+  randomUniformLike: ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.node("RandomUniformLike", ins, [y], {
+      low: floatAttr(attrs.low),
+      high: floatAttr(attrs.high),
+      seed: floatAttr(attrs.seed),
+    }),
+
+  // elementwise
+  add: sameOp("Add"),
+  sub: sameOp("Sub"),
+  mul: sameOp("Mul"),
+  div: sameOp("Div"),
+  pow: sameOp("Pow"),
+  neg: sameOp("Neg"),
+  exp: sameOp("Exp"),
+  log: sameOp("Log"),
+  sqrt: sameOp("Sqrt"),
+  tanh: sameOp("Tanh"),
+  sigmoid: sameOp("Sigmoid"),
+  relu: sameOp("Relu"),
+  equal: sameOp("Equal"),
+  less: sameOp("Less"),
+  greater: sameOp("Greater"),
+  where: sameOp("Where"),
+  cast: ({ attrs }, { ins, outs: [y] }, onnx) => onnx.node("Cast", ins, [y], { to: onnxType[attrs.to] }),
+  stopGradient: sameOp("Identity"),
+  // The first input is the forward value; the others only feed the custom gradient.
+  customVjp: (_, { ins: [forward], outs: [y] }, onnx) => onnx.node("Identity", [forward], [y]),
+
+  // contractions and normalisers
+  matmul: sameOp("MatMul"),
+  softmax: sameOpWithAxis("Softmax"),
+  logSoftmax: sameOpWithAxis("LogSoftmax"),
+  reduceSum: reduction("ReduceSum"),
+  reduceMean: reduction("ReduceMean"),
+  reduceMax: reduction("ReduceMax"),
+  cumSum: ({ attrs }, { ins: [x], outs: [y] }, onnx) =>
+    onnx.node("CumSum", [x, onnx.int64Initializer([attrs.axis], "axis")], [y], {
+      exclusive: flagAttr(attrs.exclusive),
+      reverse: flagAttr(attrs.reverse),
+    }),
+  topK: ({ attrs }, { ins: [x], outs }, onnx) =>
+    onnx.node("TopK", [x, onnx.int64Initializer([attrs.k], "k")], outs, {
+      axis: attrs.axis,
+      largest: flagAttr(attrs.largest),
+      sorted: 1,
+    }),
+  conv2d: ({ attrs }, { ins, outs: [y] }, onnx) => onnx.node("Conv", ins, [y], { ...convAttrs(attrs), group: 1 }),
+  convTranspose2d: ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.node("ConvTranspose", ins, [y], { ...convAttrs(attrs), output_padding: attrs.outputPadding, group: 1 }),
+
+  // layout
+  reshape: ({ attrs, inputs: [x] }, { ins: [data], outs: [y] }, onnx) =>
+    onnx.node("Reshape", [data, onnx.shapeTensor(attrs.shape, x)], [y]), // int64 [rank of y] target shape
+  transpose: ({ attrs }, { ins, outs: [y] }, onnx) => onnx.node("Transpose", ins, [y], { perm: attrs.perm }),
+  concat: sameOpWithAxis("Concat"),
+  slice: ({ attrs: { axis, start, end } }, { ins: [x], outs: [y] }, onnx) => {
+    const ends = onnx.dimValue(end); // first: names and initializers are numbered in call order
+    onnx.node("Slice", [x, onnx.int64Initializer([start]), ends, onnx.int64Initializer([axis])], [y]);
+  },
+  pad: ({ attrs: { axis, before, after }, inputs: [x] }, { ins: [data], outs: [y] }, onnx) => {
+    const pads = new Array<number>(2 * x.rank).fill(0); // [begin of each axis..., end of each axis...]
+    pads[axis] = before;
+    pads[x.rank + axis] = after;
+    onnx.node("Pad", [data, onnx.int64Initializer(pads, "pads")], [y], { mode: "constant" });
+  },
+  expand: ({ attrs }, { ins: [x], outs: [y] }, onnx) => onnx.node("Expand", [x, onnx.shapeTensor(attrs.shape)], [y]),
+
+  // indexing
+  gather: sameOpWithAxis("Gather"),
+  gatherElements: sameOpWithAxis("GatherElements"),
+  gatherND: sameOp("GatherND"),
+  scatterElementsAdd: ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.node("ScatterElements", ins, [y], { axis: attrs.axis, reduction: "add" }),
+  scatterNDAdd: (_, { ins, outs: [y] }, onnx) => onnx.node("ScatterND", ins, [y], { reduction: "add" }),
+
+  // fused, inference only: ONNX Runtime contrib ops
+  moeSwiGlu: (node, names, onnx) =>
+    routedExperts(node, names, onnx, (logits, mixed, k) => {
+      const [x, , , fc1, fc2] = names.ins; // MoE inputs: input, router_probs, fc1, fc1_bias, fc2
+      onnx.contribNode("MoE", [x, logits, fc1, "", fc2], [mixed], swiGluMoeAttrs(k));
+    }),
+  qmoeSwiGlu: (node, names, onnx) =>
+    routedExperts(node, names, onnx, (logits, mixed, k) => {
+      const [x, , , fc1, fc1Scale, fc2, fc2Scale] = names.ins; // QMoE: input, router_probs, fc1, fc1_scales, fc1_bias, fc2, fc2_scales
+      onnx.contribNode("QMoE", [x, logits, fc1, fc1Scale, "", fc2, fc2Scale], [mixed], {
+        ...swiGluMoeAttrs(k),
+        expert_weight_bits: 8,
+      });
+    }),
+  // Inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value.
+  // The present outputs stay named even when unread: without them ONNX Runtime ignores the past.
+  multiHeadAttention: ({ attrs }, { ins: [q, k, v, bias, pastK, pastV], outs }, onnx) =>
+    onnx.contribNode("MultiHeadAttention", [q, k, v, "", "", bias, pastK, pastV], outs, {
+      num_heads: attrs.heads,
+      scale: floatAttr(attrs.scale),
+    }),
+  rotaryEmbedding: ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.contribNode("RotaryEmbedding", ins, [y], { num_heads: attrs.heads, interleaved: 0 }),
+  dynamicQuantizeMatMul: (_, { ins, outs: [y] }, onnx) => onnx.contribNode("DynamicQuantizeMatMul", ins, [y]),
+  dynamicQuantizeLinear: (_, { ins, outs }, onnx) => onnx.node("DynamicQuantizeLinear", ins, outs),
+  matMulIntegerToFloat: (_, { ins, outs: [y] }, onnx) => onnx.contribNode("MatMulIntegerToFloat", ins, [y]),
+};
+
+// ---------------------------------------------------------------- the export
+
+const isSource = (t: Tensor): boolean => t.node.op === "input" || t.node.op === "param" || t.node.op === "constant";
+
+export function toOnnx(opts: ExportOptions): OnnxModel {
+  const outputEntries = Object.entries(opts.outputs);
+  if (outputEntries.length === 0) throw new Error("toOnnx: no outputs given");
+  const nodes = nodesFor(outputEntries.map(([, t]) => t));
+  const onnx = new OnnxGraphBuilder(nodes, opts.paramValue);
+
+  // An output computed by a node is named after the output directly (no Identity copy);
+  // inputs, parameters, constants and a tensor given as two outputs go through Identity.
+  const directOutput = new Map<number, string>();
+  for (const [name, t] of outputEntries) {
+    if (!isSource(t) && !directOutput.has(t.id)) directOutput.set(t.id, name);
+  }
+
+  for (const node of nodes) {
+    const outs = node.outputs.map((t) =>
+      onnx.bind(t, node.op === "input" || node.op === "param" ? node.attrs.name : (directOutput.get(t.id) ?? `t${t.id}`)),
+    );
+    const ins = node.inputs.map((t) => onnx.nameOf(t));
+    (onnxEmitters[node.op] as OnnxEmitter<PrimOp>)(node, { ins, outs }, onnx);
+  }
+  for (const [name, t] of outputEntries) onnx.output(name, t);
+
+  return {
+    bytes: onnx.encode(opts.name ?? "graph", OPSET),
+    inputNames: onnx.inputNames(),
+    outputNames: outputEntries.map(([name]) => name),
+    hasFloat64: nodes.some((n) => n.outputs.some((t) => t.dtype === "float64")),
+  };
+}
