@@ -1,5 +1,6 @@
 // PHI/PII detector: precise cases per kind in English and Chinese, negatives, offsets and
-// redaction, fast-check properties, linear time on 1 MB, and a labelled evaluation set
+// redaction, folding of lookalike characters (fullwidth digits, odd spaces, zero-width
+// characters), fast-check properties, linear time on 1 MB, and a labelled evaluation set
 // (test/secure/fixtures/pii/eval.txt) with measured precision and recall.
 
 import assert from "node:assert/strict";
@@ -9,6 +10,8 @@ import fc from "fast-check";
 import {
   chineseIdCheckChar,
   detectSensitive,
+  foldForDetection,
+  foldText,
   isSensitive,
   isValidChineseId,
   isValidSsn,
@@ -80,6 +83,9 @@ test("Chinese resident ID: MOD 11-2 checksum, province, real past birth date", (
   assert.deepEqual(found("身份证号11010519491231002X，请核对"), [["nationalId", "11010519491231002X"]]);
   assert.deepEqual(found("批次110105194912310021"), []);
   assert.deepEqual(found("A11010519491231002X"), [], "embedded in an alphanumeric token");
+  assert.deepEqual(found("证件 110105 19491231 002X"), [["nationalId", "110105 19491231 002X"]], "grouped 6-8-4");
+  assert.deepEqual(found("证件 110105-19491231-002X"), [["nationalId", "110105-19491231-002X"]]);
+  assert.deepEqual(found("证件 110105 19491231 0021"), [], "grouped, wrong check digit");
 });
 
 test("US SSN: area/group/serial rules; plain nine digits only with a label", () => {
@@ -100,6 +106,9 @@ test("phones: PRC mobile and landline, NANP, labelled numbers; order numbers are
   assert.deepEqual(found("Reach us at (415) 555-2671."), [["phone", "(415) 555-2671"]]);
   assert.deepEqual(found("or 650.555.0182 today"), [["phone", "650.555.0182"]]);
   assert.deepEqual(found("Tel: 5551234567"), [["phone", "5551234567"]]);
+  assert.deepEqual(found("号码 8613812345678"), [["phone", "8613812345678"]], "86 without +");
+  assert.deepEqual(found("call (+86) 138-1234-5678"), [["phone", "(+86) 138-1234-5678"]]);
+  assert.deepEqual(found("tel 0086 13812345678"), [["phone", "0086 13812345678"]]);
   assert.deepEqual(found("Order 13812345678 shipped"), []);
   assert.deepEqual(found("订单号 20240315000123 已发货"), []);
   assert.deepEqual(found("12345678901"), [], "11 digits not starting 1[3-9]");
@@ -164,6 +173,43 @@ test("sensitivity summary and options", () => {
   assert.equal(isSensitive("Michael Johnson", { minConfidence: 0.8 }), false);
   assert.throws(() => detectSensitive("x", { minConfidence: 2 }), /minConfidence/);
   assert.throws(() => detectSensitive("x", { kinds: ["ssn" as PiiKind] }), /must be one of|expected/);
+});
+
+test("folding: fullwidth and other-script digits, odd spaces and dashes, zero-width characters do not hide PHI", () => {
+  const fw = (x: string) => x.replace(/[0-9A-Za-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+  // Findings are spans of the original text, lookalike characters included.
+  assert.deepEqual(found(`SSN ${fw("536-22-8491")}`), [["nationalId", fw("536-22-8491")]]);
+  assert.deepEqual(found("SSN \u0665\u0663\u0666-\u0662\u0662-\u0668\u0664\u0669\u0661"), [
+    ["nationalId", "\u0665\u0663\u0666-\u0662\u0662-\u0668\u0664\u0669\u0661"],
+  ]);
+  assert.deepEqual(found("ref 536\u200B-22\u200C-84\u200D91 ok"), [["nationalId", "536\u200B-22\u200C-84\u200D91"]]);
+  assert.deepEqual(found("SSN\u00A0536\u00A022\u00A08491"), [["nationalId", "536\u00A022\u00A08491"]]);
+  assert.deepEqual(found("SSN 536\u201022\u20118491"), [["nationalId", "536\u201022\u20118491"]]);
+  assert.deepEqual(found("to jane\u2060.doe@exam\u00ADple.\uFEFFcom now"), [["email", "jane\u2060.doe@exam\u00ADple.\uFEFFcom"]]);
+  assert.deepEqual(found(`mail ${fw("jane")}＠example.com`), [["email", `${fw("jane")}＠example.com`]]);
+  assert.deepEqual(found(`身份证号${fw("11010519491231002X")}`), [["nationalId", fw("11010519491231002X")]]);
+  assert.deepEqual(found("手机１３８\u30001234\u30005678"), [["phone", "１３８\u30001234\u30005678"]]);
+  assert.deepEqual(found("电话０１０－６２３４５６７８"), [["phone", "０１０－６２３４５６７８"]]);
+  assert.deepEqual(found("ring (415)\u202F555-2671"), [["phone", "(415)\u202F555-2671"]]);
+  assert.deepEqual(found(`card ${fw("4111 1111 1111 1111")}`), [["creditCard", fw("4111 1111 1111 1111")]]);
+  assert.deepEqual(
+    found("SSN 5\u03013\u03016-22-8491"),
+    [["nationalId", "5\u03013\u03016-22-8491"]],
+    "combining marks on digits",
+  );
+  // English identifiers and context still work on folded text.
+  assert.deepEqual(found("Patient:\u00A0John\u00A0Smith"), [["name", "John\u00A0Smith"]]);
+  assert.deepEqual(found("Patient:\tJohn Smith"), [["name", "John Smith"]]);
+  assert.deepEqual(found("DOB：1979年3月7日"), [["dateOfBirth", "1979年3月7日"]]);
+  assert.deepEqual(found("MRN\u3000: 12345678"), [["medicalRecordNumber", "12345678"]]);
+  assert.deepEqual(found("Best regards,\nEmily Watson"), [["name", "Emily Watson"]]);
+  assert.deepEqual(found("Tel:\u00A05551234567"), [["phone", "5551234567"]]);
+  // Redaction works on the original text, lookalikes and all.
+  assert.equal(redact(`SSN ${fw("536-22-8491")}, mail a\u200Bb@c.io`, { today }), "SSN [ID], mail [EMAIL]");
+  // What folding does, and that ASCII text only loses tabs.
+  assert.equal(foldForDetection("Ａ１\u00A0\u202F\u3000\t\u200B\u00AD\uFEFF–—−x"), "A1    ---x");
+  assert.equal(foldForDetection("line\u2028two"), "line\ntwo");
+  assert.deepEqual(foldText("plain ascii\n"), { text: "plain ascii\n" });
 });
 
 // --- properties ------------------------------------------------------------------------
@@ -246,6 +292,67 @@ test("property: a valid Chinese ID, SSN or email inserted into random text is al
     fc.property(genEmail, around, around, (v, a, b) => insertedIsFound("email", v, a, b)),
     { numRuns: 400 },
   );
+});
+
+const invisibles = ["\u200B", "\u200C", "\u200D", "\u2060", "\uFEFF", "\u00AD"];
+const toFullwidthDigit = (d: string) => String.fromCharCode(d.charCodeAt(0) + 0xfee0);
+
+/** `value` with zero-width characters inserted, and digits swapped for fullwidth ones, at random places. */
+const disguise = (value: fc.Arbitrary<string>) =>
+  value.chain((v) =>
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom(...invisibles), fc.boolean()), { maxLength: 8 }).map((edits) => {
+      const chars = [...v];
+      for (const [at, invisible, swapDigit] of edits) {
+        const i = at % (chars.length + 1);
+        if (swapDigit && i < chars.length && /[0-9]/.test(chars[i])) chars[i] = toFullwidthDigit(chars[i]);
+        else chars.splice(i, 0, invisible);
+      }
+      return chars.join("");
+    }),
+  );
+
+test("property: folding ignores zero-width characters and fullwidth digits anywhere", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "grapheme", maxLength: 80 }),
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom(...invisibles))),
+      (s, inserts) => {
+        const units = [...s];
+        for (const [at, invisible] of inserts) units.splice(at % (units.length + 1), 0, invisible);
+        const withDigits = units.join("").replace(/[0-9]/g, toFullwidthDigit);
+        assert.equal(foldForDetection(withDigits), foldForDetection(s));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+test("property: a disguised Chinese ID, SSN or email is still found, as a span of the original text", () => {
+  const around = fc.string({ unit: "grapheme", maxLength: 40 });
+  for (const [kind, gen] of [
+    ["nationalId", genChineseId],
+    ["nationalId", genSsn],
+    ["email", genEmail],
+  ] as const) {
+    fc.assert(
+      fc.property(disguise(gen), around, around, (value, a, b) => {
+        const text = `${a} ${value} ${b}`;
+        const r = detectSensitive(text, { today });
+        assertOffsets(text, r.findings);
+        const at = a.length + 1;
+        // Zero-width characters at the very ends of the value may fall outside the span.
+        const hit = r.findings.some(
+          (f) =>
+            f.kind === kind &&
+            f.start >= at &&
+            f.end <= at + value.length &&
+            f.end - f.start >= value.replace(/[\u200B-\u200D\u2060\uFEFF\u00AD]/g, "").length,
+        );
+        assert.ok(hit, `${kind} ${JSON.stringify(value)} not found in ${JSON.stringify(text)}`);
+      }),
+      { numRuns: 300 },
+    );
+  }
 });
 
 test("property: 18 random digits failing the checksum never fire as an ID", () => {

@@ -1,5 +1,5 @@
-// Response cache: keys (normalisation, tenant namespacing, fast-check properties), the
-// cacheability rule, the in-process LRU, and the Redis store against a real redis-server —
+// Response cache: keys (normalisation, tenant namespacing, the parsed request, a depth limit
+// instead of a stack overflow, fast-check properties), the cacheability rule, the in-process LRU, and the Redis store against a real redis-server —
 // sharing between replicas, TTL, and outages (killed, hung, restarted) where get/set must
 // resolve fast, never throw, count errors and recover.
 
@@ -15,9 +15,12 @@ import {
   isCacheable,
   MemoryCache,
   makeCache,
+  maxCanonicalDepth,
   RedisCache,
   type ServeLogger,
 } from "../../src/serve/cache/index.js";
+import { HttpError } from "../../src/serve/errors.js";
+import { chatCompletionRequestSchema } from "../../src/serve/openai/index.js";
 import { RedisServer, redisSkipReason } from "../helpers/redisServer.js";
 
 const chatRequest = {
@@ -122,6 +125,52 @@ describe("cacheKey", () => {
     cyclic.self = cyclic;
     assert.throws(() => canonicalJson(cyclic), /cycle/);
     assert.throws(() => canonicalJson({ n: 1n }), /bigint/);
+  });
+
+  test("is computed from the parsed request: fields the schema drops and nulls it reads as absent do not split the cache", () => {
+    const parsed = (body: unknown) => chatKey(chatCompletionRequestSchema.parse(body));
+    assert.equal(parsed(chatRequest), chatKey(chatRequest));
+    assert.equal(parsed({ ...chatRequest, some_client_field: { x: 1 }, top_p: null }), parsed(chatRequest));
+  });
+
+  /** `levels` objects and arrays inside each other around a string. */
+  const nested = (levels: number): unknown => {
+    let value: unknown = "leaf";
+    for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { k: value };
+    return value;
+  };
+  const isTooDeep = (e: unknown) =>
+    e instanceof HttpError &&
+    e.status === 400 &&
+    e.code === "too_deeply_nested" &&
+    e.message.includes(`nested deeper than ${maxCanonicalDepth} levels`);
+
+  test("a 200k-deep array is a typed 400 too_deeply_nested, not a stack overflow; the limit itself is fine", () => {
+    const deep = JSON.parse(`${"[".repeat(200_000)}${"]".repeat(200_000)}`);
+    assert.throws(() => canonicalJson(deep), isTooDeep);
+    assert.throws(() => chatKey({ ...chatRequest, extra: deep }), isTooDeep);
+    // The request is level 1: its fields may nest maxCanonicalDepth - 1 levels.
+    assert.match(chatKey({ ...chatRequest, extra: nested(maxCanonicalDepth - 1) }), /^acme\/chat\/[0-9a-f]{64}$/);
+    assert.throws(() => chatKey({ ...chatRequest, extra: nested(maxCanonicalDepth) }), isTooDeep);
+    assert.equal(canonicalJson(nested(maxCanonicalDepth)).length > 0, true);
+    assert.throws(() => canonicalJson(nested(maxCanonicalDepth + 1)), isTooDeep);
+  });
+
+  test("property: any nesting gives a key or the typed 400, never another error", () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { maxLength: 300 }), fc.jsonValue({ maxDepth: 2 }), (shape, leaf) => {
+        let value: unknown = leaf;
+        for (const isArray of shape) value = isArray ? [value, leaf] : { k: value, l: leaf };
+        try {
+          chatKey({ ...chatRequest, extra: value });
+        } catch (e) {
+          assert.ok(isTooDeep(e), String(e));
+          // The leaf adds a few levels of its own.
+          assert.ok(shape.length + 1 >= maxCanonicalDepth - 4, `threw at ${shape.length} levels`);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   // Rebuilds a JSON value with every object's keys in a random order.

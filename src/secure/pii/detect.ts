@@ -1,7 +1,9 @@
-// The detector's entry points: run every scanner, keep the best non-overlapping findings,
-// and redact them with typed placeholders.
+// The detector's entry points: fold the text (so lookalike characters cannot hide PHI),
+// run every scanner on the folded text, keep the best non-overlapping findings, map them
+// back to the input, and redact them with typed placeholders.
 
 import { scanners } from "./detectors.js";
+import { type FoldedText, foldText } from "./fold.js";
 import {
   type PiiFinding,
   type PiiKind,
@@ -54,22 +56,45 @@ function resolveOverlaps(length: number, all: PiiFinding[]): PiiFinding[] {
 }
 
 /**
+ * Findings on the folded text, as spans of the original. Two folded spans can only share an
+ * original character when one character folded to several (¼ → 1⁄4); the later one is dropped
+ * so findings stay non-overlapping.
+ */
+function unfold(text: string, folded: FoldedText, findings: readonly PiiFinding[]): PiiFinding[] {
+  const { from, to } = folded;
+  if (!from || !to) return [...findings];
+  const out: PiiFinding[] = [];
+  let lastEnd = 0;
+  for (const f of findings) {
+    const start = from[f.start];
+    const end = to[f.end - 1];
+    if (start < lastEnd) continue;
+    out.push({ ...f, start, end, text: text.slice(start, end) });
+    lastEnd = end;
+  }
+  return out;
+}
+
+/**
  * Find sensitive spans (names, national IDs, phones, emails, dates of birth, medical
- * record numbers, payment cards, IPv4 addresses) in English and Chinese text. Findings are
- * sorted by `start`, never overlap, and `text.slice(start, end) === finding.text`.
+ * record numbers, payment cards, IPv4 addresses) in English and Chinese text, also when
+ * written with fullwidth or other-script digits, odd spaces or dashes, or zero-width
+ * characters inside (see fold.ts). Findings are sorted by `start`, never overlap, and
+ * `text.slice(start, end) === finding.text` (the original characters, unfolded).
  * Throws only on invalid options; any string input is accepted.
  */
 export function detectSensitive(text: string, opts?: PiiOptions): PiiResult {
   const o = resolveOptions(opts);
   if (typeof text !== "string") throw new TypeError(`detectSensitive expects a string, got ${typeof text}`);
-  const ctx = { text, today: o.today };
+  const folded = foldText(text);
+  const ctx = { text: folded.text, today: o.today };
   const all: PiiFinding[] = [];
   for (const scan of scanners) {
     for (const f of scan(ctx)) {
       if (f.end > f.start && f.confidence >= o.minConfidence && o.kinds.has(f.kind)) all.push(f);
     }
   }
-  const findings = resolveOverlaps(text.length, all);
+  const findings = unfold(text, folded, resolveOverlaps(folded.text.length, all));
   return { sensitive: findings.length > 0, findings };
 }
 

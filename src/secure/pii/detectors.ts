@@ -73,13 +73,17 @@ const scanEmail: Scanner = ({ text }) => {
 
 // --- national IDs -------------------------------------------------------------------------
 
-const cnIdRe = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g;
+const cnIdRe = /(?<![0-9A-Za-z])\d{6}([ -]?)\d{8}\1\d{3}[\dXx](?![0-9A-Za-z])/g;
 
-/** PRC resident ID: 18 characters, province code, real past birth date, MOD 11-2 check. */
+/**
+ * PRC resident ID: 18 characters, province code, real past birth date, MOD 11-2 check;
+ * written whole or grouped 6-8-4 by spaces or dashes (as forms print it).
+ */
 const scanChineseId: Scanner = ({ text, today }) => {
   const out: PiiFinding[] = [];
   for (const m of text.matchAll(cnIdRe)) {
-    if (isValidChineseId(m[0], today)) out.push(finding(text, "nationalId", m.index, m.index + 18, 0.99));
+    const id = m[1] === "" ? m[0] : m[0].replaceAll(m[1], "");
+    if (isValidChineseId(id, today)) out.push(finding(text, "nationalId", m.index, m.index + m[0].length, 0.99));
   }
   return out;
 };
@@ -107,7 +111,7 @@ const scanSsn: Scanner = ({ text }) => {
 const notPhoneLabelRe =
   /(?:order|invoice|tracking|sku|ref(?:erence)?|serial|part|batch|lot|订单|单号|快递|编号|批号|流水|货号)[^\n]{0,12}$/;
 
-const cnMobileRe = /(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:\d{8}|([ -])\d{4}\1\d{4})(?![0-9A-Za-z])/g;
+const cnMobileRe = /(?<![0-9A-Za-z+])(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9]\d(?:\d{8}|([ -])\d{4}\1\d{4})(?![0-9A-Za-z])/g;
 const cnLandlineRe = /(?<![0-9A-Za-z])(?:\(0[1-9]\d{1,2}\)[ -]?|0[1-9]\d{1,2}-)[2-9]\d{6,7}(?![0-9A-Za-z]|-\d)/g;
 const usPhoneRe =
   /(?<![0-9A-Za-z+-])(?:\+?1[ .-]?)?(?:\(([2-9]\d{2})\) ?|([2-9]\d{2})([ .-]))([2-9]\d{2})[ .-]\d{4}(?![0-9A-Za-z]|-\d)/g;
@@ -124,7 +128,7 @@ const phoneLabelRe =
 const phoneValueRe = /[ \t:：#=.]{0,4}(?:is |at |号码|是|为)?[ \t]{0,2}(\+?[0-9(][0-9 ().-]{5,18}[0-9])(?![0-9A-Za-z])/dy;
 
 /**
- * Phones: PRC mobiles (1[3-9] + 9 digits, optional +86, 3-4-4 grouping), PRC landlines
+ * Phones: PRC mobiles (1[3-9] + 9 digits, optional +86 / 0086 / 86 / (+86), 3-4-4 grouping), PRC landlines
  * with an area code (010-12345678, (0755)1234567), NANP numbers with separators (area
  * and exchange start 2–9). After a phone label any 7–15-digit number counts.
  */

@@ -1,6 +1,7 @@
 // PHI/PII detection and redaction for English and Chinese text (public surface).
 
 export { detectSensitive, isSensitive, redact, sensitivity } from "./detect.js";
+export { type FoldedText, foldForDetection, foldText } from "./fold.js";
 export {
   type PiiFinding,
   type PiiKind,

@@ -2,8 +2,10 @@
 //
 // A key is `<tenant>/<endpoint>/<sha256 hex>`: the tenant id (URI-encoded, so distinct ids
 // give distinct prefixes) namespaces every entry, and the hash covers a canonical JSON of
-// { tenant, endpoint, model, request } after normalisation. What the normalisation does,
-// and nothing else:
+// { tenant, endpoint, model, request }, where `request` is the PARSED request — the route
+// schema's (zod) output, not the raw body: fields the schema drops cannot split the cache,
+// and what is hashed is exactly what is served. After normalisation; what it does, and
+// nothing else:
 // - object keys are sorted at every depth (JSON key order never changes a response);
 // - top-level fields that never change the output are dropped: `stream`, `stream_options`
 //   (a cached entry can answer both a streamed and a plain request) and `user` (an
@@ -13,8 +15,13 @@
 //   turn, so "hi\n" and "hi" produce the same prompt); all other text — leading
 //   whitespace, inner whitespace, completion `prompt`s and embedding `input`s — is kept
 //   byte for byte, because there it does change the tokens the model sees.
+//
+// The canonical JSON is built with an explicit stack, never by recursion, and refuses values
+// nested deeper than `maxCanonicalDepth` with HttpError 400 `too_deeply_nested`: a
+// 200k-deep array in a body must be a client error, not a stack overflow (500).
 
 import { createHash } from "node:crypto";
+import { HttpError } from "../errors.js";
 
 export type CacheEndpoint = "chat" | "completions" | "embeddings";
 
@@ -22,20 +29,27 @@ export interface CacheKeyParts {
   tenant: string;
   model: string;
   endpoint: CacheEndpoint;
-  /** The JSON request body as the client sent it. */
+  /** The parsed request (the route schema's output), not the raw body. */
   request: unknown;
 }
 
 /** Top-level request fields that never change what the model answers. */
 export const outputNeutralFields: readonly string[] = ["stream", "stream_options", "user"];
 
+/** Deepest nesting of objects and arrays a request may have to get a key (the request itself is level 1). */
+export const maxCanonicalDepth = 64;
+
+/**
+ * The cache key of a parsed request. Throws `HttpError` 400 `too_deeply_nested` when the
+ * request nests deeper than `maxCanonicalDepth` levels.
+ */
 export function cacheKey(parts: CacheKeyParts): string {
-  const canonical = canonicalJson({
-    tenant: parts.tenant,
-    endpoint: parts.endpoint,
-    model: parts.model,
-    request: normaliseRequest(parts.request),
-  });
+  // The canonical JSON of { tenant, endpoint, model, request }, its keys in sorted order,
+  // written out so the request alone is held to the depth limit.
+  const request = canonicalJsonOrUndefined(normaliseRequest(parts.request), maxCanonicalDepth);
+  const canonical = `{"endpoint":${JSON.stringify(parts.endpoint)},"model":${JSON.stringify(parts.model)}${
+    request === undefined ? "" : `,"request":${request}`
+  },"tenant":${JSON.stringify(parts.tenant)}}`;
   const digest = createHash("sha256").update(canonical).digest("hex");
   return `${encodeURIComponent(parts.tenant)}/${parts.endpoint}/${digest}`;
 }
@@ -70,36 +84,84 @@ function trimMessageContent(message: unknown): unknown {
 /**
  * JSON with object keys sorted at every depth. Follows JSON.stringify for everything else:
  * `undefined` and functions drop out of objects and become null in arrays, non-finite
- * numbers become null, `toJSON` is honoured. Throws TypeError on cycles and bigints.
+ * numbers become null, `toJSON` is honoured. Throws TypeError on cycles and bigints, and
+ * `HttpError` 400 `too_deeply_nested` past `maxDepth` levels of objects and arrays (the value
+ * itself is level 1). Iterative: no depth can overflow the stack.
  */
-export function canonicalJson(value: unknown): string {
-  return stringifySorted(value, new Set()) ?? "null";
+export function canonicalJson(value: unknown, maxDepth: number = maxCanonicalDepth): string {
+  return canonicalJsonOrUndefined(value, maxDepth) ?? "null";
 }
 
-function stringifySorted(value: unknown, ancestors: Set<object>): string | undefined {
-  if (value === null || typeof value === "boolean" || typeof value === "number" || typeof value === "string")
-    return JSON.stringify(value);
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") return undefined;
-  if (typeof value === "bigint") throw new TypeError("canonicalJson: a bigint has no JSON form; send it as a string or number");
-  const object = value as object;
-  const withToJson = object as { toJSON?: () => unknown };
-  if (typeof withToJson.toJSON === "function") return stringifySorted(withToJson.toJSON(), ancestors);
-  if (ancestors.has(object)) throw new TypeError("canonicalJson: the value contains a cycle; only tree-shaped JSON has a key");
-  ancestors.add(object);
-  let text: string;
-  if (Array.isArray(object)) {
-    text = `[${object.map((item) => stringifySorted(item, ancestors) ?? "null").join(",")}]`;
-  } else {
-    const record = object as Record<string, unknown>;
-    const fields: string[] = [];
-    for (const key of Object.keys(record).sort()) {
-      const item = stringifySorted(record[key], ancestors);
-      if (item !== undefined) fields.push(`${JSON.stringify(key)}:${item}`);
+/** An object or array being written: its entries, how far it got, and the texts so far. */
+interface OpenContainer {
+  readonly object: object;
+  readonly isArray: boolean;
+  /** [key, value]: keys sorted for objects; `undefined` keys for array items. */
+  readonly entries: ReadonlyArray<readonly [string | undefined, unknown]>;
+  next: number;
+  /** The key of the entry being written (an object's child may be a container still open). */
+  key: string | undefined;
+  readonly parts: string[];
+}
+
+const open = Symbol("open");
+
+function canonicalJsonOrUndefined(value: unknown, maxDepth: number): string | undefined {
+  const stack: OpenContainer[] = [];
+  const ancestors = new Set<object>();
+  let result: string | undefined;
+
+  /** A leaf's JSON (undefined: it drops out), or `open` when it is a container now on the stack. */
+  const begin = (raw: unknown): string | undefined | typeof open => {
+    const withToJson = raw as { toJSON?: () => unknown } | null | undefined;
+    const v = typeof withToJson?.toJSON === "function" ? withToJson.toJSON() : raw;
+    if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return JSON.stringify(v);
+    if (v === undefined || typeof v === "function" || typeof v === "symbol") return undefined;
+    if (typeof v === "bigint") throw new TypeError("canonicalJson: a bigint has no JSON form; send it as a string or number");
+    const object = v as object;
+    if (ancestors.has(object)) throw new TypeError("canonicalJson: the value contains a cycle; only tree-shaped JSON has a key");
+    if (stack.length >= maxDepth) {
+      throw new HttpError(
+        400,
+        "too_deeply_nested",
+        `The request is nested deeper than ${maxDepth} levels of objects and arrays; flatten it to at most ${maxDepth} levels.`,
+      );
     }
-    text = `{${fields.join(",")}}`;
+    ancestors.add(object);
+    const isArray = Array.isArray(object);
+    const entries: Array<readonly [string | undefined, unknown]> = isArray
+      ? (object as unknown[]).map((item) => [undefined, item] as const)
+      : Object.keys(object)
+          .sort()
+          .map((key) => [key, (object as Record<string, unknown>)[key]] as const);
+    stack.push({ object, isArray, entries, next: 0, key: undefined, parts: [] });
+    return open;
+  };
+
+  /** Hand a finished value to the container it belongs in (or make it the result). */
+  const deliver = (text: string | undefined): void => {
+    const parent = stack[stack.length - 1];
+    if (!parent) result = text;
+    else if (parent.isArray) parent.parts.push(text ?? "null");
+    else if (text !== undefined) parent.parts.push(`${JSON.stringify(parent.key)}:${text}`);
+  };
+
+  const first = begin(value);
+  if (first !== open) return first;
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.entries.length) {
+      const [key, child] = top.entries[top.next++];
+      top.key = key;
+      const text = begin(child);
+      if (text !== open) deliver(text);
+      continue;
+    }
+    stack.pop();
+    ancestors.delete(top.object);
+    deliver(top.isArray ? `[${top.parts.join(",")}]` : `{${top.parts.join(",")}}`);
   }
-  ancestors.delete(object);
-  return text;
+  return result;
 }
 
 export interface CacheabilityOptions {

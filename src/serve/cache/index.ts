@@ -9,6 +9,7 @@ export {
   cacheKey,
   canonicalJson,
   isCacheable,
+  maxCanonicalDepth,
   normaliseRequest,
   outputNeutralFields,
 } from "./cacheKey.js";
