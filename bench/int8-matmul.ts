@@ -6,9 +6,9 @@
 // target, the whole step cannot reach it with these kernels.
 // Usage: node --import tsx bench/int8-matmul.ts [--preset small] [--threads 2] [--rounds 11]
 import { parseArgs } from "node:util";
-import { moeLmInferenceGraph } from "../src/generate/moeLmModel.js";
 import { Graph, op, quantizableWeights, quantizeInt8, type Tensor, toOnnx } from "../src/graph/index.js";
 import { MoeLmConfig } from "../src/models/moeLm.js";
+import { moeLmInferenceGraph } from "../src/models/moeLmInference.js";
 import { Rng } from "../src/runtime/rng.js";
 import { type CompiledGraph, compile, type HostTensor } from "../src/runtime/session.js";
 import { lmPresets } from "../src/train/lmRecipe.js";

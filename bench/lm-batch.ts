@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { trainedOrSeededLm } from "../src/cli/lm.js";
 import { generate } from "../src/generate/index.js";
-import { MoeLmModel } from "../src/generate/moeLmModel.js";
+import { MoeLmModel } from "../src/models/moeLmModel.js";
 
 const { values } = parseArgs({
   options: {

@@ -9,8 +9,8 @@
 import { parseArgs } from "node:util";
 import { decodeSpeeds, evalLm, heldOutWindows, trainedOrSeededLm } from "../src/cli/lm.js";
 import type { MixedCorpusSizes } from "../src/data/corpora.js";
-import { MoeLmModel } from "../src/generate/moeLmModel.js";
 import { loadMoeLm } from "../src/models/moeLmFiles.js";
+import { MoeLmModel } from "../src/models/moeLmModel.js";
 import { Rng } from "../src/runtime/rng.js";
 import { tokenizeCorpus } from "../src/train/lmRecipe.js";
 

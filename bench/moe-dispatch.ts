@@ -7,7 +7,7 @@
 // Usage: node --import tsx bench/moe-dispatch.ts [--model assets/lm-tiny] [--preset tiny] [--threads 2] [--past 64]
 import { parseArgs } from "node:util";
 import { trainedOrSeededLm } from "../src/cli/lm.js";
-import { compileMoeLm } from "../src/generate/moeLmModel.js";
+import { compileMoeLm } from "../src/models/moeLmInference.js";
 import type { HostTensor } from "../src/runtime/session.js";
 
 const { values } = parseArgs({

@@ -1,9 +1,9 @@
 // Recipe of the shipped encrypted models: `node --import tsx assets/he/recipe.ts`
-// trains them with the engine (see src/secure/he/recipe.ts) and rewrites
+// trains them with the engine (see src/train/heRecipe.ts) and rewrites
 // assets/he/ehr-logistic.json and assets/he/ehr-mlp.json.
 
 import { writeFileSync } from "node:fs";
-import { trainEhrModels } from "../../src/secure/he/recipe.js";
+import { trainEhrModels } from "../../src/train/heRecipe.js";
 
 const here = new URL(".", import.meta.url);
 const { logistic, mlp } = await trainEhrModels();

@@ -8,9 +8,8 @@ import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { readMedicalImage } from "../data/medical/index.js";
-import { reportText, synthChestSet } from "../data/synth/index.js";
-import { type HuSlice, loadAligner } from "../models/aligner.js";
+import { readMedicalImage, reportText, synthChestSet } from "../data/index.js";
+import { type HuSlice, loadAligner } from "../models/index.js";
 import {
   ALIGN_PRESET_NAMES,
   ALIGN_RECIPES,
@@ -23,10 +22,12 @@ import {
   casePair,
   compareAlignRecipes,
   DEFAULT_ALIGN_SEEDS,
+  evaluateRetrieval,
+  type RetrievalMetrics,
+  type SlicePair,
   type TrainAlignOptions,
   trainAlign,
-} from "../train/alignRecipe.js";
-import { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "../train/retrieval.js";
+} from "../train/index.js";
 import { integer, nonNegativeInt, positiveInt } from "./args.js";
 
 /** The aligner the project ships (trained by assets/aligner/RECIPE.md). */

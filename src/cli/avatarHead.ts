@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { buildHeadGeometry, buildHeadGlb, headStats } from "../apps/avatar/head/index.js";
+import { buildHeadGeometry, buildHeadGlb, headStats } from "../apps/index.js";
 
 const glbPath = (v: string): string => {
   if (extname(v).toLowerCase() !== ".glb") throw new InvalidArgumentError(`--out must name a .glb file, got "${v}"`);

@@ -5,7 +5,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError } from "commander";
-import { type FindingType, synthChestCases, synthDefaults, type WrittenCase, writeSynthCase } from "../data/synth/index.js";
+import { type FindingType, synthChestCases, synthDefaults, type WrittenCase, writeSynthCase } from "../data/index.js";
 
 export interface SynthCtOptions {
   n: number;

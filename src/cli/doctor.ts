@@ -5,9 +5,9 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, freemem, totalmem } from "node:os";
 import * as ort from "onnxruntime-node";
-import { FORTUNES_DIR } from "../data/corpus.js";
+import { FORTUNES_DIR } from "../data/index.js";
 import { Graph, op, toOnnx } from "../graph/index.js";
-import { defaultThreads, ortVersion } from "../runtime/session.js";
+import { defaultThreads, ortVersion } from "../runtime/index.js";
 import { debianPython } from "./bench/engine.js";
 
 export interface DoctorReport {

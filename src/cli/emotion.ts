@@ -12,8 +12,8 @@ import {
   loadEmotionClassifier,
   SHIPPED_EMOTION_MODEL_DIR,
   trainEmotionModel,
-} from "../apps/avatar/emotion/index.js";
-import { defaultEmotionHyperparameters } from "../train/emotionRecipe.js";
+} from "../apps/index.js";
+import { defaultEmotionHyperparameters } from "../train/index.js";
 import { fraction, integer, positiveInt } from "./args.js";
 
 /** Print a typed error of ours as one line and set the exit code; rethrow anything else. */

@@ -5,26 +5,24 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { ehrSplit } from "../data/index.js";
+import { type HeModel, plainScore, standardise } from "../models/index.js";
 import {
   base64Bytes,
   calibrateOpCosts,
   ckks8192,
-  ehrSplit,
   HeClient,
   type HeInferRequest,
   type HeInferResponse,
   type HeKeySet,
-  type HeModel,
   type HeOpCosts,
   type HePlan,
   HeServer,
   loadShippedModel,
   loadShippedModels,
   modelCard,
-  plainScore,
   planModel,
-  standardise,
-} from "../secure/he/index.js";
+} from "../secure/index.js";
 
 export const secretKeyFile = "secret-key.json";
 export const publicKeysFile = "public-keys.json";

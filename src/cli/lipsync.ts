@@ -9,14 +9,18 @@ import { type Command, Option } from "commander";
 import { z } from "zod";
 import {
   buildLipSyncModel,
+  ESPEAK_PACKAGE,
+  encodeWav,
   evaluateLipSync,
   heldOutUtterances,
   type LipSyncMetrics,
   loadHeadAudio,
   loadLipSyncModel,
-} from "../apps/avatar/lipsync/node.js";
-import { ESPEAK_PACKAGE, encodeWav, SPEECH_LANGS, type SpeechLang, synthesizeSpeech } from "../apps/avatar/speech/index.js";
-import { LIPSYNC_PRESETS, type LipSyncPresetName } from "../train/lipSyncRecipe.js";
+  SPEECH_LANGS,
+  type SpeechLang,
+  synthesizeSpeech,
+} from "../apps/index.js";
+import { LIPSYNC_PRESETS, type LipSyncPresetName } from "../train/index.js";
 import { finiteNumber, integer, positiveInt } from "./args.js";
 
 /** The lip-sync model the project ships (trained by assets/lipsync/RECIPE.md). */

@@ -1,25 +1,23 @@
 // `aigc train lm`, `aigc eval lm`, `aigc generate`, `aigc quantize`, `aigc ablate balance`.
 
 import { statSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import type { MixedCorpusSizes } from "../data/corpora.js";
+import type { MixedCorpusSizes } from "../data/index.js";
 import { generate, generateStream } from "../generate/index.js";
-import { MoeLmModel, moeLmInferenceGraph } from "../generate/moeLmModel.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
-import { MoeLmConfig } from "../models/moeLm.js";
-import { loadMoeLm, saveMoeLm } from "../models/moeLmFiles.js";
-import { ParamStore } from "../runtime/params.js";
+import { loadMoeLm, MoeLmConfig, MoeLmModel, moeLmInferenceGraph, saveMoeLm } from "../models/index.js";
+import { ParamStore, writeModelFolder } from "../runtime/index.js";
 import {
+  type DomainTokens,
   type LmPresetName,
   lmPresets,
+  setupMoeLmTraining,
   type TrainLmOptions,
   type TrainLmResult,
   tokenizeCorpus,
   trainLm,
-} from "../train/lmRecipe.js";
-import { type DomainTokens, setupMoeLmTraining } from "../train/moeLm.js";
+} from "../train/index.js";
 
 const fmtEta = (s: number) =>
   Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : "-";
@@ -312,8 +310,9 @@ export async function exportLmOnnx(dir: string, int8: boolean) {
   const paramValue = (name: string) => files.store.get(name).data;
   const q = int8 ? quantizeInt8(outputs, { paramValue }) : null;
   const model = toOnnx({ outputs: q?.outputs ?? outputs, paramValue, name: int8 ? "moe_lm_int8" : "moe_lm" });
-  const path = join(dir, int8 ? "model.int8.onnx" : "model.onnx");
-  await writeFile(path, model.bytes);
+  const name = int8 ? "model.int8.onnx" : "model.onnx";
+  await writeModelFolder(dir, { [name]: model.bytes }, { keep: "others" });
+  const path = join(dir, name);
   return { path, bytes: model.bytes.length, report: q?.report };
 }
 

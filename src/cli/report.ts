@@ -7,13 +7,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
-import { evaluateReports, type ReportEval } from "../apps/medical/evaluateReports.js";
-import { contextFromJson, readSlice } from "../apps/medical/inputs.js";
-import { ReportGenerator } from "../apps/medical/reportGenerator.js";
-import { type ReportLanguage, reportLanguages } from "../apps/medical/reportModel.js";
-import { MedicalFileError } from "../data/medical/index.js";
-import { labelReport, type SynthCase, synthChestSet } from "../data/synth/index.js";
-import { type ReportPresetName, reportPresets, trainReport } from "../train/reportRecipe.js";
+import { contextFromJson, evaluateReports, type ReportEval, ReportGenerator, readSlice } from "../apps/index.js";
+import { labelReport, MedicalFileError, type SynthCase, synthChestSet } from "../data/index.js";
+import { type ReportLanguage, reportLanguages } from "../models/index.js";
+import { type ReportPresetName, reportPresets, trainReport } from "../train/index.js";
 import { nonNegativeInt, positiveInt } from "./args.js";
 import type { SynthCtIndex } from "./data.js";
 

@@ -2,16 +2,11 @@
 // held-out eval, checkpoints, resume, and a sample at the end. The engine's demo job.
 
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { loadFortunes } from "../data/corpus.js";
-import { loadCheckpoint } from "../runtime/checkpoint.js";
-import { Rng } from "../runtime/rng.js";
-import { compile } from "../runtime/session.js";
-import { exportGptInference, setupCharLm } from "../train/charLm.js";
-import { trainLoop } from "../train/loop.js";
-import { cosineSchedule } from "../train/schedule.js";
+import { loadFortunes } from "../data/index.js";
+import { compile, loadCheckpoint, Rng, writeModelFolder } from "../runtime/index.js";
+import { cosineSchedule, exportGptInference, setupCharLm, trainLoop } from "../train/index.js";
 
 export const charLmPresets = {
   tiny: { model: { blockSize: 64, dim: 96, heads: 4, layers: 2 }, batch: 16, steps: 600, lr: 3e-3 },
@@ -79,7 +74,7 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
   bar.stop();
   const evalLoss = await s.evaluate();
   const model = exportGptInference(s.cfg, s.store);
-  await writeFile(join(o.out, "model.onnx"), model.bytes);
+  await writeModelFolder(o.out, { "model.onnx": model.bytes }, { keep: "others" });
   const session = await compile(model, { threads: o.threads });
   // Sample by re-running the whole window each token: the engine demo, not the fast decoder.
   const rng = new Rng(o.seed);

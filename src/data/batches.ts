@@ -2,8 +2,7 @@
 // alone, so a run resumed from a checkpoint sees exactly the batches it would have; and
 // rows of a row-major array stacked into a batch.
 
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
+import { type HostTensor, Rng } from "../runtime/index.js";
 
 export interface LmBatch {
   ids: HostTensor;

@@ -14,12 +14,12 @@
 // A request's tokens depend only on its prompt, options and seed, never on its batch-mates
 // (each has its own sampler stream, the same one `generate` gives a lone prompt).
 
-import { Rng } from "../runtime/rng.js";
+import { Rng } from "../runtime/index.js";
 import {
   type BatchDecodeModel,
   type BatchDecodeSession,
+  checkedLogits,
   checkPromptsFit,
-  feedChecked,
   GenerateError,
   type GenerateOptions,
   type ResolvedGenerateOptions,
@@ -266,11 +266,8 @@ export class ContinuousBatcher {
     const tokens = batch.map((r) => (r.prefill ? r.prompt : [r.decoder!.generated.at(-1)!]));
     let logits: Float32Array[];
     try {
-      logits = await feedChecked(
-        session,
-        batch.map((r) => r.row),
-        tokens,
-      );
+      const rows = batch.map((r) => r.row);
+      logits = checkedLogits(session, rows, await session.feed(rows, tokens));
     } catch (e) {
       // The session may be inconsistent: fail these requests, start afresh for the next ones.
       for (const r of batch) r.out.fail(e);

@@ -13,65 +13,13 @@
 // keeps every sampled token) or "length" (maxTokens, or the model's maxLength, reached).
 
 import { z } from "zod";
-import { Rng } from "../runtime/rng.js";
+import type { BatchDecodeModel, BatchDecodeSession, DecodeModel, DecodeSession } from "../models/index.js";
+import { Rng } from "../runtime/index.js";
 import { IncrementalDetokenizer } from "./detokenize.js";
 import { applyMask, type LogitsMask, type SamplingParams, sampleToken, samplingDefaults } from "./sampling.js";
 import { StopMatcher } from "./stops.js";
 
-/** A model being decoded, one row per sequence. The model keeps a KV cache per row. */
-export interface DecodeSession {
-  readonly vocabSize: number;
-  /** Longest sequence (prompt + generated) a row may hold. */
-  readonly maxLength: number;
-  /**
-   * Append `tokens[i]` to row `rows[i]` (a prompt at first, then one token per step) and
-   * return the next-token logits (length vocabSize) after the last appended token of each row.
-   * Rows are independent; rows not listed are untouched.
-   */
-  feed(rows: number[], tokens: number[][]): Promise<Float32Array[]>;
-  /** Free resources. */
-  close(): Promise<void>;
-}
-
-export interface DecodeModel {
-  /** Open a session holding up to `rows` sequences. */
-  open(rows: number): Promise<DecodeSession>;
-  /** Token ids <-> text, for stop sequences and streaming text. */
-  decode(ids: number[]): string;
-  eosId?: number;
-}
-
-/**
- * A session whose rows can be recycled and resized: what continuous batching needs.
- * Requests join by taking an empty row, leave by `release`, and `repack` shrinks or grows
- * the batch and drops cache columns no live row uses.
- */
-export interface BatchDecodeSession extends DecodeSession {
-  /** Rows the session holds. */
-  readonly rows: number;
-  /** Cache columns held for all rows together; grows with every feed until `repack`. */
-  readonly columns: number;
-  /** Columns some row still uses: what `repack` keeps (the rest belonged to released rows). */
-  readonly liveColumns: number;
-  /** Forget row `row`'s sequence: it becomes empty (position 0, nothing cached). */
-  release(row: number): void;
-  /**
-   * Keep rows `keep` (renumbered 0..keep.length-1, caches and positions intact) in a session
-   * of `rows` rows (≥ keep.length); the other rows start empty.
-   */
-  repack(keep: readonly number[], rows: number): void;
-  /**
-   * Multimodal models: features for the first positions of row `row` (e.g. image slots),
-   * set on an empty row before its prompt is fed.
-   */
-  setPrefix?(row: number, features: Float32Array): void;
-}
-
-export interface BatchDecodeModel extends DecodeModel {
-  readonly vocabSize: number;
-  readonly maxLength: number;
-  open(rows: number): Promise<BatchDecodeSession>;
-}
+export type { BatchDecodeModel, BatchDecodeSession, DecodeModel, DecodeSession };
 
 /** Why a row stopped generating. */
 export type FinishReason = "stop" | "length" | "eos";
@@ -290,9 +238,8 @@ export function resolveGenerateOptions(
   return opts;
 }
 
-/** `session.feed`, checking that the model returned one vocab-sized logits array per row. */
-export async function feedChecked(session: DecodeSession, rows: number[], tokens: number[][]): Promise<Float32Array[]> {
-  const logits = await session.feed(rows, tokens);
+/** What `session.feed(rows, …)` returned, checked: one vocab-sized logits array per row. */
+export function checkedLogits(session: DecodeSession, rows: readonly number[], logits: Float32Array[]): Float32Array[] {
   if (logits.length !== rows.length) {
     throw new GenerateError(`model returned ${logits.length} logits arrays for ${rows.length} rows; expected one per row`);
   }
@@ -323,10 +270,13 @@ async function* decodeBatch(
     const rows = prompts.map((prompt, r) => new RowDecoder(model, prompt, opts, rowRng(seed, r), session.maxLength, r));
     let active = prompts.map((_, r) => r);
     // Prefill: every prompt in one call.
-    let logits = await feedChecked(
+    let logits = checkedLogits(
       session,
       active,
-      prompts.map((p) => [...p]),
+      await session.feed(
+        active,
+        prompts.map((p) => [...p]),
+      ),
     );
     for (;;) {
       const stillActive: number[] = [];
@@ -339,10 +289,13 @@ async function* decodeBatch(
       active = stillActive;
       if (active.length === 0) return;
       // One step: the last sampled token of every active row, in one call.
-      logits = await feedChecked(
+      logits = checkedLogits(
         session,
         active,
-        active.map((r) => [rows[r].generated.at(-1)!]),
+        await session.feed(
+          active,
+          active.map((r) => [rows[r].generated.at(-1)!]),
+        ),
       );
     }
   } finally {

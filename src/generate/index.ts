@@ -1,6 +1,20 @@
 // Decoding: samplers, stop strings and streaming text, batched generation over a DecodeModel.
 
 export * as constraints from "./constraints/index.js";
+export {
+  constrainedMask,
+  generalWordsFromTexts,
+  intersect,
+  type Lexicon,
+  lexiconFromTerms,
+  loadMedicalWordList,
+  sectionAutomaton,
+  type TokenMasker,
+  terminologyAutomaton,
+  termValidity,
+  tokenMaskFor,
+  vocabularyFromBpe,
+} from "./constraints/index.js";
 export { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, continuousBatcherDefaults } from "./continuous.js";
 export {
   type BatchDecodeModel,

@@ -7,7 +7,7 @@
 // Glossary: V = vocabulary size; "finite" logits are the ones not yet removed (-Infinity).
 // A +Infinity logit is accepted and means "certain": softmax puts all mass on such tokens.
 
-import type { Rng } from "../runtime/rng.js";
+import type { Rng } from "../runtime/index.js";
 
 /**
  * A constraint hook for constrained decoding (terminology trie, grammar, JSON schema): given a

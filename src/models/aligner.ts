@@ -5,17 +5,22 @@
 // text_projection.weight, logit_scale), tokenizer.json (Hugging Face) and metrics.json.
 
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { BpeTokenizer } from "../data/bpe.js";
+import { BpeTokenizer } from "../data/index.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
-import { Scope } from "../nn/scope.js";
-import { readModelConfig } from "../runtime/modelFolder.js";
-import { ParamStore } from "../runtime/params.js";
-import { readSafetensors, type SafeTensor, writeSafetensors } from "../runtime/safetensors.js";
-import type { HostTensor } from "../runtime/session.js";
-import { Evaluator } from "../runtime/trainStep.js";
+import { Scope } from "../nn/index.js";
+import {
+  Evaluator,
+  type HostTensor,
+  jsonFile,
+  type ModelFile,
+  ParamStore,
+  readModelConfig,
+  readSafetensors,
+  type SafeTensor,
+  writeModelFolder,
+} from "../runtime/index.js";
 import { ImageEncoderConfig, type ImageEncoderOutputs, imageEncoder, preprocessHu } from "./imageEncoder.js";
 import { TextEncoderConfig, type TextEncoderOutputs, textEncoder, tokenizeTexts } from "./textEncoder.js";
 
@@ -200,35 +205,26 @@ export class Aligner {
 
 /**
  * Writes a model folder (config.json, model.safetensors, tokenizer.json and, when given,
- * metrics.json) into a temporary folder renamed into place, so a crash leaves no half model.
+ * metrics.json) with the atomic model-folder writer, so a crash leaves no half model.
  * Only the aligner's own parameters are saved.
  */
 export async function saveAligner(
   dir: string,
   o: { config: AlignerFileConfig; store: ParamStore; tokenizer: BpeTokenizer; metrics?: unknown },
 ): Promise<void> {
-  const tmp = `${dir}.partial-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
   const tensors: Record<string, SafeTensor> = {};
   for (const name of alignerParamShapes(o.config.model).keys()) {
     const v = o.store.get(name);
     tensors[name] = { dtype: "F32", shape: v.shape, data: v.data };
   }
-  await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
-  o.tokenizer.save(join(tmp, "tokenizer.json"));
-  await writeFile(join(tmp, "config.json"), `${JSON.stringify(o.config, null, 2)}\n`);
-  if (o.metrics !== undefined) await writeFile(join(tmp, "metrics.json"), `${JSON.stringify(o.metrics, null, 2)}\n`);
-  // Keep files the folder already has that we do not write (RECIPE.md).
-  if (existsSync(dir)) {
-    for (const keep of ["RECIPE.md"]) if (existsSync(join(dir, keep))) await rename(join(dir, keep), join(tmp, keep));
-    if (o.metrics === undefined && existsSync(join(dir, "metrics.json")))
-      await rename(join(dir, "metrics.json"), join(tmp, "metrics.json"));
-  }
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) await rename(dir, old);
-  await rename(tmp, dir);
-  await rm(old, { recursive: true, force: true });
+  const files: Record<string, ModelFile> = {
+    "model.safetensors": { tensors, metadata: { format: "pt" } },
+    "tokenizer.json": (path) => o.tokenizer.save(path),
+    "config.json": jsonFile(o.config),
+  };
+  if (o.metrics !== undefined) files["metrics.json"] = jsonFile(o.metrics);
+  // Keep files the folder already has that we do not write (RECIPE.md, metrics.json when none is given).
+  await writeModelFolder(dir, files, { keep: ["RECIPE.md", "metrics.json"] });
 }
 
 /** Reads and validates a model folder; every problem is an AlignerFileError naming the file. */

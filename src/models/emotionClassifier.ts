@@ -9,8 +9,8 @@
 
 import { z } from "zod";
 import { type Graph, op, type Tensor } from "../graph/index.js";
-import { linear } from "../nn/layers.js";
-import type { Scope } from "../nn/scope.js";
+import { linear, type Scope } from "../nn/index.js";
+import type { HostTensor } from "../runtime/index.js";
 
 export const EmotionClassifierConfig = z
   .object({
@@ -67,6 +67,14 @@ export interface EmotionFeatures {
   /** float32 [n, T]. */
   mask: Float32Array;
 }
+
+/** Feeds for a batch of `n` featurised texts (shared by training and inference). */
+export const emotionFeeds = (f: EmotionFeatures, n: number, cfg: EmotionClassifierConfig): Record<string, HostTensor> => ({
+  ids: { dtype: "int64", shape: [n, cfg.maxTokens, cfg.featuresPerToken], data: f.ids },
+  negated: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.negated },
+  segment: { dtype: "int64", shape: [n, cfg.maxTokens], data: f.segment },
+  mask: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.mask },
+});
 
 export interface EmotionOutputs {
   /** [B, C] emotion logits. */

@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
-import { causalSelfAttention, embedding, linear, mlp, rmsNorm, Scope } from "../nn/index.js";
+import { attention, embedding, linear, mlp, rmsNorm, Scope } from "../nn/index.js";
 
 export const GptConfig = z
   .object({
@@ -37,7 +37,12 @@ export function gptLogits(g: Graph, cfg: GptConfig, ids: Tensor): Tensor {
     const block = s.child("h").child(i);
     x = op.add(
       x,
-      causalSelfAttention(block.child("attn"), rmsNorm(block.child("ln1"), x), { heads: cfg.heads, maxT: cfg.blockSize, outStd }),
+      attention(block.child("attn"), rmsNorm(block.child("ln1"), x), {
+        heads: cfg.heads,
+        projections: "fused",
+        causalMaxT: cfg.blockSize,
+        outStd,
+      }).out,
     );
     x = op.add(x, mlp(block.child("mlp"), rmsNorm(block.child("ln2"), x), cfg.hidden ?? 4 * cfg.dim, outStd));
   }

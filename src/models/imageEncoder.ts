@@ -8,18 +8,18 @@
 
 import { z } from "zod";
 import { op, type Tensor } from "../graph/index.js";
-import { linear } from "../nn/layers.js";
-import type { Scope } from "../nn/scope.js";
 import {
   addPositionEmbedding,
   convStemEmbedding,
   l2Normalize,
+  linear,
   maxPool,
   meanPool,
   patchEmbedding,
   prependClsToken,
+  type Scope,
   transformerEncoder,
-} from "../nn/vision.js";
+} from "../nn/index.js";
 
 export const HuWindow = z
   .object({

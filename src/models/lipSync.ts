@@ -14,8 +14,7 @@
 
 import { z } from "zod";
 import { Graph, op, type Tensor, toOnnx } from "../graph/index.js";
-import { linear } from "../nn/layers.js";
-import { Scope } from "../nn/scope.js";
+import { linear, Scope } from "../nn/index.js";
 
 export const LipSyncConfig = z
   .object({

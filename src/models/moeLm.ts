@@ -10,8 +10,9 @@
 import { z } from "zod";
 import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
 import {
-  causalMask,
+  attention,
   embedding,
+  type KvCache,
   linear,
   MoeConfig,
   type MoeDispatch,
@@ -111,45 +112,6 @@ function rope(g: Graph, cfg: MoeLmConfig, t: Dim, positions?: Tensor): Rope {
   };
 }
 
-// ---------------------------------------------------------------- attention
-
-/**
- * The cache is batch-major, [B, H, P, D], as ONNX Runtime's attention reads it: the host
- * keeps spare columns (hidden by the mask) and writes new positions into them in place.
- */
-interface KvCache {
-  pastK: Tensor; // [B, H, P, D]
-  pastV: Tensor; // [B, H, P, D]
-  /** Additive mask [B, 1, T, P+T]: 0 where a query may look, -1e9 elsewhere. */
-  mask: Tensor;
-}
-
-/**
- * Causal self-attention. Training composes it from primitives (so it has a gradient);
- * with a KV cache (inference) it is one fused ONNX Runtime MultiHeadAttention node.
- */
-function attention(s: Scope, x: Tensor, cfg: MoeLmConfig, rotate: Rope, cache?: KvCache) {
-  const [b, t] = x.shape;
-  const h = cfg.heads;
-  const d = cfg.dim / h;
-  const split = (y: Tensor) => op.reshape(y, [b, t, h, d]); // [B, T, C] -> [B, T, H, D]
-  const q = rotate(linear(s.child("q_proj"), x, cfg.dim)); // [B, T, C]
-  const k = rotate(linear(s.child("k_proj"), x, cfg.dim));
-  const v = linear(s.child("v_proj"), x, cfg.dim);
-  const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
-  if (cache) {
-    const fused = op.multiHeadAttention(q, k, v, cache.mask, cache.pastK, cache.pastV, h, 1 / Math.sqrt(d));
-    return { out: linear(s.child("o_proj"), fused.out, cfg.dim, { std: outStd }), k: split(k), v: split(v) };
-  }
-  const heads = (y: Tensor) => op.transpose(split(y), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
-  const kh = heads(k);
-  const vh = heads(v);
-  const scores = op.mul(op.matmul(heads(q), op.transposeLast(kh)), 1 / Math.sqrt(d)); // [B, H, T, T]
-  const y = op.matmul(op.softmax(op.add(scores, causalMask(x, cfg.maxSeq, t)), -1), vh); // [B, H, T, D]
-  const out = linear(s.child("o_proj"), op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, cfg.dim]), cfg.dim, { std: outStd });
-  return { out, k: kh, v: vh };
-}
-
 // ---------------------------------------------------------------- the model
 
 /** Per-MoE-layer extra inputs while training. */
@@ -220,13 +182,15 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
   const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   for (let i = 0; i < cfg.layers; i++) {
     const layer = model.child("layers").child(i);
-    const att = attention(
-      layer.child("self_attn"),
-      rmsNorm(layer.child("input_layernorm"), x, cfg.normEps),
-      cfg,
+    // Causal self-attention; with a KV cache (inference) one fused ONNX Runtime node.
+    const att = attention(layer.child("self_attn"), rmsNorm(layer.child("input_layernorm"), x, cfg.normEps), {
+      heads: cfg.heads,
+      projections: "separate",
+      outStd,
+      causalMaxT: cfg.maxSeq,
       rotate,
-      f.cache?.[i],
-    );
+      cache: f.cache?.[i],
+    });
     present.push({ k: att.k, v: att.v });
     x = op.add(x, att.out);
     const normed = rmsNorm(layer.child("post_attention_layernorm"), x, cfg.normEps);

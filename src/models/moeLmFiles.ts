@@ -3,13 +3,18 @@
 // everything and says what is wrong.
 
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { BpeTokenizer } from "../data/bpe.js";
-import { readModelConfig, readModelWeights } from "../runtime/modelFolder.js";
-import type { ParamStore } from "../runtime/params.js";
-import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../runtime/safetensors.js";
+import { BpeTokenizer } from "../data/index.js";
+import {
+  float32ToFloat16,
+  jsonFile,
+  type ParamStore,
+  readModelConfig,
+  readModelWeights,
+  type SafeTensor,
+  writeModelFolder,
+} from "../runtime/index.js";
 import { MoeLmConfig } from "./moeLm.js";
 
 export const MODEL_KIND = "aigc-moe-lm";
@@ -31,11 +36,10 @@ export interface MoeLmFiles {
 }
 
 /**
- * Write a model dir. `weights: "f16"` halves the file (shipped models): loading widens the
+ * Write a model dir (atomically). `weights: "f16"` halves the file (shipped models): loading widens the
  * weights back to float32, so the model then computes exactly as the rounded weights say.
  */
 export async function saveMoeLm(dir: string, files: MoeLmFiles, o: { weights?: "f32" | "f16" } = {}): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, v] of files.store.values) {
     tensors[name] =
@@ -43,9 +47,16 @@ export async function saveMoeLm(dir: string, files: MoeLmFiles, o: { weights?: "
         ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
         : { dtype: "F32", shape: v.shape, data: v.data };
   }
-  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
-  files.tokenizer.save(join(dir, "tokenizer.json"));
-  await writeFile(join(dir, "config.json"), `${JSON.stringify(files.config, null, 2)}\n`);
+  // Other entries of the folder (checkpoint/, model.onnx, RECIPE.md) stay.
+  await writeModelFolder(
+    dir,
+    {
+      "model.safetensors": { tensors, metadata: { format: "pt" } },
+      "tokenizer.json": (path) => files.tokenizer.save(path),
+      "config.json": jsonFile(files.config),
+    },
+    { keep: "others" },
+  );
 }
 
 export async function loadMoeLm(dir: string): Promise<MoeLmFiles> {

@@ -5,11 +5,18 @@
 // Dims: B batch, T tokens, V vocabulary, D width, E embedding.
 
 import { z } from "zod";
-import type { BpeTokenizer } from "../data/bpe.js";
+import type { BpeTokenizer } from "../data/index.js";
 import { op, type Tensor } from "../graph/index.js";
-import { embedding, linear } from "../nn/layers.js";
-import type { Scope } from "../nn/scope.js";
-import { keyPaddingMask, l2Normalize, maxPool, meanPool, transformerEncoder } from "../nn/vision.js";
+import {
+  embedding,
+  keyPaddingMask,
+  l2Normalize,
+  linear,
+  maxPool,
+  meanPool,
+  type Scope,
+  transformerEncoder,
+} from "../nn/index.js";
 
 /** The tokenizer's special tokens, ids 0, 1, 2 in this order. */
 export const TEXT_SPECIAL_TOKENS = ["<|pad|>", "<|cls|>", "<|mask|>"] as const;

@@ -2,7 +2,7 @@
 // and input tensors, and returns output tensors. Weights are stored [in, out] and used
 // as x @ W, as in GPT-2's checkpoints.
 
-import { type Dim, op, type Tensor } from "../graph/index.js";
+import { op, type Tensor } from "../graph/index.js";
 import type { Scope } from "./scope.js";
 
 /** x [..., in] -> [..., out]. */
@@ -38,38 +38,6 @@ export function layerNorm(s: Scope, x: Tensor, eps = 1e-5): Tensor {
   const weight = s.param("weight", [dim], { kind: "constant", value: 1 });
   const bias = s.param("bias", [dim], { kind: "constant", value: 0 });
   return op.add(op.mul(y, weight), bias);
-}
-
-/** Upper-triangular additive mask [T, T]: 0 where j <= i, -1e9 where j > i. */
-export function causalMask(x: Tensor, maxT: number, t: Dim): Tensor {
-  const data = new Float32Array(maxT * maxT);
-  for (let i = 0; i < maxT; i++) for (let j = i + 1; j < maxT; j++) data[i * maxT + j] = -1e9;
-  const full = op.constant(x.graph, x.dtype === "float64" ? Float64Array.from(data) : data, [maxT, maxT]);
-  return op.slice(op.slice(full, 0, 0, t), 1, 0, t);
-}
-
-export interface AttentionConfig {
-  heads: number;
-  /** Largest sequence length (size of the causal mask). */
-  maxT: number;
-  /** Std of the output projection (GPT-2 scales it by 1/sqrt(2 * layers)). */
-  outStd?: number;
-}
-
-/** Causal multi-head self-attention: x [B, T, C] -> [B, T, C]. */
-export function causalSelfAttention(s: Scope, x: Tensor, cfg: AttentionConfig): Tensor {
-  const [b, t, c] = x.shape;
-  if (typeof c !== "number" || c % cfg.heads !== 0)
-    throw new Error(`attention ${s.prefix}: width ${c} must divide into ${cfg.heads} heads`);
-  const h = cfg.heads;
-  const d = c / h;
-  const qkv = linear(s.child("qkv"), x, 3 * c); // [B, T, 3C]
-  const heads = (part: Tensor) => op.transpose(op.reshape(part, [b, t, h, d]), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
-  const [q, k, v] = op.split(qkv, -1, [c, c, c]).map(heads);
-  const scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(d)); // [B, H, T, T]
-  const att = op.softmax(op.add(scores, causalMask(x, cfg.maxT, t)), -1);
-  const y = op.reshape(op.transpose(op.matmul(att, v), [0, 2, 1, 3]), [b, t, c]); // [B, H, T, D] -> [B, T, C]
-  return linear(s.child("proj"), y, c, { std: cfg.outStd });
 }
 
 /** SwiGLU feed-forward (Llama, DeepSeek): (silu(x @ Wgate) * (x @ Wup)) @ Wdown. */

@@ -1,13 +1,14 @@
 // Encoder building blocks shared by the image and text towers: ViT patch embedding (a
 // reshape plus MatMul, gradient-checkable in float64, which ONNX Runtime's Conv is not) or
 // a convolutional stem (float32), learned position embeddings, a [CLS] token,
-// bidirectional self-attention with an optional key padding mask, and the pre-norm
-// encoder block.
+// and the pre-norm encoder block (bidirectional attention, see ./attention.ts, with an
+// optional key padding mask).
 //
 // Dims: B batch, C channels, H/W image height/width, P patch size, N patches (or tokens),
 // D model width, Hd heads, Dh head size.
 
 import { op, type Tensor } from "../graph/index.js";
+import { attention } from "./attention.js";
 import { layerNorm, linear, mlp } from "./layers.js";
 import type { Scope } from "./scope.js";
 
@@ -76,37 +77,6 @@ export function prependClsToken(s: Scope, x: Tensor, std = 0.02): Tensor {
   return op.concat([cls, x], 1);
 }
 
-/** Additive key mask [B, 1, 1, T] from `keep` [B, T] (1 = attend, 0 = padding): 0 or -1e9. */
-export function keyPaddingMask(keep: Tensor): Tensor {
-  const [b, t] = keep.shape;
-  return op.reshape(op.mul(op.sub(1, keep), -1e9), [b, 1, 1, t]);
-}
-
-export interface SelfAttentionConfig {
-  heads: number;
-  /** Std of the output projection (scaled down with depth, as in GPT-2). */
-  outStd?: number;
-}
-
-/**
- * Bidirectional multi-head self-attention: every position sees every other (no causal
- * mask); `mask` [B, 1, 1, T] (see keyPaddingMask) hides padding keys. x [B, T, D] -> [B, T, D].
- */
-export function selfAttention(s: Scope, x: Tensor, cfg: SelfAttentionConfig, mask?: Tensor): Tensor {
-  const [b, t, c] = x.shape;
-  if (typeof c !== "number" || c % cfg.heads !== 0)
-    throw new Error(`selfAttention ${s.prefix}: width ${c} must divide into ${cfg.heads} heads`);
-  const h = cfg.heads;
-  const d = c / h;
-  const qkv = linear(s.child("qkv"), x, 3 * c, { bias: true }); // [B, T, 3D]
-  const heads = (part: Tensor) => op.transpose(op.reshape(part, [b, t, h, d]), [0, 2, 1, 3]); // [B, T, D] -> [B, Hd, T, Dh]
-  const [q, k, v] = op.split(qkv, -1, [c, c, c]).map(heads);
-  const scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(d)); // [B, Hd, T, T]
-  const att = op.softmax(mask ? op.add(scores, mask) : scores, -1);
-  const y = op.reshape(op.transpose(op.matmul(att, v), [0, 2, 1, 3]), [b, t, c]); // [B, Hd, T, Dh] -> [B, T, D]
-  return linear(s.child("out_proj"), y, c, { std: cfg.outStd, bias: true });
-}
-
 export interface EncoderConfig {
   heads: number;
   layers: number;
@@ -126,7 +96,14 @@ export function transformerEncoder(s: Scope, x: Tensor, cfg: EncoderConfig, mask
     const block = s.child("layers").child(i);
     y = op.add(
       y,
-      selfAttention(block.child("self_attn"), layerNorm(block.child("layer_norm1"), y), { heads: cfg.heads, outStd }, mask),
+      attention(block.child("self_attn"), layerNorm(block.child("layer_norm1"), y), {
+        heads: cfg.heads,
+        projections: "fused",
+        outName: "out_proj",
+        bias: true,
+        outStd,
+        mask,
+      }).out,
     );
     y = op.add(y, mlp(block.child("mlp"), layerNorm(block.child("layer_norm2"), y), cfg.hidden, outStd));
   }

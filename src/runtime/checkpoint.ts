@@ -1,13 +1,14 @@
 // Checkpoints: a folder with config.json, model.safetensors (parameters under their
 // graph names), optimizer.safetensors (AdamW moments) and trainer.json (step and the
-// loop's own state). A checkpoint is written into a temporary folder and renamed into
-// place, so a crash never leaves a half-written one.
+// loop's own state), written by the one atomic model-folder writer, so a crash never leaves
+// a half-written one.
 
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { jsonFile, type ModelFile, writeModelFolder } from "./modelFolder.js";
 import { ParamStore } from "./params.js";
-import { readSafetensors, type SafeTensor, writeSafetensors } from "./safetensors.js";
+import { readSafetensors, type SafeTensor } from "./safetensors.js";
 import type { TrainStep } from "./trainStep.js";
 
 export interface CheckpointContents {
@@ -26,12 +27,9 @@ export async function saveCheckpoint(
   dir: string,
   o: { store: ParamStore; trainStep?: TrainStep; config: unknown; state?: Record<string, unknown> },
 ): Promise<void> {
-  const tmp = `${dir}.partial-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
   const params: Record<string, SafeTensor> = {};
   for (const [name, v] of o.store.values) params[name] = f32(v.shape, v.data);
-  await writeSafetensors(join(tmp, "model.safetensors"), params, { format: "pt" });
+  const files: Record<string, ModelFile> = { "model.safetensors": { tensors: params, metadata: { format: "pt" } } };
   const step = o.trainStep?.step ?? 0;
   if (o.trainStep) {
     const moments: Record<string, SafeTensor> = {};
@@ -40,16 +38,11 @@ export async function saveCheckpoint(
       moments[`${name}.exp_avg`] = f32(shape, mv.m);
       moments[`${name}.exp_avg_sq`] = f32(shape, mv.v);
     }
-    await writeSafetensors(join(tmp, "optimizer.safetensors"), moments, { step: String(step) });
+    files["optimizer.safetensors"] = { tensors: moments, metadata: { step: String(step) } };
   }
-  await writeFile(join(tmp, "config.json"), `${JSON.stringify(o.config, null, 2)}\n`);
-  await writeFile(join(tmp, "trainer.json"), `${JSON.stringify({ step, ...o.state }, null, 2)}\n`);
-  // Swap: the old folder moves aside first, so some complete checkpoint exists at every instant.
-  await mkdir(dirname(dir), { recursive: true });
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) await rename(dir, old);
-  await rename(tmp, dir);
-  await rm(old, { recursive: true, force: true });
+  files["config.json"] = jsonFile(o.config);
+  files["trainer.json"] = jsonFile({ step, ...o.state });
+  await writeModelFolder(dir, files);
 }
 
 export async function loadCheckpoint(dir: string): Promise<CheckpointContents> {

@@ -1,12 +1,79 @@
-// Reading a model folder (config.json + model.safetensors), shared by every model's loader.
-// Each problem is thrown as the caller's own error type, naming the file and what was expected.
+// Model folders (config.json, model.safetensors, tokenizer.json, model.onnx, ...): the one
+// atomic writer every model, checkpoint and export uses, and the readers shared by every
+// model's loader. Reading throws each problem as the caller's own error type, naming the
+// file and what was expected.
 
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
 import { ParamStore } from "./params.js";
-import { float16ToFloat32, readSafetensors } from "./safetensors.js";
+import { float16ToFloat32, readSafetensors, type SafeTensor, writeSafetensors } from "./safetensors.js";
+
+/** One file of a model folder: text, bytes, safetensors tensors, or a function that writes it at `path`. */
+export type ModelFile =
+  | string
+  | Uint8Array
+  | { tensors: Record<string, SafeTensor>; metadata?: Record<string, string> }
+  | ((path: string) => void | Promise<void>);
+
+export interface WriteModelFolderOptions {
+  /**
+   * Entries of the folder already at `dir` that the new folder keeps where it does not write
+   * them itself: these names, or "others" for every entry. Default: none (a fresh folder).
+   */
+  keep?: readonly string[] | "others";
+}
+
+/** Copy a file or folder, hard-linking files where the file system allows (written files are always new, never edited in place). */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  if ((await stat(from)).isDirectory()) {
+    await mkdir(to);
+    for (const name of await readdir(from)) await linkOrCopy(join(from, name), join(to, name));
+    return;
+  }
+  await link(from, to).catch(() => copyFile(from, to));
+}
+
+/**
+ * Writes a model folder atomically: every file goes into a temporary folder next to `dir`,
+ * the kept entries of the old folder are linked or copied in, and the temporary folder is
+ * swapped into place (the old one moves aside first, so a complete folder exists at every
+ * instant). A crash or a failed write never leaves a half-written model at `dir`.
+ */
+export async function writeModelFolder(
+  dir: string,
+  files: Readonly<Record<string, ModelFile>>,
+  o: WriteModelFolderOptions = {},
+): Promise<void> {
+  const tmp = `${dir}.partial-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    for (const [name, file] of Object.entries(files)) {
+      const path = join(tmp, name);
+      if (typeof file === "string" || file instanceof Uint8Array) await writeFile(path, file);
+      else if (typeof file === "function") await file(path);
+      else await writeSafetensors(path, file.tensors, file.metadata);
+    }
+    if (o.keep && existsSync(dir)) {
+      const kept = o.keep === "others" ? await readdir(dir) : o.keep;
+      for (const name of kept)
+        if (!Object.hasOwn(files, name) && existsSync(join(dir, name))) await linkOrCopy(join(dir, name), join(tmp, name));
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  const old = `${dir}.old-${process.pid}`;
+  await rm(old, { recursive: true, force: true });
+  if (existsSync(dir)) await rename(dir, old);
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** A JSON file as the model folders write it: two-space indents and a final newline. */
+export const jsonFile = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 export interface ModelFolderErrors {
   /** Makes the caller's error from a message. */

@@ -153,29 +153,3 @@ export class TrainStep {
     return { loss, gradNorm: out.gradNorm.data[0] as number, extras };
   }
 }
-
-/**
- * Forward-only evaluation of some outputs with the current parameters fed as inputs,
- * so one compiled session serves the whole run while the parameters change.
- */
-export class Evaluator {
-  private constructor(
-    private readonly compiled: CompiledGraph,
-    private readonly store: ParamStore,
-    private readonly paramNames: string[],
-  ) {}
-
-  static async create(outputs: Record<string, Tensor>, store: ParamStore, threads?: number): Promise<Evaluator> {
-    const model = toOnnx({ outputs, name: "eval" });
-    const compiled = await compile(model, { threads });
-    const graph = Object.values(outputs)[0].graph;
-    const paramNames = model.inputNames.filter((n) => graph.params.has(n));
-    return new Evaluator(compiled, store, paramNames);
-  }
-
-  async run(batch: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    const feeds: Record<string, HostTensor> = { ...batch };
-    for (const name of this.paramNames) feeds[name] = this.store.host(name);
-    return this.compiled.run(feeds);
-  }
-}

@@ -19,9 +19,7 @@
 // Data: training pairs from synthChestSet(trainSeed, trainPairs); the held-out set from a
 // different seed. Both recipes start from the same initial weights (per-name init streams).
 
-import { gatherRows } from "../data/batches.js";
-import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
-import { reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
+import { type BpeTokenizer, gatherRows, reportText, type SynthCase, synthChestSet, trainBpe } from "../data/index.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
 import {
   ALIGNER_KIND,
@@ -32,19 +30,19 @@ import {
   alignerImageTower,
   alignerLogitScale,
   alignerTextTower,
+  CHEST_WINDOWS,
   idsInput,
+  MASK_ID,
+  PAD_ID,
   pixelsInput,
+  preprocessHu,
   saveAligner,
-} from "../models/aligner.js";
-import { CHEST_WINDOWS, preprocessHu } from "../models/imageEncoder.js";
-import { MASK_ID, PAD_ID, TEXT_SPECIAL_TOKENS, type TextEncoderConfig, tokenizeTexts } from "../models/textEncoder.js";
-import { linear } from "../nn/layers.js";
-import { Scope } from "../nn/scope.js";
-import { saveCheckpoint } from "../runtime/checkpoint.js";
-import { ParamStore } from "../runtime/params.js";
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
-import { TrainStep } from "../runtime/trainStep.js";
+  TEXT_SPECIAL_TOKENS,
+  type TextEncoderConfig,
+  tokenizeTexts,
+} from "../models/index.js";
+import { linear, Scope } from "../nn/index.js";
+import { type HostTensor, ParamStore, Rng, saveCheckpoint, TrainStep } from "../runtime/index.js";
 import { binaryCrossEntropyWithLogits, infoNceLoss } from "./losses.js";
 import { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
 import { cosineSchedule } from "./schedule.js";

@@ -1,13 +1,10 @@
 // Character-level GPT on a text: everything a run needs, from text to a TrainStep,
 // an evaluator on held-out text, and the inference export.
 
-import { lmBatch, splitTokens, unigramCrossEntropy } from "../data/batches.js";
-import { CharTokenizer } from "../data/charTokenizer.js";
+import { CharTokenizer, lmBatch, splitTokens, unigramCrossEntropy } from "../data/index.js";
 import { Graph, type OnnxModel, toOnnx } from "../graph/index.js";
-import { type GptConfig, gptLogits } from "../models/gpt.js";
-import { ParamStore } from "../runtime/params.js";
-import type { HostTensor } from "../runtime/session.js";
-import { Evaluator, TrainStep, type TrainStepOptions } from "../runtime/trainStep.js";
+import { type GptConfig, gptLogits } from "../models/index.js";
+import { Evaluator, type HostTensor, ParamStore, TrainStep, type TrainStepOptions } from "../runtime/index.js";
 import { gptTrainGraph } from "./lm.js";
 
 export interface CharLmSetup {

@@ -11,13 +11,11 @@ import {
   type EmotionClassifierConfig,
   type EmotionFeatures,
   emotionClassifier,
+  emotionFeeds,
   emotionInputs,
-} from "../models/emotionClassifier.js";
-import { Scope } from "../nn/scope.js";
-import { ParamStore } from "../runtime/params.js";
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
-import { Evaluator, TrainStep } from "../runtime/trainStep.js";
+} from "../models/index.js";
+import { Scope } from "../nn/index.js";
+import { Evaluator, type HostTensor, ParamStore, Rng, TrainStep } from "../runtime/index.js";
 import { trainLoop } from "./loop.js";
 import { setCrossEntropy } from "./losses.js";
 import { cosineSchedule } from "./schedule.js";
@@ -94,16 +92,6 @@ export interface EmotionTrainResult {
 /** Logit bias of a class a label does not allow: exp(-1e4) is 0 in float32, and no overflow. */
 const NOT_ALLOWED = -1e4;
 
-const hostFeatures = (f: EmotionFeatures, n: number, cfg: EmotionClassifierConfig): Record<string, HostTensor> => ({
-  ids: { dtype: "int64", shape: [n, cfg.maxTokens, cfg.featuresPerToken], data: f.ids },
-  negated: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.negated },
-  segment: { dtype: "int64", shape: [n, cfg.maxTokens], data: f.segment },
-  mask: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.mask },
-});
-
-/** Feeds for a batch of texts (shared by training and inference). */
-export const emotionFeeds = hostFeatures;
-
 /** Score a store on labelled texts with a forward-only graph. */
 export async function scoreEmotion(
   store: ParamStore,
@@ -126,7 +114,7 @@ export async function scoreEmotion(
   const chunk = 256;
   for (let from = 0; from < texts.length; from += chunk) {
     const part = texts.slice(from, from + chunk);
-    const r = await evaluator.run(hostFeatures(data.featurize(part.map((t) => t.text)), part.length, cfg));
+    const r = await evaluator.run(emotionFeeds(data.featurize(part.map((t) => t.text)), part.length, cfg));
     const probs = r.probs.data as Float32Array;
     part.forEach((t, i) => {
       let best = 0;
@@ -205,7 +193,7 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
     for (let i = 0; i < features.ids.length; i++)
       if (features.ids[i] !== 0n && rng.next() < hp.featureDropout) features.ids[i] = 0n;
     return {
-      ...hostFeatures(features, hp.batch, cfg),
+      ...emotionFeeds(features, hp.batch, cfg),
       allowed_bias: bias((s, c) => s.labels.includes(c)),
       considered_bias: bias((s, c) => s.considered?.includes(c) ?? true),
       any_allowed: { dtype: "int64", shape: [hp.batch], data: BigInt64Array.from(samples, (s) => BigInt(s.labels[0])) },

@@ -5,12 +5,9 @@
 
 import { z } from "zod";
 import { Graph } from "../graph/index.js";
-import { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "../models/lipSync.js";
-import { Scope } from "../nn/scope.js";
-import { ParamStore } from "../runtime/params.js";
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
-import { TrainStep } from "../runtime/trainStep.js";
+import { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "../models/index.js";
+import { Scope } from "../nn/index.js";
+import { type HostTensor, ParamStore, Rng, TrainStep } from "../runtime/index.js";
 import { crossEntropy } from "./losses.js";
 import { cosineSchedule } from "./schedule.js";
 

@@ -1,7 +1,7 @@
 // Training graphs for language models: next-token cross-entropy on [B, T] batches.
 
 import type { Graph } from "../graph/index.js";
-import { type GptConfig, gptLogits } from "../models/gpt.js";
+import { type GptConfig, gptLogits } from "../models/index.js";
 import { crossEntropy } from "./losses.js";
 
 /** Inputs `ids` and `targets` [B, T] (int64); outputs loss and logits [B, T, V]. */

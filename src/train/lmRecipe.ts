@@ -4,14 +4,10 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { unigramCrossEntropy } from "../data/batches.js";
-import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
-import { type MixedCorpusSizes, mixedCorpus } from "../data/corpora.js";
-import { type MoeLmConfig, MoeLmConfig as MoeLmConfigSchema } from "../models/moeLm.js";
-import { loadMoeLm, MODEL_KIND, saveMoeLm } from "../models/moeLmFiles.js";
+import { type BpeTokenizer, type MixedCorpusSizes, mixedCorpus, trainBpe, unigramCrossEntropy } from "../data/index.js";
+import { loadMoeLm, MODEL_KIND, type MoeLmConfig, MoeLmConfig as MoeLmConfigSchema, saveMoeLm } from "../models/index.js";
 import { defaultMoeConfig } from "../nn/index.js";
-import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.js";
-import { ParamStore } from "../runtime/params.js";
+import { loadCheckpoint, ParamStore, saveCheckpoint } from "../runtime/index.js";
 import { type DomainTokens, type RouterStats, setupMoeLmTraining } from "./moeLm.js";
 import { cosineSchedule } from "./schedule.js";
 

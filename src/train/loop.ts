@@ -2,10 +2,7 @@
 // checkpoints, a progress callback. Resuming is restoring the TrainStep and calling
 // the loop again: batches depend only on the step, so the curve continues exactly.
 
-import { saveCheckpoint } from "../runtime/checkpoint.js";
-import type { ParamStore } from "../runtime/params.js";
-import type { HostTensor } from "../runtime/session.js";
-import type { TrainStep } from "../runtime/trainStep.js";
+import { type HostTensor, type ParamStore, saveCheckpoint, type TrainStep } from "../runtime/index.js";
 import type { Schedule } from "./schedule.js";
 
 export interface StepInfo {

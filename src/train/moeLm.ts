@@ -3,12 +3,9 @@
 // drawn by the host per (seed, step), and the aux-loss-free bias update after each step.
 
 import { Graph, op, type Tensor } from "../graph/index.js";
-import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
+import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/index.js";
 import { updateRouterBias } from "../nn/index.js";
-import { ParamStore } from "../runtime/params.js";
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
-import { Evaluator, TrainStep, type TrainStepOptions } from "../runtime/trainStep.js";
+import { Evaluator, type HostTensor, ParamStore, Rng, TrainStep, type TrainStepOptions } from "../runtime/index.js";
 import { crossEntropy } from "./losses.js";
 
 /** A token stream of one domain (group index into cfg.moe.groups, or -1 for no hint). */

@@ -6,30 +6,39 @@
 
 import { existsSync } from "node:fs";
 import {
+  type BpeTokenizer,
+  gatherRows,
+  reportTerms,
+  reportText,
+  type SynthCase,
+  synthChestSet,
+  trainBpe,
+} from "../data/index.js";
+import { generalWordsFromTexts, lexiconFromTerms } from "../generate/index.js";
+import { Graph, op, type Tensor } from "../graph/index.js";
+import {
+  type AlignerConfig,
+  alignerImageTower,
   contextFromSynthEhr,
   contextText,
+  loadAligner,
+  MoeLmConfig,
+  moeLayerIndices,
+  moeLm,
+  pixelsInput,
+  preprocessHu,
   REPORT_MODEL_KIND,
   type ReportLanguage,
   type ReportModelFileConfig,
   reportPrompt,
+  routerBiasName,
   saveReportModel,
   towerReduce,
   visionSlots,
   visionTokens,
-} from "../apps/medical/reportModel.js";
-import { gatherRows } from "../data/batches.js";
-import { type BpeTokenizer, trainBpe } from "../data/bpe.js";
-import { reportTerms, reportText, type SynthCase, synthChestSet } from "../data/synth/index.js";
-import { generalWordsFromTexts, lexiconFromTerms } from "../generate/constraints/index.js";
-import { Graph, op, type Tensor } from "../graph/index.js";
-import { type AlignerConfig, alignerImageTower, loadAligner, pixelsInput } from "../models/aligner.js";
-import { preprocessHu } from "../models/imageEncoder.js";
-import { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/moeLm.js";
+} from "../models/index.js";
 import { defaultMoeConfig, linear, Scope, updateRouterBias } from "../nn/index.js";
-import { ParamStore } from "../runtime/params.js";
-import { Rng } from "../runtime/rng.js";
-import type { HostTensor } from "../runtime/session.js";
-import { TrainStep } from "../runtime/trainStep.js";
+import { type HostTensor, ParamStore, Rng, TrainStep } from "../runtime/index.js";
 import { FINDING_LABELS, findingLabels } from "./alignRecipe.js";
 import { binaryCrossEntropyWithLogits } from "./losses.js";
 import { routerStats } from "./moeLm.js";

@@ -1,7 +1,7 @@
 // Cross-modal retrieval metrics: for n matched (image, text) pairs, how often the true
 // partner ranks in the top k among all n candidates, image→text and text→image.
 
-import type { Aligner, HuSlice } from "../models/aligner.js";
+import type { Aligner, HuSlice } from "../models/index.js";
 
 export interface RecallAtK {
   r1: number;

@@ -26,9 +26,9 @@ import { CHEST_WINDOWS, preprocessHu } from "../../src/models/imageEncoder.js";
 import { TEXT_SPECIAL_TOKENS } from "../../src/models/textEncoder.js";
 import { Scope } from "../../src/nn/scope.js";
 import { convStemEmbedding, maxPool, meanPool, patchify } from "../../src/nn/vision.js";
+import { Evaluator } from "../../src/runtime/evaluator.js";
 import { ParamStore } from "../../src/runtime/params.js";
 import { compile } from "../../src/runtime/session.js";
-import { Evaluator } from "../../src/runtime/trainStep.js";
 
 const reports = [
   "FINDINGS:\nA 12 mm nodule in the right upper lobe.\n\nIMPRESSION:\nRight upper lobe nodule.",

@@ -35,7 +35,8 @@ import {
   synthChestSet,
   writeSynthCase,
 } from "../../src/data/synth/index.js";
-import { Rng, streams } from "../../src/data/synth/random.js";
+import { streams } from "../../src/data/synth/streams.js";
+import { Rng } from "../../src/runtime/rng.js";
 
 const withoutRegion = (f: SynthFinding): LabelledFinding => {
   const { region: _region, ...rest } = f;
@@ -151,7 +152,12 @@ function feretDiameter(points: readonly [number, number][]): number {
 
 /** The case's chest as drawn before its findings (pre-noise), from the anatomy's own random stream. */
 function normalAnatomy(c: SynthCase): Int16Array {
-  const { canvas } = drawAnatomy(new Rng(c.seed, c.index, streams.anatomy), c.width, c.sliceLevel, c.cardiothoracicRatio ?? 0.42);
+  const { canvas } = drawAnatomy(
+    Rng.fromParts(c.seed, c.index, streams.anatomy),
+    c.width,
+    c.sliceLevel,
+    c.cardiothoracicRatio ?? 0.42,
+  );
   return Int16Array.from(canvas.hu, (v) => Math.round(v));
 }
 

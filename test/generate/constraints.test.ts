@@ -41,8 +41,8 @@ import {
   vocabularyFromBpe,
 } from "../../src/generate/constraints/index.js";
 import { type DecodeModel, type DecodeSession, generate } from "../../src/generate/index.js";
-import { MoeLmModel } from "../../src/generate/moeLmModel.js";
 import { loadMoeLm } from "../../src/models/moeLmFiles.js";
+import { MoeLmModel } from "../../src/models/moeLmModel.js";
 
 const modelDir = "assets/lm-tiny";
 const tokenizer = BpeTokenizer.load(join(modelDir, "tokenizer.json"));

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContinuousBatcher, GenerateError, type GenerateOptions, generate, type StreamChunk } from "../../src/generate/index.js";
-import { MoeLmModel } from "../../src/generate/moeLmModel.js";
 import { loadMoeLm } from "../../src/models/moeLmFiles.js";
+import { MoeLmModel } from "../../src/models/moeLmModel.js";
 
 const files = await loadMoeLm("assets/lm-tiny");
 const tokenizer = {

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContinuousBatcher, generate, type StreamChunk } from "../../src/generate/index.js";
-import { MoeLmModel, moeLmInferenceGraph } from "../../src/generate/moeLmModel.js";
 import { MoeLmConfig } from "../../src/models/moeLm.js";
+import { moeLmInferenceGraph } from "../../src/models/moeLmInference.js";
+import { MoeLmModel } from "../../src/models/moeLmModel.js";
 import { defaultMoeConfig } from "../../src/nn/index.js";
 import { ParamStore } from "../../src/runtime/params.js";
 import { Rng } from "../../src/runtime/rng.js";

@@ -8,20 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { heDecrypt, heEncrypt, heInfer, heKeygen, publicKeysFile, secretKeyFile } from "../../src/cli/he.js";
+import { ehrSplit } from "../../src/data/synthEhrRisk.js";
+import { plainScore, standardise } from "../../src/models/ehrRisk.js";
 import {
   checkSealBase64,
   ckks8192,
   createContext,
-  ehrSplit,
   HeClient,
   HeServer,
   loadSeal,
   loadShippedModels,
   modelCard,
-  plainScore,
   planModel,
   publicKeys,
-  standardise,
   withSeal,
 } from "../../src/secure/he/index.js";
 

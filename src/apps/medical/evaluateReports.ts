@@ -3,12 +3,12 @@
 // share of medical-looking words that are exact lexicon entries), BLEU-4 and ROUGE-L against
 // the reference report, and the latency of one report at a time.
 
-import { type LabelledFinding, labelReport, reportText, type SynthCase } from "../../data/synth/index.js";
-import { loadMedicalWordList, termValidity } from "../../generate/constraints/index.js";
-import { corpusBleu, metricTokens, rougeL } from "../../train/textMetrics.js";
+import { type LabelledFinding, labelReport, reportText, type SynthCase } from "../../data/index.js";
+import { loadMedicalWordList, termValidity } from "../../generate/index.js";
+import { contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
+import { corpusBleu, metricTokens, rougeL } from "../../train/index.js";
 import { findingScores } from "./findingMetrics.js";
 import type { ReportGenerator } from "./reportGenerator.js";
-import { contextFromSynthEhr, type ReportLanguage } from "./reportModel.js";
 
 export interface ReportEval {
   findingF1: number;

@@ -7,7 +7,7 @@
 // vary by about that much). Matching is one-to-one (greedy, closest size first); a report
 // that repeats a finding gets the repeat counted as a false positive.
 
-import type { LabelledFinding } from "../../data/synth/index.js";
+import type { LabelledFinding } from "../../data/index.js";
 
 export interface FindingCounts {
   truePositives: number;

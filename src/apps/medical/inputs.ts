@@ -6,10 +6,9 @@
 // from `aigc data synth-ct`, or its `ehr` object alone).
 
 import { z } from "zod";
-import { ehrFromFhir, MedicalFileError, type MedicalImage, readMedicalImage } from "../../data/medical/index.js";
-import type { SynthEhr } from "../../data/synth/index.js";
+import { ehrFromFhir, MedicalFileError, type MedicalImage, readMedicalImage, type SynthEhr } from "../../data/index.js";
+import { type ClinicalContext, contextFromFhir, contextFromSynthEhr } from "../../models/index.js";
 import type { HuSlice } from "./reportGenerator.js";
-import { type ClinicalContext, contextFromFhir, contextFromSynthEhr } from "./reportModel.js";
 
 export interface SliceInput {
   slice: HuSlice;

@@ -4,30 +4,31 @@
 // (every word a lexicon term or a general word of the training reports) intersected with
 // the section grammar (FINDINGS / IMPRESSION, or 检查所见 / 诊断意见).
 
-import { reportTerms } from "../../data/synth/index.js";
+import { reportTerms } from "../../data/index.js";
 import {
+  ContinuousBatcher,
   constrainedMask,
   intersect,
   type Lexicon,
   lexiconFromTerms,
+  type StreamChunk,
   sectionAutomaton,
   type TokenMasker,
   terminologyAutomaton,
   tokenMaskFor,
   vocabularyFromBpe,
-} from "../../generate/constraints/index.js";
-import { ContinuousBatcher, type StreamChunk } from "../../generate/index.js";
-import { MoeLmModel } from "../../generate/moeLmModel.js";
-import { preprocessHu } from "../../models/imageEncoder.js";
-import { Evaluator } from "../../runtime/trainStep.js";
+} from "../../generate/index.js";
 import {
   type ClinicalContext,
   loadReportModelFiles,
+  MoeLmModel,
+  preprocessHu,
   type ReportLanguage,
   type ReportModelFileConfig,
   reportPrompt,
   visionFeaturesGraph,
-} from "./reportModel.js";
+} from "../../models/index.js";
+import { Evaluator } from "../../runtime/index.js";
 
 /** A CT slice in Hounsfield units, row-major. */
 export interface HuSlice {

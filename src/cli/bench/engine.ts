@@ -6,10 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Graph } from "../../graph/index.js";
-import { ParamStore } from "../../runtime/params.js";
-import { Rng } from "../../runtime/rng.js";
-import { TrainStep } from "../../runtime/trainStep.js";
-import { gptTrainGraph } from "../../train/lm.js";
+import { ParamStore, Rng, TrainStep } from "../../runtime/index.js";
+import { gptTrainGraph } from "../../train/index.js";
 
 export interface EngineBenchOptions {
   batch: number;

@@ -5,7 +5,7 @@
 // LEFT: radiological convention, patient supine, viewed from the feet), Y down the image
 // (posterior). Pixel (i, j) has its centre at X = (i + 0.5 - size/2) × spacing.
 
-import type { Rng } from "./random.js";
+import type { Rng } from "../../runtime/index.js";
 import type { Lobe, SliceLevel } from "./types.js";
 import { lobes } from "./types.js";
 
@@ -213,7 +213,7 @@ export function drawAnatomy(
 
   // Ribs: oval cross-sections in the chest wall, none behind the sternum or over the spine.
   const ribs: { x: number; y: number; r: number }[] = [];
-  const ribsPerSide = rng.int(7, 10);
+  const ribsPerSide = rng.intBetween(7, 10);
   for (let side = -1; side <= 1; side += 2) {
     for (let k = 0; k < ribsPerSide; k++) {
       // angle from anterior (-90°) round the side to posterior (+90°), avoiding both midlines

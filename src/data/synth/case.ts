@@ -1,12 +1,13 @@
 // One synthetic case from (seed, index, options), and sets of cases with distinct reports.
 
 import { z } from "zod";
+import { hash32, Rng } from "../../runtime/index.js";
 import { drawAnatomy } from "./anatomy.js";
 import { synthEhr } from "./ehr.js";
 import { drawFindings } from "./findings.js";
 import { planCase } from "./plan.js";
-import { hash32, Rng, streams } from "./random.js";
 import { reportText, writeReports } from "./report.js";
+import { streams } from "./streams.js";
 import type { SynthCase, SynthOptions } from "./types.js";
 import { drawVessels } from "./vessels.js";
 
@@ -48,7 +49,7 @@ function finalise(hu: Float32Array, rng: Rng): Int16Array {
   const sigma = rng.uniform(8, 14);
   const out = new Int16Array(hu.length);
   for (let p = 0; p < hu.length; p++) {
-    out[p] = Math.max(-1024, Math.min(3071, Math.round(hu[p] + sigma * rng.normal())));
+    out[p] = Math.max(-1024, Math.min(3071, Math.round(hu[p] + sigma * rng.pairedNormal())));
   }
   return out;
 }
@@ -58,11 +59,16 @@ export function synthChestCase(seed: number, index: number, opts?: SynthOptions)
   parseOrThrow(seedSchema, seed, "seed", "a non-negative integer");
   parseOrThrow(indexSchema, index, "index", "a non-negative integer");
   const { size, normalFraction } = resolveOptions(opts);
-  const plan = planCase(new Rng(seed, index, streams.plan), normalFraction);
-  const { canvas, anatomy } = drawAnatomy(new Rng(seed, index, streams.anatomy), size, plan.level, plan.cardiothoracicRatio);
-  const lesionRng = new Rng(seed, index, streams.lesions);
+  const plan = planCase(Rng.fromParts(seed, index, streams.plan), normalFraction);
+  const { canvas, anatomy } = drawAnatomy(
+    Rng.fromParts(seed, index, streams.anatomy),
+    size,
+    plan.level,
+    plan.cardiothoracicRatio,
+  );
+  const lesionRng = Rng.fromParts(seed, index, streams.lesions);
   const findings = drawFindings(lesionRng, canvas, anatomy, plan.findings, () => drawVessels(lesionRng, canvas, anatomy));
-  const hu = finalise(canvas.hu, new Rng(seed, index, streams.noise));
+  const hu = finalise(canvas.hu, Rng.fromParts(seed, index, streams.noise));
   const id = caseId(seed, index);
   const cardiothoracicRatio = anatomy.heart === undefined ? undefined : plan.cardiothoracicRatio;
   return {
@@ -77,8 +83,8 @@ export function synthChestCase(seed: number, index: number, opts?: SynthOptions)
     findings,
     ...(cardiothoracicRatio === undefined ? {} : { cardiothoracicRatio }),
     studyDate: studyDate(seed, index),
-    ehr: synthEhr(new Rng(seed, index, streams.ehr), id, hash32(seed, index, streams.ehr) % 1_000_000_000, findings),
-    report: writeReports(new Rng(seed, index, streams.wording), plan.level, findings, cardiothoracicRatio),
+    ehr: synthEhr(Rng.fromParts(seed, index, streams.ehr), id, hash32(seed, index, streams.ehr) % 1_000_000_000, findings),
+    report: writeReports(Rng.fromParts(seed, index, streams.wording), plan.level, findings, cardiothoracicRatio),
   };
 }
 

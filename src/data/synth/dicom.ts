@@ -4,7 +4,7 @@
 // image, VOI LUT and SOP common modules). UIDs and dates derive from (seed, index), so
 // the same case always gives the same bytes.
 
-import { hash32 } from "./random.js";
+import { hash32 } from "../../runtime/index.js";
 import type { SynthCase } from "./types.js";
 
 export const ctImageStorage = "1.2.840.10008.5.1.4.1.1.2";

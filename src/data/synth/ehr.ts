@@ -4,7 +4,7 @@
 // cardiomegaly → dyspnoea, raised NT-proBNP; mass → weight loss, haemoptysis; ...).
 // Names and identifiers are obviously synthetic.
 
-import type { Rng } from "./random.js";
+import type { Rng } from "../../runtime/index.js";
 import type { FindingType, SmokingStatus, SynthEhr, SynthFinding } from "./types.js";
 
 const givenNames = [

@@ -7,9 +7,9 @@
 // (a large effusion took it, the heart crowds the lingula), it moves to another free lobe
 // of the slice or shrinks, and the finding records what was actually drawn.
 
+import type { Rng } from "../../runtime/index.js";
 import { type Anatomy, type Canvas, ellipseRadius, tissue } from "./anatomy.js";
 import { compareFindings, lobeSide, massSizeRange, noduleSizeRange } from "./plan.js";
-import type { Rng } from "./random.js";
 import type { LabelledFinding, Lobe, PixelRegion, Side, SynthFinding } from "./types.js";
 import { lobes } from "./types.js";
 
@@ -185,7 +185,7 @@ function drawConsolidation(rng: Rng, canvas: Canvas, lobe: Lobe): DrawnConsolida
     const si = seed % size;
     const sj = (seed - si) / size;
     const blobs: Circle[] = [];
-    const blobCount = rng.int(3, 6);
+    const blobCount = rng.intBetween(3, 6);
     for (let k = 0; k < blobCount; k++) {
       blobs.push({
         x: si + 0.5 + rng.uniform(-12, 12) / spacing,

@@ -1,8 +1,8 @@
 // What a case will show, before anything is drawn: the slice level, the cardiothoracic
 // ratio and 0–3 findings of distinct types with their attributes.
 
+import type { Rng } from "../../runtime/index.js";
 import { lobesAtLevel } from "./anatomy.js";
-import type { Rng } from "./random.js";
 import type { FindingType, LabelledFinding, Lobe, Side, SliceLevel } from "./types.js";
 import { findingTypes, lobes, sides } from "./types.js";
 

@@ -4,7 +4,7 @@
 // vocabulary lives in the term tables below, exported as `reportTerms` for constrained
 // decoding.
 
-import type { Rng } from "./random.js";
+import type { Rng } from "../../runtime/index.js";
 import type { FindingType, Lobe, Severity, Side, SliceLevel, SynthFinding, SynthReport } from "./types.js";
 
 export type ReportTermKind = "finding" | "descriptor" | "lobe" | "side" | "severity" | "level" | "anatomy" | "normal";
@@ -269,7 +269,7 @@ export function writeReports(
       ? { en: `Single axial image at the level of ${levelTerm.en}.`, zh: `${levelTerm.zh}单层轴位图像。` }
       : { en: `Axial slice through ${levelTerm.en}.`, zh: `轴位${levelTerm.zh}。` },
   );
-  for (const f of findings) sentences.push(findingSentence(f, rng.int(0, 5), ratio));
+  for (const f of findings) sentences.push(findingSentence(f, rng.intBetween(0, 5), ratio));
 
   const parenchymal = has("nodule") || has("mass") || has("consolidation") || has("emphysema");
   const pleural = has("effusion") || has("pneumothorax");
@@ -277,7 +277,7 @@ export function writeReports(
   if (!has("effusion") && !has("pneumothorax")) sentences.push(normalTerms.noPleural);
   else if (!has("effusion")) sentences.push(normalTerms.noEffusion);
   else if (!has("pneumothorax")) sentences.push(normalTerms.noPneumothorax);
-  if (!has("cardiomegaly")) sentences.push(heartSentence(level, ratio, rng.int(0, 1)));
+  if (!has("cardiomegaly")) sentences.push(heartSentence(level, ratio, rng.intBetween(0, 1)));
   sentences.push(normalTerms.bones);
 
   const impressions = findings.map(impressionLine);

@@ -2,8 +2,8 @@
 // the hilum), thicker near the hilum, blurred by partial volume at coarse pixel spacing.
 // Only parenchyma gets vessels: pneumothorax air, fluid and emphysematous holes stay bare.
 
+import type { Rng } from "../../runtime/index.js";
 import { type Anatomy, type Canvas, tissue } from "./anatomy.js";
-import type { Rng } from "./random.js";
 
 /** Lung plus vessel stays at or below this, so lesions (soft tissue) always stand out. */
 const vesselCeiling = -560;
@@ -51,7 +51,7 @@ export function drawVessels(rng: Rng, canvas: Canvas, anatomy: Anatomy): void {
 
   // Branches: from each hilum outwards, tapering.
   for (const side of [-1, 1]) {
-    const branches = rng.int(6, 9);
+    const branches = rng.intBetween(6, 9);
     for (let b = 0; b < branches; b++) {
       let x = midlineX + side * rng.uniform(22, 40);
       let y = thorax.cy + rng.uniform(-0.3, 0.3) * thorax.b;

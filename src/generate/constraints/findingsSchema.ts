@@ -1,7 +1,7 @@
 // The findings of a chest CT report as JSON, with the synthetic data's finding vocabulary:
 // { "findings": [ { "type", "side", "lobe", "sizeMm", "severity" } ] }.
 
-import { findingTypes, lobes, severityTerms, sides } from "../../data/synth/index.js";
+import { findingTypes, lobes, severityTerms, sides } from "../../data/index.js";
 import type { JsonSchema } from "./jsonSchema.js";
 
 const nullableEnum = (values: readonly string[]): JsonSchema => ({ type: ["string", "null"], enum: [...values, null] });

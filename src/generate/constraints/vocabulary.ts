@@ -1,7 +1,7 @@
 // What constraints need from a tokenizer: the raw UTF-8 bytes of every token id. A token may
 // hold part of a multi-byte character (half of "肺"); special tokens hold no text.
 
-import type { BpeTokenizer } from "../../data/bpe.js";
+import type { BpeTokenizer } from "../../data/index.js";
 
 /** A model's vocabulary as bytes. */
 export interface TokenVocabulary {

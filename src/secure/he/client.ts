@@ -2,21 +2,12 @@
 // scores. It holds the secret key; the server never does. No node: imports, so the same
 // module bundles for the browser (node-seal's "browser" entry loads the web WASM build).
 
+import { type HeModel, sigmoid, standardise } from "../../models/index.js";
 import { loadChecked } from "./codec.js";
-import {
-  galoisStepsFor,
-  type HeModel,
-  modelWidth,
-  packSamples,
-  type SlotLayout,
-  sigmoid,
-  slotLayout,
-  standardise,
-  unpackScores,
-} from "./models.js";
 import { ckks8192, type HeParams } from "./params.js";
 import { type HeRuntime, heRuntime } from "./runtime.js";
 import { must, withSeal } from "./seal.js";
+import { galoisStepsFor, modelWidth, packSamples, type SlotLayout, slotLayout, unpackScores } from "./slotLayout.js";
 
 /** What the client keeps: the secret key never leaves it. All values are base64 SEAL objects. */
 export interface HeKeySet {

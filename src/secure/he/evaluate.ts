@@ -11,9 +11,10 @@
 // multiply would need, so the MLP fits the 2 rescales of [60, 40, 40, 60].
 // Every intermediate is tracked by a scope and freed before returning.
 
-import { galoisStepsFor, type HeModel, modelWidth, type SlotLayout, slotLayout } from "./models.js";
+import type { HeModel } from "../../models/index.js";
 import type { HeRuntime } from "./runtime.js";
 import { type CipherText, type GaloisKeys, must, type PlainText, type RelinKeys, SealScope } from "./seal.js";
+import { galoisStepsFor, modelWidth, type SlotLayout, slotLayout } from "./slotLayout.js";
 
 /** Homomorphic operations a model performs per ciphertext (for the planner and the bench). */
 export interface HeOpCounts {

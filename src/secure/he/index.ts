@@ -1,5 +1,5 @@
 // Encrypted inference with CKKS (Microsoft SEAL via node-seal): the public surface.
-// Browser-safe pieces: client, models, params, codec, request, seal, runtime, evaluate.
+// Browser-safe pieces: client, slotLayout, params, codec, request, seal, runtime, evaluate.
 // Node-only pieces: server (node:crypto), modelStore (node:fs), planner, bench helpers.
 
 export {
@@ -13,24 +13,8 @@ export {
   publicKeys,
 } from "./client.js";
 export { base64Bytes, checkSealBase64 } from "./codec.js";
-export { type EhrDataset, ehrFeatures, ehrRiskLogit, ehrSplit, synthEhrRisk } from "./ehrData.js";
 export { evaluateModel, type HeOpCounts, layoutFor, opCounts } from "./evaluate.js";
 export { heAssetsDir, loadShippedModel, loadShippedModels, parseHeModel, shippedModelNames } from "./modelStore.js";
-export {
-  galoisStepsFor,
-  type HeModel,
-  heModelSchema,
-  type LogisticModel,
-  type MlpModel,
-  modelWidth,
-  packSamples,
-  plainScore,
-  type SlotLayout,
-  sigmoid,
-  slotLayout,
-  standardise,
-  unpackScores,
-} from "./models.js";
 export {
   ckks8192,
   createContext,
@@ -43,8 +27,8 @@ export {
   totalModulusBits,
 } from "./params.js";
 export { calibrateOpCosts, type HeOpCosts, type HePlan, planModel } from "./planner.js";
-export { plainAccuracy, recipeDefaults, trainEhrModels } from "./recipe.js";
 export { describeZodError, type InferRequestBody, inferLimits, inferRequestSchema } from "./request.js";
 export { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
 export { loadSeal, SealScope, withSeal } from "./seal.js";
 export { HeRequestError, HeServer, type HeServerOptions } from "./server.js";
+export { galoisStepsFor, modelWidth, packSamples, type SlotLayout, slotLayout, unpackScores } from "./slotLayout.js";

@@ -1,7 +1,7 @@
 // The shipped encrypted models (assets/he/*.json), read and validated. Server/CLI side (node:fs).
 
 import { readFileSync } from "node:fs";
-import { type HeModel, heModelSchema } from "./models.js";
+import { type HeModel, heModelSchema } from "../../models/index.js";
 
 /** assets/he, found from this file (src/secure/he or dist/secure/he: both three levels down). */
 export const heAssetsDir = new URL("../../../assets/he/", import.meta.url);

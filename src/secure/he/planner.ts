@@ -2,9 +2,9 @@
 // per-ciphertext latency (op counts × per-op costs measured now, with node-seal, at the
 // same ring degree), ciphertext and key sizes, and the multiplicative depth left over.
 
+import type { HeModel } from "../../models/index.js";
 import { HeClient } from "./client.js";
 import { evaluateModel, type HeOpCounts, layoutFor, opCounts } from "./evaluate.js";
-import type { HeModel } from "./models.js";
 import { type HeParams, heStandardMaxBits128, multiplicativeDepth, totalModulusBits } from "./params.js";
 import { type CipherText, must, SealScope } from "./seal.js";
 

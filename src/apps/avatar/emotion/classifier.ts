@@ -1,15 +1,20 @@
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { Graph, op, toOnnx } from "../../../graph/index.js";
-import { EmotionClassifierConfig, emotionClassifier, emotionInputs } from "../../../models/emotionClassifier.js";
-import { Scope } from "../../../nn/scope.js";
-import { readModelConfig, readModelWeights } from "../../../runtime/modelFolder.js";
-import type { ParamStore } from "../../../runtime/params.js";
-import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../../../runtime/safetensors.js";
-import { type CompiledGraph, compile } from "../../../runtime/session.js";
-import { emotionFeeds } from "../../../train/emotionRecipe.js";
+import { EmotionClassifierConfig, emotionClassifier, emotionFeeds, emotionInputs } from "../../../models/index.js";
+import { Scope } from "../../../nn/index.js";
+import {
+  type CompiledGraph,
+  compile,
+  float32ToFloat16,
+  jsonFile,
+  type ParamStore,
+  readModelConfig,
+  readModelWeights,
+  type SafeTensor,
+  writeModelFolder,
+} from "../../../runtime/index.js";
 import { EMOTIONS, type Emotion } from "../faceRig.js";
 import { type FeaturizerConfig, featurize } from "./featurize.js";
 
@@ -60,13 +65,16 @@ export const featurizerConfigOf = (m: EmotionClassifierConfig): FeaturizerConfig
   featuresPerToken: m.featuresPerToken,
 });
 
-/** Write a model folder; weights in float16 (half the bytes; loading widens them back). */
+/** Write a model folder (atomically); weights in float16 (half the bytes; loading widens them back). */
 export async function saveEmotionModel(dir: string, config: EmotionModelFileConfig, store: ParamStore): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, v] of store.values) tensors[name] = { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) };
-  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
-  await writeFile(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  // Other entries of the folder (RECIPE.md, metrics) stay.
+  await writeModelFolder(
+    dir,
+    { "model.safetensors": { tensors, metadata: { format: "pt" } }, "config.json": jsonFile(config) },
+    { keep: "others" },
+  );
 }
 
 export async function loadEmotionModel(dir: string): Promise<{ config: EmotionModelFileConfig; store: ParamStore }> {

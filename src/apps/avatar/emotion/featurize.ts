@@ -6,8 +6,8 @@
 //
 // Dims: T tokens per text, F feature slots per token, H hash buckets (id 0 = padding).
 
-import type { EmotionFeatures } from "../../../models/emotionClassifier.js";
-import { hashString } from "../../../runtime/rng.js";
+import type { EmotionFeatures } from "../../../models/index.js";
+import { hashString } from "../../../runtime/index.js";
 
 export interface FeaturizerConfig {
   /** Hash buckets H; ids are in [1, H), 0 pads. */

@@ -8,7 +8,7 @@
 // strength tier, the degree word, "!" and emoji. Product complaints are "angry" when
 // strong (terrible, junk, scam) and "sad" when mild (disappointing, mediocre).
 
-import { Rng } from "../../../runtime/rng.js";
+import { Rng } from "../../../runtime/index.js";
 import { EMOTIONS, type Emotion } from "../faceRig.js";
 import * as lex from "./lexicons.js";
 

@@ -4,17 +4,15 @@
 // model.safetensors and metrics.json (held-out synthetic, validation, the review dev set,
 // and the real Amazon test sentences against AFINN and VADER, measured once after training).
 
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { EmotionClassifierConfig } from "../../../models/emotionClassifier.js";
-import { Rng } from "../../../runtime/rng.js";
+import type { EmotionClassifierConfig } from "../../../models/index.js";
+import { jsonFile, Rng, writeModelFolder } from "../../../runtime/index.js";
 import {
   type EmotionHyperparameters,
   type EmotionProgress,
   type EmotionTrainResult,
   type LabelledText,
   trainEmotionClassifier,
-} from "../../../train/emotionRecipe.js";
+} from "../../../train/index.js";
 import { EMOTIONS } from "../faceRig.js";
 import {
   EMOTION_MODEL_KIND,
@@ -164,6 +162,10 @@ export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<Tr
   if (o.evaluate === false) return { train };
   const classifier = await loadEmotionClassifier(o.out); // the float16 weights as shipped
   const evaluation = await evaluateEmotionClassifier(classifier, { trainSeed: seed, heldOutSize: o.heldOutSize });
-  await writeFile(join(o.out, "metrics.json"), `${JSON.stringify({ ...evaluation, training: fileConfig.training }, null, 2)}\n`);
+  await writeModelFolder(
+    o.out,
+    { "metrics.json": jsonFile({ ...evaluation, training: fileConfig.training }) },
+    { keep: "others" },
+  );
   return { train, evaluation };
 }

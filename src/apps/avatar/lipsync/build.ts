@@ -2,9 +2,8 @@
 // on held-out sentences spoken by held-out voices, and write the model folder
 // (model.onnx, config.json, metrics.json, RECIPE.md). Node-only.
 
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { LIPSYNC_PRESET_VALUES, type LipSyncPresetName, trainLipSync } from "../../../train/lipSyncRecipe.js";
+import { jsonFile, writeModelFolder } from "../../../runtime/index.js";
+import { LIPSYNC_PRESET_VALUES, type LipSyncPresetName, trainLipSync } from "../../../train/index.js";
 import { VISEMES } from "../faceRig.js";
 import { buildLipSyncDataset, HELD_OUT_VARIANTS, type LipSyncUtterance, TRAIN_VARIANTS } from "./dataset.js";
 import { evaluateLipSync, type LipSyncMetrics } from "./evaluate.js";
@@ -76,9 +75,7 @@ export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLi
     output: "visemes",
     algorithmicLatencyMs: algorithmicLatencyMs(features, trained.config),
   };
-  await mkdir(o.out, { recursive: true });
-  await writeFile(join(o.out, "model.onnx"), trained.onnx);
-  await writeFile(join(o.out, "config.json"), `${JSON.stringify(file, null, 2)}\n`);
+  await writeModelFolder(o.out, { "model.onnx": trained.onnx, "config.json": jsonFile(file) }, { keep: "others" });
   o.onProgress?.({ phase: "evaluate", done: 0, total: 1 });
   const metrics = await evaluateLipSync({
     model: await loadLipSyncModel(o.out),
@@ -95,8 +92,11 @@ export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLi
     lastLoss: trained.lastLoss,
     trainSeconds,
   };
-  await writeFile(join(o.out, "metrics.json"), `${JSON.stringify({ preset: o.preset, seed: o.seed, ...result }, null, 2)}\n`);
-  await writeFile(join(o.out, "RECIPE.md"), recipeText(o, result, file));
+  await writeModelFolder(
+    o.out,
+    { "metrics.json": jsonFile({ preset: o.preset, seed: o.seed, ...result }), "RECIPE.md": recipeText(o, result, file) },
+    { keep: "others" },
+  );
   return result;
 }
 

@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { hashString, Rng } from "../../../runtime/rng.js";
+import { hashString, Rng } from "../../../runtime/index.js";
 import { listVoices, type SpeechLang, synthesizeSpeech, type TimedPhoneme } from "../speech/index.js";
 import { DEFAULT_LOG_MEL, frameMs, type LogMelConfig, logMelFrames, StreamingResampler } from "./logMel.js";
 import { visemeTrack } from "./phonemeVisemes.js";

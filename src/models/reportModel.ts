@@ -11,22 +11,24 @@
 // terminology lexicon).
 
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { BpeTokenizer } from "../../data/bpe.js";
-import type { Ehr } from "../../data/medical/index.js";
-import type { SynthEhr } from "../../data/synth/index.js";
-import { Graph, op, type Tensor } from "../../graph/index.js";
-import { AlignerConfig, alignerImageTower } from "../../models/aligner.js";
-import { MoeLmConfig } from "../../models/moeLm.js";
-import { readModelConfig, readModelWeights } from "../../runtime/modelFolder.js";
-import type { ParamStore } from "../../runtime/params.js";
-import { float32ToFloat16, type SafeTensor, writeSafetensors } from "../../runtime/safetensors.js";
+import { BpeTokenizer } from "../data/index.js";
+import { Graph, op, type Tensor } from "../graph/index.js";
+import {
+  float32ToFloat16,
+  jsonFile,
+  type ParamStore,
+  readModelConfig,
+  readModelWeights,
+  type SafeTensor,
+  writeModelFolder,
+} from "../runtime/index.js";
+import { AlignerConfig, alignerImageTower } from "./aligner.js";
+import { MoeLmConfig } from "./moeLm.js";
 
 export const REPORT_MODEL_KIND = "aigc-report-model";
-export const reportLanguages = ["en", "zh"] as const;
-export type ReportLanguage = (typeof reportLanguages)[number];
 
 export const ReportModelFileConfig = z
   .object({
@@ -45,88 +47,6 @@ export type ReportModelFileConfig = z.infer<typeof ReportModelFileConfig>;
 
 export class ReportModelError extends Error {
   override readonly name = "ReportModelError";
-}
-
-// ---------------------------------------------------------------- prompt
-
-/** What the report model reads of a patient's record: no names, IDs or dates. */
-export interface ClinicalContext {
-  age?: number;
-  sex?: "male" | "female" | "other" | "unknown";
-  smoking?: string;
-  symptoms: string[];
-  /** name -> "value unit" */
-  vitals: Record<string, string>;
-  labs: Record<string, string>;
-  history: string[];
-}
-
-export function contextFromSynthEhr(e: SynthEhr): ClinicalContext {
-  const v = e.vitals;
-  const l = e.labs;
-  return {
-    age: e.age,
-    sex: e.sex === "M" ? "male" : "female",
-    smoking: e.smoker.status === "never" ? "never smoker" : `${e.smoker.status} smoker ${e.smoker.packYears} pack-years`,
-    symptoms: e.symptoms,
-    vitals: {
-      HR: `${v.heartRate}`,
-      RR: `${v.respRate}`,
-      SpO2: `${v.spo2}%`,
-      T: `${v.tempC}`,
-      BP: `${v.systolic}/${v.diastolic}`,
-    },
-    labs: {
-      WBC: `${l.wbc}`,
-      CRP: `${l.crp}`,
-      Hb: `${l.hemoglobin}`,
-      PLT: `${l.platelets}`,
-      NTproBNP: `${l.ntProBnp}`,
-      LDH: `${l.ldh}`,
-    },
-    history: e.history,
-  };
-}
-
-/** A FHIR-derived EHR: observations become vitals/labs by their display names, conditions the history. */
-export function contextFromFhir(e: Ehr): ClinicalContext {
-  const labs: Record<string, string> = {};
-  for (const o of e.observations.slice(0, 12)) {
-    if (o.value === null || typeof o.value === "object") continue;
-    labs[o.display.slice(0, 40)] = `${o.value}${o.unit ? ` ${o.unit}` : ""}`;
-  }
-  return {
-    age: e.age,
-    sex: e.sex,
-    symptoms: [],
-    vitals: {},
-    labs,
-    history: e.conditions.slice(0, 8).map((c) => c.display.slice(0, 60)),
-  };
-}
-
-/** The EHR as one compact line, always in the same order (short: every token costs decode time). */
-export function contextText(c: ClinicalContext): string {
-  const parts: string[] = [];
-  if (c.age !== undefined || c.sex) parts.push(`${c.age ?? "?"} ${c.sex ?? "unknown"}`);
-  if (c.smoking) parts.push(c.smoking);
-  if (c.symptoms.length) parts.push(c.symptoms.join(", "));
-  const kv = (r: Record<string, string>) =>
-    Object.entries(r)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(" ");
-  if (Object.keys(c.vitals).length) parts.push(kv(c.vitals));
-  if (Object.keys(c.labs).length) parts.push(kv(c.labs));
-  if (c.history.length) parts.push(c.history.join(", "));
-  return `EHR: ${parts.join("; ")}`;
-}
-
-/** Token ids of the prompt: the image slots, then the EHR and the language tag. */
-export function reportPrompt(tokenizer: BpeTokenizer, slots: number, context: ClinicalContext, lang: ReportLanguage): number[] {
-  if (tokenizer.imageTokenIds.length < slots)
-    throw new ReportModelError(`the tokenizer reserves ${tokenizer.imageTokenIds.length} image tokens; the model needs ${slots}`);
-  const text = `${contextText(context)}\nReport (${lang}):\n`;
-  return [...tokenizer.imageTokenIds.slice(0, slots), ...tokenizer.encode(text, { allowSpecial: false })];
 }
 
 // ---------------------------------------------------------------- vision graph
@@ -183,9 +103,6 @@ export async function saveReportModel(
     weights?: "f32" | "f16";
   },
 ): Promise<void> {
-  const tmp = `${dir}.partial-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, v] of o.store.values) {
     if (!keptParam(name)) continue;
@@ -194,16 +111,16 @@ export async function saveReportModel(
         ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
         : { dtype: "F32", shape: v.shape, data: v.data };
   }
-  await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
-  o.tokenizer.save(join(tmp, "tokenizer.json"));
-  await writeFile(join(tmp, "config.json"), `${JSON.stringify(o.config, null, 2)}\n`);
-  await writeFile(join(tmp, "words.json"), `${JSON.stringify({ generalWords: o.generalWords })}\n`);
-  if (existsSync(dir)) {
-    for (const keep of ["RECIPE.md", "metrics.json"])
-      if (existsSync(join(dir, keep))) await rename(join(dir, keep), join(tmp, keep));
-    await rm(dir, { recursive: true, force: true });
-  }
-  await rename(tmp, dir);
+  await writeModelFolder(
+    dir,
+    {
+      "model.safetensors": { tensors, metadata: { format: "pt" } },
+      "tokenizer.json": (path) => o.tokenizer.save(path),
+      "config.json": jsonFile(o.config),
+      "words.json": `${JSON.stringify({ generalWords: o.generalWords })}\n`,
+    },
+    { keep: ["RECIPE.md", "metrics.json"] },
+  );
 }
 
 export interface ReportModelFiles {

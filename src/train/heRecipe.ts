@@ -9,15 +9,14 @@
 //             evaluation uses); logits = a @ W2 + b2; score = a · (W2[:,1] − W2[:,0]) + Δb2.
 // `assets/he/recipe.ts` runs this and writes assets/he/*.json.
 
-import { Graph, op, type Tensor } from "../../graph/index.js";
-import { linear, Scope } from "../../nn/index.js";
-import { ParamStore } from "../../runtime/params.js";
-import { TrainStep } from "../../runtime/trainStep.js";
-import { trainLoop } from "../../train/loop.js";
-import { crossEntropy } from "../../train/losses.js";
-import { constantSchedule } from "../../train/schedule.js";
-import { type EhrDataset, ehrSplit } from "./ehrData.js";
-import { type HeModel, type LogisticModel, type MlpModel, plainScore, standardise } from "./models.js";
+import { type EhrDataset, ehrSplit } from "../data/index.js";
+import { Graph, op, type Tensor } from "../graph/index.js";
+import { type HeModel, type LogisticModel, type MlpModel, plainScore, standardise } from "../models/index.js";
+import { linear, Scope } from "../nn/index.js";
+import { ParamStore, TrainStep } from "../runtime/index.js";
+import { trainLoop } from "./loop.js";
+import { crossEntropy } from "./losses.js";
+import { constantSchedule } from "./schedule.js";
 
 export interface RecipeOptions {
   steps: number;
@@ -129,7 +128,7 @@ export async function trainEhrModels(opts: Partial<RecipeOptions> = {}): Promise
     b2: round6(b2[1] - b2[0]),
   };
   const provenance = (m: HeModel, finalLoss: number) => ({
-    recipe: "src/secure/he/recipe.ts via assets/he/recipe.ts (engine: TrainStep, full batch, AdamW)",
+    recipe: "src/train/heRecipe.ts via assets/he/recipe.ts (engine: TrainStep, full batch, AdamW)",
     data: "synthEhrRisk: 2000 training patients (seed 11), 512 held out (seed 12)",
     steps: o.steps,
     lr: o.lr,

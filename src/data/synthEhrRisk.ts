@@ -16,7 +16,7 @@
 // The interaction terms are what a quadratic MLP can represent and a linear model cannot.
 // label ~ Bernoulli(sigmoid(2·logit)), then 5% of labels flipped (label noise).
 
-import { Rng } from "../../runtime/rng.js";
+import { Rng } from "../runtime/index.js";
 
 export const ehrFeatures = ["age", "male", "bmi", "systolicBp", "glucose", "cholesterol", "smoker", "familyHistory"] as const;
 

@@ -1,0 +1,31 @@
+// Data layer: tokenizers, corpora, batches, DICOM/NIfTI/FHIR readers (./medical), synthetic
+// CT + EHR + reports (./synth) and the synthetic EHR risk set. The public surface of src/data.
+
+export { gatherRows, lmBatch, splitTokens, unigramCrossEntropy } from "./batches.js";
+export { BpeTokenizer, trainBpe } from "./bpe.js";
+export { CharTokenizer } from "./charTokenizer.js";
+export { type MixedCorpusSizes, mixedCorpus } from "./corpora.js";
+export { FORTUNES_DIR, loadFortunes } from "./corpus.js";
+export { type Ehr, ehrFromFhir, MedicalFileError, type MedicalImage, readMedicalImage, windowValues } from "./medical/index.js";
+export {
+  encodeCtDicom,
+  encodeGrayPng,
+  encodePng,
+  type FindingType,
+  findingTypes,
+  type LabelledFinding,
+  labelReport,
+  lobes,
+  reportTerms,
+  reportText,
+  type SynthCase,
+  type SynthEhr,
+  severityTerms,
+  sides,
+  synthChestCases,
+  synthChestSet,
+  synthDefaults,
+  type WrittenCase,
+  writeSynthCase,
+} from "./synth/index.js";
+export { type EhrDataset, ehrSplit } from "./synthEhrRisk.js";

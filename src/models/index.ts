@@ -1,0 +1,54 @@
+// Every whole model, each with its inference session beside it: the MoE LM (graph, decoding
+// session, files), the report model, image/text encoders and the aligner, the GPT char LM,
+// emotion, lip sync and the EHR risk models. The public surface of src/models.
+
+export {
+  ALIGNER_KIND,
+  Aligner,
+  AlignerConfig,
+  type AlignerFileConfig,
+  alignerImageTower,
+  alignerLogitScale,
+  alignerTextTower,
+  type HuSlice,
+  idsInput,
+  loadAligner,
+  pixelsInput,
+  saveAligner,
+} from "./aligner.js";
+export type { BatchDecodeModel, BatchDecodeSession, DecodeModel, DecodeSession } from "./decodeModel.js";
+export { type HeModel, heModelSchema, type LogisticModel, type MlpModel, plainScore, sigmoid, standardise } from "./ehrRisk.js";
+export {
+  EmotionClassifierConfig,
+  type EmotionFeatures,
+  emotionClassifier,
+  emotionFeeds,
+  emotionInputs,
+} from "./emotionClassifier.js";
+export { type GptConfig, gptLogits } from "./gpt.js";
+export { CHEST_WINDOWS, preprocessHu } from "./imageEncoder.js";
+export { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "./lipSync.js";
+export { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
+export { loadMoeLm, MODEL_KIND, saveMoeLm } from "./moeLmFiles.js";
+export { moeLmInferenceGraph } from "./moeLmInference.js";
+export { MoeLmModel } from "./moeLmModel.js";
+export {
+  loadReportModelFiles,
+  REPORT_MODEL_KIND,
+  type ReportModelFileConfig,
+  saveReportModel,
+  towerReduce,
+  visionFeaturesGraph,
+  visionSlots,
+  visionTokens,
+} from "./reportModel.js";
+export {
+  type ClinicalContext,
+  contextFromFhir,
+  contextFromSynthEhr,
+  contextText,
+  type ReportLanguage,
+  reportLanguages,
+  reportPrompt,
+} from "./reportPrompt.js";
+export { MASK_ID, PAD_ID, TEXT_SPECIAL_TOKENS, type TextEncoderConfig, tokenizeTexts } from "./textEncoder.js";

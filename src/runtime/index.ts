@@ -1,0 +1,12 @@
+// Runtime layer: ONNX Runtime sessions (compile, run), the train-step executor and the
+// inference evaluator, the parameter store, safetensors files, model folders (the one atomic
+// writer), checkpoints and the one seeded RNG. The public surface of src/runtime.
+
+export { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export { Evaluator } from "./evaluator.js";
+export { jsonFile, type ModelFile, readModelConfig, readModelWeights, writeModelFolder } from "./modelFolder.js";
+export { ParamStore } from "./params.js";
+export { hash32, hashString, Rng } from "./rng.js";
+export { float32ToFloat16, readSafetensors, type SafeTensor } from "./safetensors.js";
+export { type CompiledGraph, compile, defaultThreads, type HostTensor, ortVersion } from "./session.js";
+export { TrainStep, type TrainStepOptions } from "./trainStep.js";

@@ -1,0 +1,35 @@
+// Training: losses, loops, schedules, checkpoints and every recipe. The public surface of src/train.
+
+export {
+  ALIGN_PRESET_NAMES,
+  ALIGN_RECIPES,
+  type AlignComparison,
+  type AlignMetrics,
+  type AlignPresetName,
+  type AlignProgress,
+  type AlignRecipe,
+  alignPresets,
+  casePair,
+  compareAlignRecipes,
+  DEFAULT_ALIGN_SEEDS,
+  type TrainAlignOptions,
+  trainAlign,
+} from "./alignRecipe.js";
+export { exportGptInference, setupCharLm } from "./charLm.js";
+export {
+  defaultEmotionHyperparameters,
+  type EmotionHyperparameters,
+  type EmotionProgress,
+  type EmotionTrainResult,
+  type LabelledText,
+  trainEmotionClassifier,
+} from "./emotionRecipe.js";
+export { LIPSYNC_PRESET_VALUES, LIPSYNC_PRESETS, type LipSyncPresetName, trainLipSync } from "./lipSyncRecipe.js";
+export { gptTrainGraph } from "./lm.js";
+export { type LmPresetName, lmPresets, type TrainLmOptions, type TrainLmResult, tokenizeCorpus, trainLm } from "./lmRecipe.js";
+export { trainLoop } from "./loop.js";
+export { type DomainTokens, setupMoeLmTraining } from "./moeLm.js";
+export { type ReportPresetName, reportPresets, trainReport } from "./reportRecipe.js";
+export { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
+export { cosineSchedule } from "./schedule.js";
+export { corpusBleu, metricTokens, rougeL } from "./textMetrics.js";
