@@ -1,17 +1,8 @@
 // The `aigc` command.
 
-import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
-import type { FastifyInstance } from "fastify";
-import { avatarApp, loadAvatarServices } from "../apps/avatar/index.js";
-import { medicalAppPage, medicalRoutes } from "../apps/medical/http.js";
-import { ReportGenerator } from "../apps/medical/reportGenerator.js";
-import { HeServer, loadShippedModels } from "../secure/he/index.js";
-import { buildApp } from "../serve/app.js";
-import { loadConfig } from "../serve/config.js";
-import { createPlatform } from "../serve/platform.js";
-import { hashApiKey, newApiKey } from "../serve/tenants/index.js";
-import { type LmPresetName, lmPresets } from "../train/lmRecipe.js";
+import { hashApiKey, loadConfig, newApiKey } from "../serve/index.js";
+import { type LmPresetName, lmPresets } from "../train/index.js";
 import { registerAlignCommands } from "./align.js";
 import { positiveInt } from "./args.js";
 import { registerAvatarHeadCommand } from "./avatarHead.js";
@@ -30,7 +21,8 @@ import {
   type TrainLmCliOptions,
   trainLmWithProgress,
 } from "./lm.js";
-import { registerReportCommands, SHIPPED_REPORT_MODEL_DIR } from "./report.js";
+import { registerReportCommands } from "./report.js";
+import { buildServer } from "./serveApp.js";
 import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
 
 const program = new Command()
@@ -91,36 +83,17 @@ program
     if (o.host) env.AIGC_HOST = o.host;
     if (o.port !== undefined) env.AIGC_PORT = String(o.port);
     const config = loadConfig({ file: o.config, env });
-    const platform = await createPlatform(config, { threads: o.threads });
-    const reports = existsSync(SHIPPED_REPORT_MODEL_DIR)
-      ? await ReportGenerator.load(SHIPPED_REPORT_MODEL_DIR, { threads: o.threads })
-      : undefined;
-    const avatar = await loadAvatarServices();
-    if (avatar.speechUnavailable) console.error(`avatar: ${avatar.speechUnavailable}`);
-    const app = await buildApp({
-      platform,
-      he: await HeServer.create(loadShippedModels()),
-      apps: [
-        ...(reports
-          ? [{ register: (scope: FastifyInstance) => medicalRoutes(scope, { reports }), pages: [medicalAppPage] }]
-          : []),
-        avatarApp(avatar),
-      ],
-      bodyLimit: config.server.bodyLimitBytes,
-      logger: { level: o.logLevel },
-    });
+    const server = await buildServer(config, { threads: o.threads, logger: { level: o.logLevel } });
+    if (server.speechUnavailable) console.error(`avatar: ${server.speechUnavailable}`);
     const close = async () => {
-      await app.close();
-      await reports?.close();
-      await avatar.close();
-      await platform.close();
+      await server.close();
       process.exit(0);
     };
     process.once("SIGINT", close);
     process.once("SIGTERM", close);
-    const address = await app.listen({ host: config.server.host, port: config.server.port });
+    const address = await server.app.listen({ host: config.server.host, port: config.server.port });
     console.error(
-      `AIGC Studio serving ${platform.router
+      `AIGC Studio serving ${server.platform.router
         .listModels()
         .data.map((m) => m.id)
         .join(", ")} at ${address}`,
@@ -132,12 +105,15 @@ program
   .description("API keys")
   .command("create")
   .description("make a new API key: prints the key (give it to the client, once) and its SHA-256 hash (put it in the config)")
-  .requiredOption("--tenant <id>", "the tenant it belongs to (for the printed config snippet)")
-  .action((o: { tenant: string }) => {
+  .option("--tenant <id>", "the tenant it belongs to (for the printed config snippet)")
+  .option("--admin", "an admin key (for /metrics when auth is on), which belongs to no tenant")
+  .action((o: { tenant?: string; admin?: boolean }) => {
+    if (!o.admin && !o.tenant) throw new Error("give --tenant <id>, or --admin for an admin key");
     const key = newApiKey();
     console.log(`key:  ${key}`);
     console.log(`hash: ${hashApiKey(key)}`);
-    console.log(`config (tenants.tenants[]): { id: ${o.tenant}, name: ${o.tenant}, keyHashes: [${hashApiKey(key)}] }`);
+    if (o.admin) console.log(`config (tenants.adminKeyHashes[]): ${hashApiKey(key)}`);
+    else console.log(`config (tenants.tenants[]): { id: ${o.tenant}, name: ${o.tenant}, keyHashes: [${hashApiKey(key)}] }`);
   });
 
 registerDataCommands(program);

@@ -42,8 +42,10 @@ export const serverConfigSchema = z
       .strictObject({
         host: z.string().min(1).default("127.0.0.1"),
         port: z.int({ error: portNumber }).min(0, { error: portNumber }).max(65535, { error: portNumber }).default(8080),
-        /** Largest request body (encrypted requests carry multi-MB evaluation keys). */
-        bodyLimitBytes: positiveInt().default(32 * 1024 * 1024),
+        /** Largest request body of the API routes; larger ones are refused (413) before a byte is parsed. */
+        bodyLimitBytes: positiveInt().default(1024 * 1024),
+        /** Largest encrypted-inference body (it carries multi-MB evaluation keys). */
+        encryptedBodyLimitBytes: positiveInt().default(32 * 1024 * 1024),
       })
       .prefault({}),
     models: z

@@ -13,14 +13,15 @@ import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { chromium } from "playwright-core";
 import { evaluateReports } from "../../src/apps/medical/evaluateReports.js";
-import { medicalAppPage, medicalRoutes } from "../../src/apps/medical/http.js";
+import { medicalApp } from "../../src/apps/medical/http.js";
 import { contextFromJson, readSlice } from "../../src/apps/medical/inputs.js";
 import { ReportGenerator } from "../../src/apps/medical/reportGenerator.js";
-import { contextFromSynthEhr, contextText, visionFeaturesGraph } from "../../src/apps/medical/reportModel.js";
 import { MedicalFileError } from "../../src/data/medical/index.js";
 import { encodeCtDicom, synthChestSet } from "../../src/data/synth/index.js";
 import { loadAligner } from "../../src/models/aligner.js";
-import { Evaluator } from "../../src/runtime/trainStep.js";
+import { visionFeaturesGraph } from "../../src/models/reportModel.js";
+import { contextFromSynthEhr, contextText } from "../../src/models/reportPrompt.js";
+import { Evaluator } from "../../src/runtime/evaluator.js";
 import { buildApp } from "../../src/serve/app.js";
 import { trainAlign } from "../../src/train/alignRecipe.js";
 import { trainReport } from "../../src/train/reportRecipe.js";
@@ -37,7 +38,7 @@ before(async () => {
   await trainReport({ preset: "tiny", out: modelDir, aligner: alignerDir, threads: 2 });
   generator = await ReportGenerator.load(modelDir, { threads: 2 });
   app = await buildApp({
-    apps: [{ register: (scope) => medicalRoutes(scope, { reports: generator }), pages: [medicalAppPage] }],
+    apps: [medicalApp(generator)],
   });
 });
 

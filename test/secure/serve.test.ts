@@ -5,17 +5,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import {
-  ehrSplit,
-  HeClient,
-  type HeModel,
-  HeRequestError,
-  HeServer,
-  loadShippedModels,
-  modelCard,
-  plainScore,
-  standardise,
-} from "../../src/secure/he/index.js";
+import { ehrSplit } from "../../src/data/synthEhrRisk.js";
+import { type HeModel, plainScore, standardise } from "../../src/models/ehrRisk.js";
+import { HeClient, HeRequestError, HeServer, loadShippedModels, modelCard } from "../../src/secure/he/index.js";
 import { buildApp } from "../../src/serve/app.js";
 
 const models = loadShippedModels();
@@ -95,7 +87,7 @@ test("malformed requests get clear 4xx answers and the server keeps serving", as
   await expectError({ ...ok, relinKeys: undefined }, 400, "missing_relin_keys");
   await expectError({ ...ok, params: "ckks16384" }, 400, "params_mismatch");
   await expectError({ model: mlp.name, keyId: "0".repeat(64), ciphertexts: cts }, 400, "unknown_key_id");
-  const tiny = await buildApp({ he: server, bodyLimit: 1024 });
+  const tiny = await buildApp({ he: server, encryptedBodyLimit: 1024 });
   const big = await tiny.inject({ method: "POST", url: "/v1/secure/infer", payload: ok });
   assert.equal(big.statusCode, 413);
   assert.equal((big.json() as ErrBody).error.code, "body_too_large");
@@ -159,4 +151,15 @@ test("1000 requests in a row leave memory flat", async () => {
 test("shutdown", async () => {
   await app.close();
   server.close();
+});
+
+test("held evaluation keys belong to the tenant that sent them: another tenant cannot use their key id", async () => {
+  const request = { model: logistic.name, ...evalKeys, ciphertexts: [cts[0]], count: 1 };
+  const { keyId } = server.infer(request, { owner: "tenant-a" });
+  const byId = { model: logistic.name, keyId, ciphertexts: [cts[0]], count: 1 };
+  assert.equal(server.infer(byId, { owner: "tenant-a" }).keyId, keyId);
+  assert.throws(
+    () => server.infer(byId, { owner: "tenant-b" }),
+    (e: unknown) => e instanceof HeRequestError && e.code === "unknown_key_id",
+  );
 });

@@ -32,7 +32,12 @@ function configError(run: () => unknown): ConfigError {
 describe("loadConfig", () => {
   test("no file: the embedded defaults", () => {
     const c = loadConfig({ env: {} });
-    assert.deepEqual(c.server, { host: "127.0.0.1", port: 8080, bodyLimitBytes: 32 * 1024 * 1024 });
+    assert.deepEqual(c.server, {
+      host: "127.0.0.1",
+      port: 8080,
+      bodyLimitBytes: 1024 * 1024,
+      encryptedBodyLimitBytes: 32 * 1024 * 1024,
+    });
     assert.deepEqual(c.models, { default: "aigc-lm-tiny", local: { "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false } } });
     assert.deepEqual(c.router.overflow, { queueDepth: 32, p95LatencyMs: 10_000 });
     assert.deepEqual(c.router.sensitiveEndpoints, ["/v1/medical"]);

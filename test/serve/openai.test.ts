@@ -44,6 +44,7 @@ async function startServer(input: ServerConfigInput): Promise<Server> {
 const model = "aigc-lm-tiny";
 const keyA = "sk-aigc-tenant-a-test-key-0000000000";
 const keyB = "sk-aigc-tenant-b-test-key-1111111111";
+const adminKey = "sk-aigc-admin-test-key-2222222222222";
 let upstream: Server;
 let gateway: Server;
 
@@ -60,6 +61,7 @@ before(async () => {
         { id: "a", name: "Tenant A", keyHashes: [hashApiKey(keyA)] },
         { id: "b", name: "Tenant B", keyHashes: [hashApiKey(keyB)] },
       ],
+      adminKeyHashes: [hashApiKey(adminKey)],
     },
   });
 });
@@ -274,7 +276,10 @@ test("Redis cache: hits across two replicas; Redis killed mid-test, requests sti
 test("/health, /metrics and the home page", async () => {
   const health = (await (await fetch(`${gateway.url}/health`)).json()) as { status: string; models: string[] };
   assert.equal(health.status, "ok");
-  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  // Every tenant's spend is on /metrics: admins only.
+  assert.equal((await fetch(`${gateway.url}/metrics`)).status, 401);
+  assert.equal((await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${keyA}` } })).status, 403);
+  const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
   assert.match(metrics, /aigc_requests_total\{[^}]*endpoint="chat"/);
   assert.match(metrics, /aigc_route_decisions_total\{provider="public-cloud",zone="public",reason="overflow"\}/);
   assert.match(metrics, /aigc_batcher_mean_batch\{model="aigc-lm-tiny"\}/);

@@ -163,7 +163,8 @@ describe("HybridRouter", () => {
 
     assert.equal(publicUp.count(), 0);
     assert.equal(sawText(publicUp, "John Smith"), false);
-    for (const d of audit.entries.filter((e) => e.sensitive)) {
+    for (const d of audit.entries.filter((e) => e.kind === "route" && e.sensitive)) {
+      assert.ok(d.kind === "route");
       assert.ok(
         d.attempts.every((a) => a.zone === "private"),
         "a sensitive decision tried a public provider",
@@ -446,7 +447,11 @@ describe("classifyRequest", () => {
       classifyRequest({ model: "m", prompt: ["fine", "患者张伟，电话13812345678"] }, { endpoint: "/v1/completions" }).sensitive,
       true,
     );
-    assert.equal(classifyRequest({ model: "m", input: [[1, 2, 3]] }, { endpoint: "/v1/embeddings" }).sensitive, false);
+    // Token ids cannot be read for PHI, so they stay in the private zone.
+    assert.deepEqual(classifyRequest({ model: "m", input: [[1, 2, 3]] }, { endpoint: "/v1/embeddings" }), {
+      sensitive: true,
+      reason: "unreadable:token-ids",
+    });
     assert.equal(classifyRequest({ model: "m", input: "call 13812345678" }, { endpoint: "/v1/embeddings" }).sensitive, true);
   });
 });

@@ -302,14 +302,14 @@ describe("Tenants in memory", () => {
   test("402 budget_exceeded once the ledger reaches the budget", async () => {
     const tenants = makeTenants(tenantsConfig());
     const globex = tenants.authenticate(`Bearer ${globexKey}`);
-    await tenants.checkBudget(globex);
+    await tenants.reserveBudget(globex, 0);
     await tenants.ledger.record(usage("globex", 0.004));
     await tenants.ledger.record(usage("globex", 0.004));
-    await tenants.checkBudget(globex);
+    await tenants.reserveBudget(globex, 0);
     await tenants.ledger.record(usage("globex", 0.004));
-    const e = await rejection(() => tenants.checkBudget(globex), 402, "budget_exceeded");
+    const e = await rejection(() => tenants.reserveBudget(globex, 0), 402, "budget_exceeded");
     assert.match(e.message, /budget of \$0.01 reached/);
-    await tenants.checkBudget(tenants.authenticate(`Bearer ${acmeKey}`)); // no budget, no limit
+    await tenants.reserveBudget(tenants.authenticate(`Bearer ${acmeKey}`), 0); // no budget, no limit
   });
 
   test("ledger: spend per tenant, latest rows newest first, bounded, invalid rows refused", async () => {
@@ -397,12 +397,12 @@ describe("Tenants on a real redis-server, two replicas", { skip: redisSkipReason
     const globex = a.authenticate(`Bearer ${globexKey}`);
     const costs = [0.0011, 0.0023, 0.0031, 0.0029];
     await Promise.all(costs.map((cost, i) => (i % 2 ? a : b).ledger.record(usage("globex", cost, i))));
-    await b.checkBudget(globex);
+    await b.reserveBudget(globex, 0);
     const expected = costs.reduce((s, c) => s + c, 0);
     assert.ok(Math.abs((await b.ledger.spent("globex")) - expected) < 1e-12);
     await a.ledger.record(usage("globex", 0.001, 10));
-    await rejection(() => b.checkBudget(globex), 402, "budget_exceeded");
-    await rejection(() => a.checkBudget(globex), 402, "budget_exceeded");
+    await rejection(() => b.reserveBudget(globex, 0), 402, "budget_exceeded");
+    await rejection(() => a.reserveBudget(globex, 0), 402, "budget_exceeded");
     const rows = await b.ledger.entries("globex");
     assert.equal(rows.length, 5);
     assert.equal(rows[0].at, 10, "newest first");
@@ -428,9 +428,9 @@ describe("Tenants on a real redis-server, two replicas", { skip: redisSkipReason
     await rejection(() => a.checkRate(acme, 1), 429, "rate_limit_exceeded");
     await a.ledger.record(usage("globex", 0.003, 2));
     await a.ledger.record(usage("acme", 0.5, 3));
-    await a.checkBudget(globex); // 0.004 known + 0.003 queued < 0.01
+    await a.reserveBudget(globex, 0); // 0.004 known + 0.003 queued < 0.01
     await a.ledger.record(usage("globex", 0.003, 4));
-    await rejection(() => a.checkBudget(globex), 402, "budget_exceeded");
+    await rejection(() => a.reserveBudget(globex, 0), 402, "budget_exceeded");
     const elapsed = performance.now() - start;
     assert.ok(elapsed < 500, `degraded calls took ${elapsed} ms in all`);
     assert.equal(a.stats().pendingLedgerRows, 3);
@@ -487,7 +487,7 @@ describe("Tenants on a real redis-server, two replicas", { skip: redisSkipReason
     const acme = a.authenticate(`Bearer ${acmeKey}`);
     await a.checkRate(acme, 10);
     await b.ledger.record(usage(acme.id, 0.01));
-    await a.checkBudget(acme);
+    await a.reserveBudget(acme, 0);
     await rejection(() => a.authenticate(`Bearer ${acmeKey}0`), 401, "invalid_api_key");
 
     const redis = new Redis(server.url);

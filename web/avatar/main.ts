@@ -16,6 +16,8 @@ import { type AvatarStats, FrameStats } from "./stats.js";
 
 declare global {
   interface Window {
+    /** fetch with the user's API key (served at /api-fetch.js); absent if that script failed to load. */
+    aigcFetch?: typeof fetch;
     avatarStats?: AvatarStats;
     avatar?: {
       speak: (text: string) => void;
@@ -28,6 +30,7 @@ declare global {
   }
 }
 
+const apiFetch: typeof fetch = (input, init) => (window.aigcFetch ?? fetch)(input, init);
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const log = (html: string) => {
   const p = document.createElement("p");
@@ -44,7 +47,7 @@ const fail = (e: unknown) => {
 async function synthesize(text: string): Promise<SpokenSentence> {
   const lang = $<HTMLSelectElement>("lang").value;
   const voice = $<HTMLSelectElement>("voice").value || undefined;
-  const r = await fetch("/v1/avatar/speak", {
+  const r = await apiFetch("/v1/avatar/speak", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ text, lang, voice }),
@@ -55,10 +58,10 @@ async function synthesize(text: string): Promise<SpokenSentence> {
 }
 
 async function chatReply(prompt: string, onText: (delta: string) => void): Promise<void> {
-  const models = await (await fetch("/v1/models")).json();
+  const models = await (await apiFetch("/v1/models")).json();
   const model = models?.data?.[0]?.id;
   if (!model) throw new Error("the server lists no chat model");
-  const r = await fetch("/v1/chat/completions", {
+  const r = await apiFetch("/v1/chat/completions", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model, stream: true, max_tokens: 80, messages: [{ role: "user", content: prompt }] }),

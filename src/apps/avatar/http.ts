@@ -8,9 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { HttpError } from "../../serve/errors.js";
-import { parseBody } from "../../serve/openai/index.js";
-import type { AppPage } from "../../serve/routes/ops.js";
+import { type AppPage, defineRoute, HttpError } from "../../serve/index.js";
 import type { Emotion } from "./faceRig.js";
 import { avatarPage, tapWorkletSource } from "./page.js";
 import { avatarBundle, ortWebFiles, ortWebPath } from "./webBundle.js";
@@ -85,59 +83,82 @@ const hanCharacter = /\p{Script=Han}/u;
 /** Mandarin if the text has Han characters, else English. */
 export const detectLanguage = (text: string): SpeechLanguage => (hanCharacter.test(text) ? "zh" : "en");
 
+/** Files of the lip-sync model served to the page, with their content types. */
+const lipSyncFiles: ReadonlyMap<string, string> = new Map([
+  ["model.onnx", "application/octet-stream"],
+  ["config.json", "application/json"],
+]);
+
 export async function avatarRoutes(app: FastifyInstance, services: AvatarServices): Promise<void> {
   let head: Buffer | undefined;
-  app.get("/avatar", async (_req, reply) =>
+  const file = (name: string, url: string, handler: Parameters<typeof defineRoute>[1]["handler"]) =>
+    defineRoute(app, { method: "GET", url, policy: { name, access: "public", classify: "none" }, handler });
+
+  file("avatar-page", "/avatar", (_ctx, _req, reply) =>
     reply.type("text/html; charset=utf-8").send(avatarPage({ speechUnavailable: services.speechUnavailable })),
   );
-  app.get("/avatar/app.js", async (_req, reply) => reply.type("text/javascript; charset=utf-8").send(await avatarBundle()));
-  app.get("/avatar/tap-worklet.js", async (_req, reply) => reply.type("text/javascript; charset=utf-8").send(tapWorkletSource));
-  app.get("/avatar/head.glb", async (_req, reply) => {
+  file("avatar-files", "/avatar/app.js", async (_ctx, _req, reply) =>
+    reply.type("text/javascript; charset=utf-8").send(await avatarBundle()),
+  );
+  file("avatar-files", "/avatar/tap-worklet.js", (_ctx, _req, reply) =>
+    reply.type("text/javascript; charset=utf-8").send(tapWorkletSource),
+  );
+  file("avatar-files", "/avatar/head.glb", (_ctx, _req, reply) => {
     head ??= Buffer.from(services.headGlb());
     return reply.type("model/gltf-binary").header("cache-control", "max-age=3600").send(head);
   });
-  app.get<{ Params: { file: string } }>("/avatar/lipsync/:file", async (req, reply) => {
-    const types: Record<string, string> = { "model.onnx": "application/octet-stream", "config.json": "application/json" };
-    const type = types[req.params.file];
-    if (!type)
-      throw new HttpError(404, "not_found", `no file ${req.params.file}: the lip-sync model has model.onnx and config.json`);
+  file("avatar-files", "/avatar/lipsync/:file", async (_ctx, req, reply) => {
+    const name = (req.params as { file: string }).file;
+    const type = lipSyncFiles.get(name);
+    if (!type) throw new HttpError(404, "not_found", `no file ${name}: the lip-sync model has model.onnx and config.json`);
     if (!services.lipSyncDir) throw new HttpError(404, "lipsync_model_missing", "no lip-sync model is configured");
-    return reply.type(type).send(await readFile(join(services.lipSyncDir, req.params.file)));
+    return reply.type(type).send(await readFile(join(services.lipSyncDir, name)));
   });
-  app.get<{ Params: { file: string } }>("/avatar/vendor/ort/:file", async (req, reply) => {
-    const type = ortWebFiles[req.params.file];
-    if (!type) throw new HttpError(404, "not_found", `no file ${req.params.file} in the served onnxruntime-web files`);
+  file("avatar-files", "/avatar/vendor/ort/:file", async (_ctx, req, reply) => {
+    const name = (req.params as { file: string }).file;
+    const type = Object.hasOwn(ortWebFiles, name) ? ortWebFiles[name] : undefined;
+    if (!type) throw new HttpError(404, "not_found", `no file ${name} in the served onnxruntime-web files`);
     return reply
       .type(type)
       .header("cache-control", "max-age=86400")
-      .send(await readFile(ortWebPath(req.params.file)));
+      .send(await readFile(ortWebPath(name)));
   });
 
-  app.post("/v1/avatar/speak", async (req) => {
-    const body = parseBody(speakRequest, req.body);
-    if (!services.synthesize)
-      throw new HttpError(503, "speech_unavailable", services.speechUnavailable ?? "no speech synthesizer is installed");
-    const lang = body.lang === "auto" ? detectLanguage(body.text) : body.lang;
-    const [audio, emotion] = await Promise.all([
-      services.synthesize(body.text, { lang, voice: body.voice, wordsPerMinute: body.wordsPerMinute }),
-      body.emotion && services.emotion ? services.emotion.classify(body.text) : undefined,
-    ]);
-    const wav = services.encodeWav(audio.samples, audio.sampleRate);
-    return {
-      text: body.text,
-      lang,
-      sampleRate: audio.sampleRate,
-      durationMs: (audio.samples.length / audio.sampleRate) * 1000,
-      audio: Buffer.from(wav.buffer, wav.byteOffset, wav.byteLength).toString("base64"),
-      phonemes: audio.phonemes,
-      visemes: services.visemeSegments(audio.phonemes),
-      emotion: emotion ?? null,
-    };
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/avatar/speak",
+    body: speakRequest,
+    policy: { name: "avatar-speak", access: "tenant", classify: "scan", model: () => "espeak-ng" },
+    handler: async ({ body }) => {
+      if (!services.synthesize)
+        throw new HttpError(503, "speech_unavailable", services.speechUnavailable ?? "no speech synthesizer is installed");
+      const lang = body.lang === "auto" ? detectLanguage(body.text) : body.lang;
+      const [audio, emotion] = await Promise.all([
+        services.synthesize(body.text, { lang, voice: body.voice, wordsPerMinute: body.wordsPerMinute }),
+        body.emotion && services.emotion ? services.emotion.classify(body.text) : undefined,
+      ]);
+      const wav = services.encodeWav(audio.samples, audio.sampleRate);
+      return {
+        text: body.text,
+        lang,
+        sampleRate: audio.sampleRate,
+        durationMs: (audio.samples.length / audio.sampleRate) * 1000,
+        audio: Buffer.from(wav.buffer, wav.byteOffset, wav.byteLength).toString("base64"),
+        phonemes: audio.phonemes,
+        visemes: services.visemeSegments(audio.phonemes),
+        emotion: emotion ?? null,
+      };
+    },
   });
 
-  app.post("/v1/avatar/emotion", async (req) => {
-    const body = parseBody(emotionRequest, req.body);
-    if (!services.emotion) throw new HttpError(503, "emotion_unavailable", "no emotion model is loaded");
-    return services.emotion.classify(body.text);
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/avatar/emotion",
+    body: emotionRequest,
+    policy: { name: "avatar-emotion", access: "tenant", classify: "scan", model: () => "aigc-emotion" },
+    handler: async ({ body }) => {
+      if (!services.emotion) throw new HttpError(503, "emotion_unavailable", "no emotion model is loaded");
+      return services.emotion.classify(body.text);
+    },
   });
 }

@@ -5,9 +5,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance } from "fastify";
-import { HttpError } from "../../serve/errors.js";
-import type { AppPage } from "../../serve/routes/ops.js";
+import { type AppPlugin, HttpError } from "../../serve/index.js";
 import { type EmotionClassifier, loadEmotionClassifier, SHIPPED_EMOTION_MODEL_DIR } from "./emotion/index.js";
 import type { Viseme } from "./faceRig.js";
 import { buildHeadGlb } from "./head/index.js";
@@ -74,7 +72,7 @@ export async function loadAvatarServices(o: { emotionDir?: string; lipSyncDir?: 
 }
 
 /** The avatar as an app plugin for buildApp(). */
-export const avatarApp = (services: AvatarServices): { register: (app: FastifyInstance) => Promise<void>; pages: AppPage[] } => ({
+export const avatarApp = (services: AvatarServices): AppPlugin => ({
   register: (app) => avatarRoutes(app, services),
   pages: [avatarAppPage],
 });

@@ -39,6 +39,7 @@ ${warning}
 <div id="log" aria-live="polite"></div>
 <pre id="stats"></pre>
 </div></div>
+<script src="/api-fetch.js"></script>
 <script type="module" src="/avatar/app.js"></script>
 </body></html>`;
 }

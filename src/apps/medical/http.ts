@@ -1,19 +1,29 @@
 // POST /v1/medical/reports: a CT image and an EHR in (JSON with a base64 image, or a
 // multipart upload), a report out, whole or streamed as server-sent events. Medical traffic
-// is sensitive by definition: it runs on the local report model only and is never cached.
-// GET /medical is the web page; /v1/medical/samples serves bundled synthetic cases for it.
+// is sensitive by definition (the route's policy): it passes the pipeline like every route —
+// tenant key, limits, budget, ledger, audit, metrics — runs on the local report model only
+// and is never cached. GET /medical is the web page; /v1/medical/samples serves the bundled
+// synthetic cases it offers (public: they are synthetic).
 
 import multipart from "@fastify/multipart";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { MedicalFileError, readMedicalImage, windowValues } from "../../data/medical/index.js";
-import { encodeCtDicom, encodeGrayPng, encodePng, labelReport, type SynthCase, synthChestSet } from "../../data/synth/index.js";
-import { errorBody, HttpError, sseHeaders, toHttpError } from "../../serve/errors.js";
-import type { AppPage } from "../../serve/routes/ops.js";
+import {
+  encodeCtDicom,
+  encodeGrayPng,
+  encodePng,
+  labelReport,
+  MedicalFileError,
+  readMedicalImage,
+  type SynthCase,
+  synthChestSet,
+  windowValues,
+} from "../../data/index.js";
+import { type ReportLanguage, reportLanguages } from "../../models/index.js";
+import { type AppPage, type AppPlugin, defineRoute, type Gate, HttpError, type Served, startSse } from "../../serve/index.js";
 import { contextFromJson, sliceFromImage } from "./inputs.js";
 import { medicalPage } from "./page.js";
 import type { ReportGenerator } from "./reportGenerator.js";
-import { type ReportLanguage, reportLanguages } from "./reportModel.js";
 
 export const medicalAppPage: AppPage = {
   path: "/medical",
@@ -88,74 +98,107 @@ async function readInput(req: FastifyRequest): Promise<ReportInput> {
   return { ...parsed.data, image };
 }
 
-export async function medicalRoutes(app: FastifyInstance, opts: { reports: ReportGenerator }): Promise<void> {
-  const generator = opts.reports;
+/** The report model's name in the ledger, audit log and metrics. */
+export const reportModelName = "aigc-report";
+
+export async function medicalRoutes(app: FastifyInstance, opts: { reports: ReportGenerator; gate: Gate }): Promise<void> {
+  const { reports: generator, gate } = opts;
   await app.register(multipart, { limits: { fileSize: medicalUploadLimit } });
   const samples: SynthCase[] = synthChestSet(77, 6);
+  const page = { access: "public", classify: "none" } as const;
 
-  app.get("/medical", async (_req, reply) => reply.type("text/html; charset=utf-8").send(medicalPage(samples.map((s) => s.id))));
-
-  app.get("/v1/medical/samples", async () => ({
-    data: samples.map((s) => ({ id: s.id, findings: s.findings.map((f) => f.type), sliceLevel: s.sliceLevel })),
-  }));
-  app.get<{ Params: { id: string; file: string } }>("/v1/medical/samples/:id/:file", async (req, reply) => {
-    const sample = samples.find((s) => s.id === req.params.id);
-    if (!sample) throw new HttpError(404, "sample_not_found", `no sample ${req.params.id}; GET /v1/medical/samples lists them`);
-    if (req.params.file === "image.png") return reply.type("image/png").send(Buffer.from(encodePng(sample)));
-    if (req.params.file === "image.dcm") return reply.type("application/dicom").send(Buffer.from(encodeCtDicom(sample)));
-    if (req.params.file === "ehr.json") return { ehr: sample.ehr };
-    if (req.params.file === "truth.json") return { findings: sample.findings, report: sample.report };
-    throw new HttpError(404, "sample_file_not_found", "sample files are image.png, image.dcm, ehr.json and truth.json");
+  defineRoute(app, {
+    method: "GET",
+    url: "/medical",
+    policy: { name: "medical-page", ...page },
+    handler: (_ctx, _req, reply) => reply.type("text/html; charset=utf-8").send(medicalPage(samples.map((s) => s.id))),
+  });
+  defineRoute(app, {
+    method: "GET",
+    url: "/v1/medical/samples",
+    policy: { name: "medical-samples", ...page },
+    handler: async () => ({
+      data: samples.map((s) => ({ id: s.id, findings: s.findings.map((f) => f.type), sliceLevel: s.sliceLevel })),
+    }),
+  });
+  defineRoute(app, {
+    method: "GET",
+    url: "/v1/medical/samples/:id/:file",
+    policy: { name: "medical-samples", ...page },
+    handler: async (_ctx, req, reply) => {
+      const params = req.params as { id: string; file: string };
+      const sample = samples.find((s) => s.id === params.id);
+      if (!sample) throw new HttpError(404, "sample_not_found", `no sample ${params.id}; GET /v1/medical/samples lists them`);
+      if (params.file === "image.png") return reply.type("image/png").send(Buffer.from(encodePng(sample)));
+      if (params.file === "image.dcm") return reply.type("application/dicom").send(Buffer.from(encodeCtDicom(sample)));
+      if (params.file === "ehr.json") return { ehr: sample.ehr };
+      if (params.file === "truth.json") return { findings: sample.findings, report: sample.report };
+      throw new HttpError(404, "sample_file_not_found", "sample files are image.png, image.dcm, ehr.json and truth.json");
+    },
   });
 
-  app.post("/v1/medical/reports", { bodyLimit: Math.ceil(medicalUploadLimit * 1.4) }, async (req, reply) => {
-    const input = await readInput(req);
-    let slice: ReturnType<typeof sliceFromImage>;
-    let context: ReturnType<typeof contextFromJson>;
-    try {
-      slice = sliceFromImage(readMedicalImage(input.image, "upload"));
-      context = contextFromJson(input.ehr, "ehr");
-    } catch (e) {
-      if (e instanceof MedicalFileError) throw badInput(e.message);
-      if (e instanceof RangeError) throw badInput(e.message);
-      throw e;
-    }
-    const t0 = performance.now();
-    const stream = await generator.stream({ slice: slice.slice, context, lang: input.lang }, { constrained: input.constrained });
-    const { hu, width, height } = slice.slice;
-    const preview = `data:image/png;base64,${Buffer.from(encodeGrayPng(width, height, windowValues(Float32Array.from(hu), -600, 1500))).toString("base64")}`;
-    const meta = { notes: slice.notes, disclaimer: syntheticDisclaimer, width, height, preview };
-    if (!input.stream) {
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/medical/reports",
+    policy: {
+      name: "medical-report",
+      access: "tenant",
+      classify: "sensitive",
+      bodyLimit: Math.ceil(medicalUploadLimit * 1.4),
+      model: () => reportModelName,
+    },
+    handler: async (ctx, req, reply) => {
+      const input = await readInput(req);
+      let slice: ReturnType<typeof sliceFromImage>;
+      let context: ReturnType<typeof contextFromJson>;
+      try {
+        slice = sliceFromImage(readMedicalImage(input.image, "upload"));
+        context = contextFromJson(input.ehr, "ehr");
+      } catch (e) {
+        if (e instanceof MedicalFileError) throw badInput(e.message);
+        if (e instanceof RangeError) throw badInput(e.message);
+        throw e;
+      }
+      const t0 = performance.now();
+      const stream = await generator.stream(
+        { slice: slice.slice, context, lang: input.lang },
+        { constrained: input.constrained },
+      );
+      const { hu, width, height } = slice.slice;
+      const preview = `data:image/png;base64,${Buffer.from(encodeGrayPng(width, height, windowValues(Float32Array.from(hu), -600, 1500))).toString("base64")}`;
+      const meta = { notes: slice.notes, disclaimer: syntheticDisclaimer, width, height, preview };
+      const served: Served = ctx.served;
+      served.completionTokens = 0;
+      if (!input.stream) {
+        let report = "";
+        for await (const chunk of stream) {
+          report += chunk.text;
+          served.completionTokens++;
+        }
+        return { report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 };
+      }
+      const sse = startSse(gate, req, reply);
       let report = "";
-      for await (const chunk of stream) report += chunk.text;
-      return { report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 };
-    }
-    return streamReport(reply, stream, input.lang, meta, t0);
+      try {
+        for await (const chunk of stream) {
+          if (!sse.open) break; // the client left: stop reading (the batcher drops the request)
+          report += chunk.text;
+          served.completionTokens++;
+          if (chunk.text) sse.send(JSON.stringify({ delta: chunk.text }));
+        }
+        sse.send(
+          JSON.stringify({ done: true, report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 }),
+        );
+      } catch (e) {
+        sse.fail(e);
+      }
+      return sse.end();
+    },
   });
 }
 
-async function streamReport(
-  reply: FastifyReply,
-  stream: AsyncIterable<{ text: string }>,
-  lang: ReportLanguage,
-  meta: Record<string, unknown>,
-  t0: number,
-): Promise<void> {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, sseHeaders);
-  let report = "";
-  try {
-    for await (const chunk of stream) {
-      if (raw.destroyed) break; // the client left: stop reading (the batcher drops the request)
-      report += chunk.text;
-      if (chunk.text) raw.write(`data: ${JSON.stringify({ delta: chunk.text })}\n\n`);
-    }
-    raw.write(
-      `data: ${JSON.stringify({ done: true, report, findings: labelReport(report, lang), ...meta, ms: performance.now() - t0 })}\n\n`,
-    );
-  } catch (e) {
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(errorBody(toHttpError(e)))}\n\n`);
-  }
-  if (!raw.destroyed) raw.end("data: [DONE]\n\n");
-}
+/** The medical report app as a plugin for buildApp(). */
+export const medicalApp = (reports: ReportGenerator): AppPlugin => ({
+  register: (app, gate) => medicalRoutes(app, { reports, gate }),
+  pages: [medicalAppPage],
+});

@@ -29,6 +29,7 @@ body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:1.5rem auto;paddi
 <p class="note" id="notes"></p></div>
 <div class="col"><pre id="report" aria-live="polite"></pre><ul id="findings"></ul><p class="note" id="status"></p></div>
 </div>
+<script src="/api-fetch.js"></script>
 <script type="module">
 const $ = (id) => document.getElementById(id);
 const toBase64 = (buffer) => { let s = ""; const b = new Uint8Array(buffer); for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000)); return btoa(s); };
@@ -54,7 +55,7 @@ function highlight(findings) {
 }
 async function write(imageBase64, ehr) {
   $("report").textContent = ""; $("status").textContent = "writing…"; highlight([]); window.__report = { done: false, chunks: 0 };
-  const res = await fetch("/v1/medical/reports", { method: "POST", headers: { "content-type": "application/json" },
+  const res = await aigcFetch("/v1/medical/reports", { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ image: imageBase64, ehr, lang: $("lang").value, stream: true }) });
   if (!res.ok) { const e = await res.json(); $("status").textContent = "error: " + e.error.message; window.__report = { done: true, error: e.error.message }; return; }
   const reader = res.body.getReader(); const decoder = new TextDecoder(); let buffer = "";

@@ -4,10 +4,10 @@
 // receives, creates or stores a secret key (test/secure/he.test.ts checks the source).
 
 import { createHash } from "node:crypto";
+import type { HeModel } from "../../models/index.js";
 import type { HeInferResponse } from "./client.js";
 import { loadChecked } from "./codec.js";
 import { type EvalKeys, evaluateModel, layoutFor } from "./evaluate.js";
-import type { HeModel } from "./models.js";
 import { ckks8192, type HeParams } from "./params.js";
 import { describeZodError, inferRequestSchema } from "./request.js";
 import { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
@@ -57,8 +57,12 @@ export class HeServer {
     return this.keys.size;
   }
 
-  /** Validate, evaluate, serialise. Throws HeRequestError for anything the client got wrong. */
-  infer(body: unknown): HeInferResponse {
+  /**
+   * Validate, evaluate, serialise. Throws HeRequestError for anything the client got wrong.
+   * `owner` (a tenant id) namespaces the held evaluation keys: a key id works only for the
+   * owner whose request sent the keys.
+   */
+  infer(body: unknown, o: { owner?: string } = {}): HeInferResponse {
     const parsed = inferRequestSchema.safeParse(body);
     if (!parsed.success) throw new HeRequestError(400, "invalid_request", describeZodError(parsed.error));
     const req = parsed.data;
@@ -73,7 +77,7 @@ export class HeServer {
     if (req.params !== undefined && req.params !== params)
       throw new HeRequestError(400, "params_mismatch", `this server evaluates with parameters "${params}", got "${req.params}"`);
     const started = performance.now();
-    const { keyId, keys } = this.evalKeys(req.keyId, req.galoisKeys, req.relinKeys);
+    const { keyId, keys } = this.evalKeys(o.owner ?? "", req.keyId, req.galoisKeys, req.relinKeys);
     if (model.kind === "mlp" && !keys.relinKeys)
       throw new HeRequestError(400, "missing_relin_keys", `model "${model.name}" multiplies ciphertexts: send relinKeys`);
     const layout = layoutFor(this.rt, model);
@@ -110,24 +114,25 @@ export class HeServer {
     this.keys.clear();
   }
 
-  private evalKeys(keyId?: string, galois?: string, relin?: string): { keyId: string; keys: HeldKeys } {
+  private evalKeys(owner: string, keyId?: string, galois?: string, relin?: string): { keyId: string; keys: HeldKeys } {
     if (galois === undefined) {
-      const held = keyId ? this.keys.get(keyId) : undefined;
+      const held = keyId ? this.keys.get(heldKeyName(owner, keyId)) : undefined;
       if (!held || !keyId)
         throw new HeRequestError(
           400,
           "unknown_key_id",
-          `keyId ${keyId} is not (or no longer) held by this server: send galoisKeys and relinKeys again`,
+          `keyId ${keyId} is not (or no longer) held by this server for this caller: send galoisKeys and relinKeys again`,
         );
-      this.touch(keyId, held);
+      this.touch(heldKeyName(owner, keyId), held);
       return { keyId, keys: held };
     }
     const id = createHash("sha256")
       .update(`${this.rt.params.name}\n${galois}\n${relin ?? ""}`)
       .digest("hex");
-    const held = this.keys.get(id);
+    const name = heldKeyName(owner, id);
+    const held = this.keys.get(name);
     if (held) {
-      this.touch(id, held);
+      this.touch(name, held);
       return { keyId: id, keys: held };
     }
     const { seal, context } = this.rt;
@@ -144,7 +149,7 @@ export class HeServer {
     const n = this.rt.params.polyModulusDegree;
     const steps = [1, 2, 4, 8, 16, 32, 64, 128].filter((st) => galoisKeys.hasKey(galoisElement(st, n)));
     const keys: HeldKeys = { galoisKeys, relinKeys, steps };
-    this.keys.set(id, keys);
+    this.keys.set(name, keys);
     while (this.keys.size > this.keyCacheSize) {
       const [oldest, k] = this.keys.entries().next().value!;
       this.keys.delete(oldest);
@@ -186,6 +191,9 @@ export class HeServer {
     return ct;
   }
 }
+
+/** Where an owner's key set is held: owners never share an entry. */
+const heldKeyName = (owner: string, keyId: string): string => `${owner}\n${keyId}`;
 
 function sameIds(a: BigUint64Array, b: BigUint64Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);

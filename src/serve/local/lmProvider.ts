@@ -8,8 +8,7 @@
 
 import { randomUUID } from "node:crypto";
 import { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, GenerateError } from "../../generate/index.js";
-import { MoeLmModel } from "../../generate/moeLmModel.js";
-import { loadMoeLm } from "../../models/moeLmFiles.js";
+import { loadMoeLm, MoeLmModel } from "../../models/index.js";
 import type {
   ChatCompletion,
   ChatCompletionChunk,

@@ -28,6 +28,7 @@ export interface RouteAttempt {
 }
 
 export interface RouteDecision {
+  readonly kind: "route";
   /** ISO time the request was routed. */
   readonly at: string;
   readonly requestId?: string;

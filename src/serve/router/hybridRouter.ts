@@ -243,6 +243,7 @@ export class HybridRouter {
     reason: RouteReason,
   ): RouteDecision {
     const decision: RouteDecision = {
+      kind: "route",
       at,
       requestId: opts.requestId,
       model,

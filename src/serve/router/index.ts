@@ -1,7 +1,7 @@
 // The hybrid-cloud router: sensitivity classification, zone rules, overflow, retries,
 // fallback, circuit breakers, and the audit trail of every decision.
 
-export { type AuditLog, JsonlAuditLog, MemoryAuditLog } from "./audit.js";
+export { type AuditEntry, type AuditLog, JsonlAuditLog, MemoryAuditLog, type RequestAudit } from "./audit.js";
 export { CircuitBreaker, type CircuitState } from "./breaker.js";
 export {
   type ClassifiableRequest,
@@ -9,7 +9,11 @@ export {
   type ClassifyOptions,
   classifyRequest,
   defaultSensitiveEndpoints,
+  maxClassifyDepth,
+  type RequestReading,
+  readRequest,
   requestTexts,
+  type UnreadableKind,
 } from "./classify.js";
 export {
   type BreakerConfig,

@@ -1,41 +1,48 @@
 // The OpenAI-compatible routes: /v1/chat/completions, /v1/completions (whole or streamed as
-// server-sent events), /v1/embeddings, /v1/models. Each handler runs the request through the
-// platform in the order of DESIGN.md's data flow — tenant, schema, sensitivity, limits,
-// cache, hybrid router — and only translates between HTTP and those calls.
+// server-sent events), /v1/embeddings, /v1/models. The pipeline (../pipeline.ts) has already
+// authenticated, validated, rate-limited, classified, held the budget and made the cache key;
+// the handlers only translate between HTTP and the cache and the hybrid router.
 //
 // Headers on every answer: `x-aigc-route` (the router's decision), `x-aigc-cache`
 // (hit | miss | bypass), `x-request-id`.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type CachedEntry, type CacheEndpoint, cacheForcedByHeader, cacheKey, isCacheable } from "../cache/index.js";
-import { errorBody, sseHeaders, toHttpError } from "../errors.js";
+import type { CachedEntry, CacheEndpoint } from "../cache/index.js";
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionRequest,
   type Completion,
+  type CompletionRequest,
   type CompletionUsage,
   chatCompletionRequestSchema,
   completionRequestSchema,
   embeddingsRequestSchema,
-  parseBody,
 } from "../openai/index.js";
+import { defineRoute, type RequestContext, startSse } from "../pipeline.js";
 import type { Platform } from "../platform.js";
-import { classifyRequest, formatRouteHeader, type RouteDecision } from "../router/index.js";
-import type { Tenant } from "../tenants/index.js";
+import { formatRouteHeader, type RouteOptions } from "../router/index.js";
 
 type Endpoint = Exclude<CacheEndpoint, "embeddings">;
+type GenerationRequest = ChatCompletionRequest | CompletionRequest;
 
-/** Rough token count before tokenising (rate limits are checked before any model runs). */
-const estimateTokens = (body: unknown, maxTokens: number | undefined) =>
-  Math.ceil(JSON.stringify(body).length / 4) + (maxTokens ?? 128);
+/**
+ * Completion tokens a budget hold assumes when a request names no max_tokens. A provider
+ * that writes more than this for such a request can overrun the budget by the difference.
+ */
+export const unboundedCompletionTokens = 4096;
 
-/** Aborted when the client goes away before the answer is complete. */
-function clientSignal(req: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  req.raw.on("close", () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
+const maxTokensOf = (body: GenerationRequest): number | undefined =>
+  "messages" in body ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens;
+
+/**
+ * Rate-limit estimate before the body is validated or tokenised: a token per 4 body bytes
+ * plus the completion asked for.
+ */
+function rateTokens(rawBody: unknown, bytes: number): number {
+  const asked = typeof rawBody === "object" && rawBody !== null ? (rawBody as Record<string, unknown>) : {};
+  const maxTokens = [asked.max_completion_tokens, asked.max_tokens].find((x) => typeof x === "number" && x >= 0);
+  return Math.ceil(bytes / 4) + (typeof maxTokens === "number" && Number.isFinite(maxTokens) ? Math.ceil(maxTokens) : 128);
 }
 
 /** The stream a whole cached response would have been (for a streamed request that hits it). */
@@ -102,145 +109,91 @@ const usageOf = (u: CompletionUsage | null | undefined) => ({
 export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platform }): Promise<void> {
   const p = opts.platform;
 
-  async function record(
-    tenant: Tenant,
-    model: string,
-    decision: RouteDecision | undefined,
-    usage: { promptTokens: number; completionTokens: number },
-    cached: boolean,
-  ): Promise<void> {
-    const provider = decision?.provider ?? "cache";
-    const price = decision?.provider ? p.router.provider(decision.provider)?.price : undefined;
-    const costUsd =
-      cached || !price ? 0 : (usage.promptTokens * price.inputPerMTok + usage.completionTokens * price.outputPerMTok) / 1e6;
-    p.metrics.tokens.inc({ kind: "prompt", model, provider }, usage.promptTokens);
-    p.metrics.tokens.inc({ kind: "completion", model, provider }, usage.completionTokens);
-    p.metrics.costUsd.inc({ tenant: tenant.id, provider }, costUsd);
-    if (decision) p.metrics.routeDecisions.inc({ provider, zone: decision.zone ?? "none", reason: decision.reason });
-    try {
-      await p.tenants.ledger.record({
-        tenant: tenant.id,
-        model,
-        provider,
-        zone: decision?.zone ?? "cache",
-        ...usage,
-        costUsd,
-        cached,
-        at: Date.now(),
-      });
-    } catch (e) {
-      app.log.warn(`ledger: ${(e as Error).message}`);
+  /**
+   * The most a request can cost on any provider serving its model: byte-level tokenisers give
+   * at most one prompt token per body byte (plus a few per chat turn for the template).
+   */
+  const maxCostUsd = (model: string, promptTokens: number, completionTokens: number): number => {
+    let most = 0;
+    for (const provider of p.router.providers) {
+      if (!provider.models.includes(model)) continue;
+      const { inputPerMTok, outputPerMTok } = provider.price;
+      most = Math.max(most, (promptTokens * inputPerMTok + completionTokens * outputPerMTok) / 1e6);
     }
-  }
+    return most;
+  };
+  const generationCost = (body: GenerationRequest, bytes: number) =>
+    maxCostUsd(
+      body.model,
+      bytes + ("messages" in body ? 8 * body.messages.length : 0),
+      maxTokensOf(body) ?? unboundedCompletionTokens,
+    );
 
-  function observe(
-    endpoint: string,
-    model: string,
-    status: number,
-    decision: RouteDecision | undefined,
-    cache: string,
-    t0: number,
-  ) {
-    p.metrics.requests.inc({
-      endpoint,
-      model,
-      status: String(status),
-      provider: decision?.provider ?? (cache === "hit" ? "cache" : "none"),
-      zone: decision?.zone ?? "none",
-      cache,
-    });
-    p.metrics.duration.observe({ endpoint, cache }, (performance.now() - t0) / 1000);
-  }
+  const routeOptions = (ctx: RequestContext<unknown>, req: FastifyRequest): RouteOptions => ({
+    sensitive: ctx.classification.sensitive,
+    reason: ctx.classification.reason,
+    requestId: req.id,
+    endpoint: req.url,
+    signal: ctx.signal,
+  });
 
-  async function generation(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const t0 = performance.now();
-    const tenant = p.tenants.authenticate(req.headers.authorization);
-    const body =
-      endpoint === "chat" ? parseBody(chatCompletionRequestSchema, req.body) : parseBody(completionRequestSchema, req.body);
-    const maxTokens = "messages" in body ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens;
-    const classification = classifyRequest(body, { endpoint: req.url });
-    await p.tenants.checkRate(tenant, estimateTokens(body, maxTokens));
-    await p.tenants.checkBudget(tenant);
-
-    const cacheable =
-      p.config.cache.enabled &&
-      isCacheable(req.body, {
-        sensitive: classification.sensitive,
-        force: cacheForcedByHeader(req.headers["x-aigc-cache"]),
-        endpoint,
-      });
-    const key = cacheable ? cacheKey({ tenant: tenant.id, model: body.model, endpoint, request: req.body }) : undefined;
+  async function generation(
+    endpoint: Endpoint,
+    ctx: RequestContext<GenerationRequest>,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<unknown> {
+    const { body, cacheKey: key, served } = ctx;
     const stream = body.stream === true;
     const includeUsage = body.stream_options?.include_usage === true;
-    void reply.header("x-request-id", req.id);
 
     const hit = key ? await p.cache.get(key) : undefined;
     if (hit) {
+      Object.assign(served, { cache: "hit", ...usageOf((hit.body as ChatCompletion | Completion).usage) });
       void reply.header("x-aigc-cache", "hit").header("x-aigc-route", "provider=cache; zone=none; reason=cache-hit");
       const whole = hit.body as ChatCompletion | Completion;
-      await record(tenant, body.model, undefined, usageOf(whole.usage), true);
-      if (!stream) {
-        observe(endpoint, body.model, 200, undefined, "hit", t0);
-        return reply.send(whole);
-      }
-      const chunks = hit.chunks ?? chunksOfWhole(endpoint, whole);
-      writeSse(reply, includeUsage ? chunks : chunks.filter((c) => !isUsageOnly(c)));
-      observe(endpoint, body.model, 200, undefined, "hit", t0);
-      return;
+      if (!stream) return whole;
+      const sse = startSse(p, req, reply);
+      for (const chunk of hit.chunks ?? chunksOfWhole(endpoint, whole)) if (includeUsage || !isUsageOnly(chunk)) sse.send(chunk);
+      return sse.end();
     }
-    const cacheHeader = key ? "miss" : "bypass";
-    const signal = clientSignal(req, reply);
-    const routeOptions = {
-      sensitive: classification.sensitive,
-      reason: classification.reason,
-      requestId: req.id,
-      endpoint: req.url,
-      signal,
-    };
+    served.cache = key ? "miss" : "bypass";
+    void reply.header("x-aigc-cache", served.cache);
+    const options = routeOptions(ctx, req);
 
     if (!stream) {
-      const routed = "messages" in body ? await p.router.chat(body, routeOptions) : await p.router.completion(body, routeOptions);
-      void reply.header("x-aigc-cache", cacheHeader).header("x-aigc-route", formatRouteHeader(routed.decision));
-      await record(tenant, body.model, routed.decision, usageOf(routed.result.usage), false);
+      const routed = "messages" in body ? await p.router.chat(body, options) : await p.router.completion(body, options);
+      Object.assign(served, { decision: routed.decision, ...usageOf(routed.result.usage) });
+      void reply.header("x-aigc-route", formatRouteHeader(routed.decision));
       if (key) await p.cache.set(key, { body: routed.result, createdAt: Date.now() }, p.config.cache.ttlSeconds);
-      observe(endpoint, body.model, 200, routed.decision, cacheHeader, t0);
-      return reply.send(routed.result);
+      return routed.result;
     }
 
     // Streamed: ask the provider for usage always (for the ledger); pass it on only if asked.
     const upstreamBody = { ...body, stream_options: { include_usage: true } };
     const routed =
       "messages" in upstreamBody
-        ? await p.router.chatStream(upstreamBody, routeOptions)
-        : await p.router.completionStream(upstreamBody, routeOptions);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      ...sseHeaders,
-      "x-request-id": req.id,
-      "x-aigc-cache": cacheHeader,
-      "x-aigc-route": formatRouteHeader(routed.decision),
-    });
+        ? await p.router.chatStream(upstreamBody, options)
+        : await p.router.completionStream(upstreamBody, options);
+    served.decision = routed.decision;
+    const sse = startSse(p, req, reply, routed.decision);
     const payloads: string[] = [];
-    let usage: CompletionUsage | null | undefined;
     let failed = false;
     try {
       for await (const chunk of routed.stream) {
         const payload = JSON.stringify(chunk);
         payloads.push(payload);
-        if (chunk.usage) usage = chunk.usage;
+        if (chunk.usage) Object.assign(served, usageOf(chunk.usage));
         if (chunk.choices.length === 0 && !includeUsage) continue;
-        raw.write(`data: ${payload}\n\n`);
+        sse.send(payload);
       }
     } catch (e) {
       // Mid-stream failure: OpenAI's convention is an error event, then the stream ends.
       failed = true;
-      if (!raw.destroyed) raw.write(`data: ${JSON.stringify(errorBody(toHttpError(e)))}\n\n`);
+      sse.fail(e);
     }
-    if (!raw.destroyed) raw.end("data: [DONE]\n\n");
-    await record(tenant, body.model, routed.decision, usageOf(usage), false);
     // Only whole, successful streams are cached (never a stream the client cut short).
-    if (key && !failed && !signal.aborted) {
+    if (key && !failed && !ctx.signal.aborted) {
       const whole = wholeOfChunks(endpoint, payloads);
       if (whole)
         await p.cache.set(
@@ -249,55 +202,67 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
           p.config.cache.ttlSeconds,
         );
     }
-    observe(endpoint, body.model, failed ? 502 : 200, routed.decision, cacheHeader, t0);
+    return sse.end();
   }
 
-  app.post("/v1/chat/completions", (req, reply) => generation("chat", req, reply));
-  app.post("/v1/completions", (req, reply) => generation("completions", req, reply));
-
-  app.post("/v1/embeddings", async (req, reply) => {
-    const t0 = performance.now();
-    const tenant = p.tenants.authenticate(req.headers.authorization);
-    const body = parseBody(embeddingsRequestSchema, req.body);
-    const classification = classifyRequest(body, { endpoint: req.url });
-    await p.tenants.checkRate(tenant, estimateTokens(body, 0));
-    await p.tenants.checkBudget(tenant);
-    const cacheable =
-      p.config.cache.enabled && isCacheable(req.body, { sensitive: classification.sensitive, endpoint: "embeddings" });
-    const key = cacheable
-      ? cacheKey({ tenant: tenant.id, model: body.model, endpoint: "embeddings", request: req.body })
-      : undefined;
-    void reply.header("x-request-id", req.id);
-    const hit = key ? await p.cache.get(key) : undefined;
-    if (hit) {
-      void reply.header("x-aigc-cache", "hit").header("x-aigc-route", "provider=cache; zone=none; reason=cache-hit");
-      observe("embeddings", body.model, 200, undefined, "hit", t0);
-      return reply.send(hit.body);
-    }
-    const routed = await p.router.embeddings(body, {
-      sensitive: classification.sensitive,
-      reason: classification.reason,
-      requestId: req.id,
-      endpoint: req.url,
-      signal: clientSignal(req, reply),
-    });
-    const cacheHeader = key ? "miss" : "bypass";
-    void reply.header("x-aigc-cache", cacheHeader).header("x-aigc-route", formatRouteHeader(routed.decision));
-    await record(
-      tenant,
-      body.model,
-      routed.decision,
-      { promptTokens: routed.result.usage.prompt_tokens, completionTokens: 0 },
-      false,
-    );
-    if (key) await p.cache.set(key, { body: routed.result, createdAt: Date.now() }, p.config.cache.ttlSeconds);
-    observe("embeddings", body.model, 200, routed.decision, cacheHeader, t0);
-    return reply.send(routed.result);
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/chat/completions",
+    body: chatCompletionRequestSchema,
+    policy: { name: "chat", access: "tenant", classify: "scan", cache: "chat", tokens: rateTokens, maxCostUsd: generationCost },
+    handler: (ctx, req, reply) => generation("chat", ctx, req, reply),
+  });
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/completions",
+    body: completionRequestSchema,
+    policy: {
+      name: "completions",
+      access: "tenant",
+      classify: "scan",
+      cache: "completions",
+      tokens: rateTokens,
+      maxCostUsd: generationCost,
+    },
+    handler: (ctx, req, reply) => generation("completions", ctx, req, reply),
   });
 
-  app.get("/v1/models", async (req) => {
-    p.tenants.authenticate(req.headers.authorization);
-    return p.router.listModels();
+  defineRoute(app, {
+    method: "POST",
+    url: "/v1/embeddings",
+    body: embeddingsRequestSchema,
+    policy: {
+      name: "embeddings",
+      access: "tenant",
+      classify: "scan",
+      cache: "embeddings",
+      maxCostUsd: (body, bytes) => maxCostUsd(body.model, bytes, 0),
+    },
+    handler: async (ctx, req, reply) => {
+      const { body, cacheKey: key, served } = ctx;
+      const hit = key ? await p.cache.get(key) : undefined;
+      if (hit) {
+        served.cache = "hit";
+        void reply.header("x-aigc-cache", "hit").header("x-aigc-route", "provider=cache; zone=none; reason=cache-hit");
+        return hit.body;
+      }
+      const routed = await p.router.embeddings(body, routeOptions(ctx, req));
+      Object.assign(served, {
+        cache: key ? "miss" : "bypass",
+        decision: routed.decision,
+        promptTokens: routed.result.usage.prompt_tokens,
+      });
+      void reply.header("x-aigc-cache", served.cache ?? "bypass").header("x-aigc-route", formatRouteHeader(routed.decision));
+      if (key) await p.cache.set(key, { body: routed.result, createdAt: Date.now() }, p.config.cache.ttlSeconds);
+      return routed.result;
+    },
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/v1/models",
+    policy: { name: "models", access: "tenant", classify: "none" },
+    handler: async () => p.router.listModels(),
   });
 }
 
@@ -305,12 +270,3 @@ const isUsageOnly = (payload: string): boolean => {
   const chunk = JSON.parse(payload) as { choices?: unknown[] };
   return Array.isArray(chunk.choices) && chunk.choices.length === 0;
 };
-
-function writeSse(reply: FastifyReply, payloads: readonly string[]): void {
-  reply.hijack();
-  const raw = reply.raw;
-  const headers: Record<string, string> = { ...sseHeaders };
-  for (const [k, v] of Object.entries(reply.getHeaders())) if (typeof v === "string") headers[k] = v;
-  raw.writeHead(200, headers);
-  raw.end(`${payloads.map((x) => `data: ${x}\n\n`).join("")}data: [DONE]\n\n`);
-}

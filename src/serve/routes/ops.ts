@@ -1,6 +1,9 @@
-// Operations routes: the home page (models and app pages), /health and /metrics (Prometheus).
+// Operations routes: the home page (models and app pages) and /health, public; /metrics
+// (Prometheus: every tenant's spend) for admins.
 
 import type { FastifyInstance } from "fastify";
+import type { Gate } from "../gate.js";
+import { defineRoute } from "../pipeline.js";
 import type { Platform } from "../platform.js";
 
 /** An app page linked from the home page. */
@@ -10,12 +13,30 @@ export interface AppPage {
   description: string;
 }
 
+/**
+ * GET /api-fetch.js, included by every page: `window.aigcFetch` is fetch with the API key the
+ * user gave (kept in localStorage); on a 401 it asks for one once and retries.
+ */
+export const apiFetchScript = `const storageKey = "aigc-api-key";
+window.aigcFetch = async (url, init = {}) => {
+  const send = (key) => fetch(url, key ? { ...init, headers: { ...(init.headers || {}), authorization: "Bearer " + key } } : init);
+  let key = localStorage.getItem(storageKey);
+  const res = await send(key);
+  if (res.status !== 401) return res;
+  key = window.prompt("This server needs an API key (an admin makes one with: aigc keys create --tenant <id>)");
+  if (!key) return res;
+  localStorage.setItem(storageKey, key.trim());
+  return send(key.trim());
+};
+`;
+
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
-function homePage(p: Platform, pages: readonly AppPage[]): string {
-  const models = p.router.listModels().data;
-  const zoneOf = (id: string) => p.router.providers.filter((x) => x.models.includes(id)).map((x) => `${x.name} (${x.zone})`);
+function homePage(gate: Gate, p: Platform | undefined, pages: readonly AppPage[]): string {
+  const models = p?.router.listModels().data ?? [];
+  const zoneOf = (id: string) =>
+    (p?.router.providers ?? []).filter((x) => x.models.includes(id)).map((x) => `${x.name} (${x.zone})`);
   const rows = models
     .map((m) => `<tr><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(zoneOf(m.id).join(", "))}</td></tr>`)
     .join("");
@@ -37,22 +58,47 @@ table{border-collapse:collapse}td,th{padding:.25rem .75rem;border-bottom:1px sol
 <h2>API</h2>
 <ul>
 <li><code>POST /v1/chat/completions</code>, <code>POST /v1/completions</code> (whole or <code>"stream": true</code>), <code>POST /v1/embeddings</code>, <a href="/v1/models"><code>GET /v1/models</code></a></li>
-<li><a href="/health"><code>GET /health</code></a>, <a href="/metrics"><code>GET /metrics</code></a> (Prometheus)</li>
+<li><a href="/health"><code>GET /health</code></a>, <a href="/metrics"><code>GET /metrics</code></a> (Prometheus${gate.tenants.authEnabled ? "; needs an admin key" : ""})</li>
 </ul>
-<pre><code>curl -s localhost:${p.config.server.port}/v1/chat/completions -H 'content-type: application/json' \\
-  -d '{"model":"${escapeHtml(p.config.models.default)}","messages":[{"role":"user","content":"Tell me a fortune"}],"temperature":0}'</code></pre>
+<pre><code>curl -s localhost:${gate.config.server.port}/v1/chat/completions -H 'content-type: application/json' \\${gate.tenants.authEnabled ? "\n  -H 'authorization: Bearer $AIGC_API_KEY' \\" : ""}
+  -d '{"model":"${escapeHtml(gate.config.models.default)}","messages":[{"role":"user","content":"Tell me a fortune"}],"temperature":0}'</code></pre>
 </body></html>`;
 }
 
-export async function opsRoutes(app: FastifyInstance, opts: { platform: Platform; pages: readonly AppPage[] }): Promise<void> {
-  const p = opts.platform;
-  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(homePage(p, opts.pages)));
-  app.get("/health", async () => ({
-    status: "ok",
-    models: p.router.listModels().data.map((m) => m.id),
-    circuits: p.router.circuits(),
-    local: p.local?.load() ?? null,
-    cache: p.cache.stats(),
-  }));
-  app.get("/metrics", async (_req, reply) => reply.type(p.metrics.registry.contentType).send(await p.metrics.registry.metrics()));
+export async function opsRoutes(
+  app: FastifyInstance,
+  opts: { gate: Gate; platform: Platform | undefined; pages: readonly AppPage[] },
+): Promise<void> {
+  const { gate, platform: p, pages } = opts;
+  defineRoute(app, {
+    method: "GET",
+    url: "/",
+    policy: { name: "home", access: "public", classify: "none" },
+    handler: (_ctx, _req, reply) => reply.type("text/html; charset=utf-8").send(homePage(gate, p, pages)),
+  });
+  defineRoute(app, {
+    method: "GET",
+    url: "/api-fetch.js",
+    policy: { name: "page-files", access: "public", classify: "none" },
+    handler: (_ctx, _req, reply) => reply.type("text/javascript; charset=utf-8").send(apiFetchScript),
+  });
+  defineRoute(app, {
+    method: "GET",
+    url: "/health",
+    policy: { name: "health", access: "public", classify: "none" },
+    handler: async () => ({
+      status: "ok",
+      models: p?.router.listModels().data.map((m) => m.id) ?? [],
+      circuits: p?.router.circuits() ?? {},
+      local: p?.local?.load() ?? null,
+      cache: gate.cache.stats(),
+    }),
+  });
+  defineRoute(app, {
+    method: "GET",
+    url: "/metrics",
+    policy: { name: "metrics", access: "admin", classify: "none" },
+    handler: async (_ctx, _req, reply) =>
+      reply.type(gate.metrics.registry.contentType).send(await gate.metrics.registry.metrics()),
+  });
 }

@@ -39,6 +39,10 @@ export const tenantsConfigSchema = z
     /** false (the embedded default): every request is served as the anonymous tenant unless it carries a known key. */
     auth: z.boolean().default(false),
     tenants: z.array(tenantConfigSchema).default([]),
+    /** SHA-256 hex of each admin key: with auth on, admin routes (/metrics) need one of these. */
+    adminKeyHashes: z
+      .array(z.string().regex(/^[0-9a-f]{64}$/, "a key hash is 64 lowercase hex characters (SHA-256 of the key)"))
+      .default([]),
     /** Limits of the anonymous tenant (used when auth is off). */
     anonymous: z
       .strictObject({ rateLimit: rateLimitSchema.optional(), budgetUsd: z.number().nonnegative().optional() })
@@ -62,6 +66,8 @@ export const tenantsConfigSchema = z
         ctx.addIssue({ code: "custom", message: `tenant id "${tenant.id}" is used twice; ids must be unique` });
       ids.add(tenant.id);
       for (const hash of tenant.keyHashes) {
+        if (config.adminKeyHashes.includes(hash))
+          ctx.addIssue({ code: "custom", message: `tenant "${tenant.id}" uses an admin key; give admins keys of their own` });
         const owner = hashes.get(hash);
         if (owner !== undefined)
           ctx.addIssue({

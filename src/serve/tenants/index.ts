@@ -17,7 +17,16 @@ export {
   tenantConfigSchema,
   tenantsConfigSchema,
 } from "./config.js";
-export { type Ledger, type LedgerEntry, type LedgerRow, ledgerEntrySchema, MemoryLedger } from "./ledger.js";
+export {
+  type BudgetHold,
+  holdTtlMs,
+  type Ledger,
+  type LedgerEntry,
+  type LedgerRow,
+  ledgerEntrySchema,
+  MemoryLedger,
+  type Reservation,
+} from "./ledger.js";
 export { makeTenants } from "./makeTenants.js";
 export {
   MemoryRateLimiter,

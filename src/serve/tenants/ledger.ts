@@ -19,6 +19,10 @@ export const ledgerEntrySchema = z.object({
   cached: z.boolean(),
   /** Epoch milliseconds. */
   at: z.number(),
+  /** The route it came in on (its pattern, e.g. `/v1/chat/completions`), and its HTTP status. */
+  endpoint: z.string().optional(),
+  status: z.number().int().optional(),
+  requestId: z.string().optional(),
 });
 
 export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;
@@ -26,9 +30,34 @@ export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;
 /** A recorded entry; `id` makes a retried write count once. */
 export type LedgerRow = LedgerEntry & { id: string };
 
+/** Money set aside for a request in flight, so concurrent requests cannot together overrun a budget. */
+export interface BudgetHold {
+  readonly id: string;
+  readonly tenant: string;
+  readonly amountUsd: number;
+}
+
+/** What `reserve` found: the hold when granted, and the spend and holds it was checked against. */
+export interface Reservation {
+  readonly hold: BudgetHold | undefined;
+  readonly spentUsd: number;
+  readonly heldUsd: number;
+}
+
 export interface Ledger {
-  /** Records the entry and adds its cost to the tenant's spend. Throws TypeError on an invalid entry only. */
-  record(entry: LedgerEntry): Promise<void>;
+  /**
+   * Records the entry and adds its cost to the tenant's spend; releases `hold` in the same step.
+   * Throws TypeError on an invalid entry only.
+   */
+  record(entry: LedgerEntry, hold?: BudgetHold): Promise<void>;
+  /**
+   * Sets `amountUsd` aside for the tenant if its spend is below `budgetUsd` and spend + holds +
+   * amount stays within it, in one atomic step (two concurrent requests cannot both take the
+   * last dollar). A hold lives until `record` releases it, or for `holdTtlMs` (a crashed replica).
+   */
+  reserve(tenant: string, amountUsd: number, budgetUsd: number): Promise<Reservation>;
+  /** Gives a hold back without recording a row. */
+  release(hold: BudgetHold): Promise<void>;
   /** The tenant's total spend in USD. */
   spent(tenant: string): Promise<number>;
   /** The latest rows, newest first, of one tenant or of all (default limit 100). */
@@ -38,6 +67,46 @@ export interface Ledger {
 }
 
 export const defaultEntriesLimit = 100;
+
+/** How long a hold outlives a replica that died before recording its row. */
+export const holdTtlMs = 10 * 60_000;
+
+/** Whether a hold of `amount` fits: spend below the budget and spend + holds + amount within it. */
+export const holdFits = (spent: number, held: number, amount: number, budget: number): boolean =>
+  spent < budget && spent + held + amount <= budget;
+
+/** Holds kept in this process (the in-memory ledger, and the Redis ledger while Redis is down). */
+export class LocalHolds {
+  readonly #byTenant = new Map<string, Map<string, number>>();
+
+  held(tenant: string): number {
+    let sum = 0;
+    for (const amount of this.#byTenant.get(tenant)?.values() ?? []) sum += amount;
+    return sum;
+  }
+
+  /** Checks and takes a hold in one synchronous step (atomic within the process). */
+  take(tenant: string, amountUsd: number, budgetUsd: number, spentUsd: number): Reservation {
+    const heldUsd = this.held(tenant);
+    if (!holdFits(spentUsd, heldUsd, amountUsd, budgetUsd)) return { hold: undefined, spentUsd, heldUsd };
+    const hold = { id: randomUUID(), tenant, amountUsd };
+    let holds = this.#byTenant.get(tenant);
+    if (!holds) {
+      holds = new Map();
+      this.#byTenant.set(tenant, holds);
+    }
+    holds.set(hold.id, amountUsd);
+    return { hold, spentUsd, heldUsd };
+  }
+
+  /** True if this process held it. */
+  drop(hold: BudgetHold): boolean {
+    const holds = this.#byTenant.get(hold.tenant);
+    if (!holds?.delete(hold.id)) return false;
+    if (holds.size === 0) this.#byTenant.delete(hold.tenant);
+    return true;
+  }
+}
 
 /** Validates an entry and gives it an id; the one place both ledgers turn input into a row. */
 export function toLedgerRow(entry: LedgerEntry): LedgerRow {
@@ -51,14 +120,25 @@ export class MemoryLedger implements Ledger {
   readonly #rows = new RowLog();
   readonly #rowsByTenant = new Map<string, RowLog>();
   readonly #maxRowsKept: number;
+  readonly #holds = new LocalHolds();
 
   /** `maxRowsKept`: rows kept per tenant and overall (spend totals are kept whole). */
   constructor(maxRowsKept: number) {
     this.#maxRowsKept = maxRowsKept;
   }
 
-  async record(entry: LedgerEntry): Promise<void> {
-    this.add(toLedgerRow(entry));
+  async record(entry: LedgerEntry, hold?: BudgetHold): Promise<void> {
+    const row = toLedgerRow(entry);
+    if (hold) this.#holds.drop(hold);
+    this.add(row);
+  }
+
+  async reserve(tenant: string, amountUsd: number, budgetUsd: number): Promise<Reservation> {
+    return this.#holds.take(tenant, amountUsd, budgetUsd, this.#spend.get(tenant) ?? 0);
+  }
+
+  async release(hold: BudgetHold): Promise<void> {
+    this.#holds.drop(hold);
   }
 
   /** Adds an already validated row (the Redis ledger keeps its unsent rows here). */

@@ -7,15 +7,32 @@
 // back. Meanwhile `spent` answers the last total read from Redis plus the queued rows, so
 // budgets keep holding approximately (other replicas' spend in that time is not seen).
 
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ServeLogger } from "../cache/index.js";
-import { defaultEntriesLimit, type Ledger, type LedgerEntry, type LedgerRow, ledgerEntrySchema, toLedgerRow } from "./ledger.js";
+import {
+  type BudgetHold,
+  defaultEntriesLimit,
+  holdTtlMs,
+  type Ledger,
+  type LedgerEntry,
+  type LedgerRow,
+  LocalHolds,
+  ledgerEntrySchema,
+  type Reservation,
+  toLedgerRow,
+} from "./ledger.js";
 import { LuaScript } from "./rateLimiter.js";
 
-// KEYS: dedupe, spend, tenant rows, all rows. ARGV: cost, row JSON, rows kept, dedupe TTL s.
+// KEYS: dedupe, spend, tenant rows, all rows, hold amounts, hold expiries.
+// ARGV: cost, row JSON, rows kept, dedupe TTL s, hold id ("" for none).
 // Returns the tenant's spend after the row, as a string.
 const recordRowLua = `
+if ARGV[5] ~= '' then
+  redis.call('HDEL', KEYS[5], ARGV[5])
+  redis.call('ZREM', KEYS[6], ARGV[5])
+end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then
   local total = redis.call('INCRBYFLOAT', KEYS[2], ARGV[1])
   redis.call('LPUSH', KEYS[3], ARGV[2])
@@ -25,6 +42,33 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then
   return total
 end
 return redis.call('GET', KEYS[2]) or '0'
+`;
+
+// KEYS: spend, hold amounts (hash id -> USD), hold expiries (zset id -> epoch ms).
+// ARGV: hold id, amount, budget, now ms, hold TTL ms. Expired holds (a replica died) are
+// dropped first. Returns { granted 0/1, spend, held } as strings.
+const reserveLua = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+for _, id in ipairs(expired) do redis.call('HDEL', KEYS[2], id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do held = held + tonumber(v) end
+local amount = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+if spent >= budget or spent + held + amount > budget then
+  return {0, tostring(spent), tostring(held)}
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[1])
+return {1, tostring(spent), tostring(held)}
+`;
+
+// KEYS: hold amounts, hold expiries. ARGV: hold id.
+const releaseLua = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
 `;
 
 /** How long a row id is remembered: a row retried later than this would count twice. */
@@ -46,8 +90,13 @@ export class RedisLedger implements Ledger {
   readonly #redis: Redis;
   readonly #options: RedisLedgerOptions;
   readonly #script: LuaScript;
+  readonly #reserveScript: LuaScript;
+  readonly #releaseScript: LuaScript;
   readonly #lastKnownSpend = new Map<string, number>();
-  #pending: LedgerRow[] = [];
+  /** Holds taken while Redis was unreachable (checked against the last known spend). */
+  readonly #localHolds = new LocalHolds();
+  /** Rows waiting for Redis, each with the Redis hold it releases when written. */
+  #pending: (LedgerRow & { holdId?: string })[] = [];
   #flushing: Promise<void> | undefined;
   #errors = 0;
 
@@ -55,11 +104,15 @@ export class RedisLedger implements Ledger {
     this.#redis = redis;
     this.#options = options;
     this.#script = new LuaScript(redis, recordRowLua);
+    this.#reserveScript = new LuaScript(redis, reserveLua);
+    this.#releaseScript = new LuaScript(redis, releaseLua);
     redis.on("ready", () => void this.flush());
   }
 
-  async record(entry: LedgerEntry): Promise<void> {
-    const row = toLedgerRow(entry);
+  async record(entry: LedgerEntry, hold?: BudgetHold): Promise<void> {
+    const row: LedgerRow & { holdId?: string } = toLedgerRow(entry);
+    // A hold taken in Redis is released by the row's own script; a local one right here.
+    if (hold && !this.#localHolds.drop(hold)) row.holdId = hold.id;
     await this.flush();
     // Rows still queued: Redis is down; queue behind them to keep the order.
     if (this.#pending.length > 0) return this.#queue(row);
@@ -93,14 +146,22 @@ export class RedisLedger implements Ledger {
     this.#options.logger.info("cost ledger: rows queued while Redis was down are written");
   }
 
-  async #write(row: LedgerRow): Promise<void> {
+  async #write(pending: LedgerRow & { holdId?: string }): Promise<void> {
+    const { holdId, ...row } = pending;
     const p = this.#options.prefix;
-    const keys = [`${p}ledger-id:${row.id}`, `${p}spend:${row.tenant}`, `${p}ledger:${row.tenant}`, `${p}ledger`];
+    const keys = [
+      `${p}ledger-id:${row.id}`,
+      `${p}spend:${row.tenant}`,
+      `${p}ledger:${row.tenant}`,
+      `${p}ledger`,
+      ...this.#holdKeys(row.tenant),
+    ];
     const total = await this.#script.run(keys, [
       String(row.costUsd),
       JSON.stringify(row),
       this.#options.maxRowsKept,
       dedupeTtlSeconds,
+      holdId ?? "",
     ]);
     this.#lastKnownSpend.set(row.tenant, Number(total));
   }
@@ -115,8 +176,49 @@ export class RedisLedger implements Ledger {
     }
   }
 
+  #holdKeys(tenant: string): [string, string] {
+    const p = this.#options.prefix;
+    return [`${p}holds:${tenant}`, `${p}hold-expiry:${tenant}`];
+  }
+
+  async reserve(tenant: string, amountUsd: number, budgetUsd: number): Promise<Reservation> {
+    const id = randomUUID();
+    try {
+      const [granted, spent, held] = (await this.#reserveScript.run(
+        [`${this.#options.prefix}spend:${tenant}`, ...this.#holdKeys(tenant)],
+        [id, String(amountUsd), String(budgetUsd), Date.now(), holdTtlMs],
+      )) as [number, string, string];
+      const queued = this.#queuedSpend(tenant);
+      this.#lastKnownSpend.set(tenant, Number(spent));
+      // Rows queued here are not in Redis's total yet: a hold granted there may still not fit.
+      const spentUsd = Number(spent) + queued;
+      const heldUsd = Number(held) + this.#localHolds.held(tenant);
+      const hold = { id, tenant, amountUsd };
+      if (granted === 1 && (queued === 0 || spentUsd + heldUsd + amountUsd <= budgetUsd)) return { hold, spentUsd, heldUsd };
+      if (granted === 1) await this.release(hold);
+      return { hold: undefined, spentUsd, heldUsd };
+    } catch {
+      this.#errors++;
+      const spentUsd = (this.#lastKnownSpend.get(tenant) ?? 0) + this.#queuedSpend(tenant);
+      return this.#localHolds.take(tenant, amountUsd, budgetUsd, spentUsd);
+    }
+  }
+
+  async release(hold: BudgetHold): Promise<void> {
+    if (this.#localHolds.drop(hold)) return;
+    try {
+      await this.#releaseScript.run(this.#holdKeys(hold.tenant), [hold.id]);
+    } catch {
+      this.#errors++; // the hold expires by itself after holdTtlMs
+    }
+  }
+
+  #queuedSpend(tenant: string): number {
+    return this.#pending.reduce((sum, row) => (row.tenant === tenant ? sum + row.costUsd : sum), 0);
+  }
+
   async spent(tenant: string): Promise<number> {
-    const queued = this.#pending.reduce((sum, row) => (row.tenant === tenant ? sum + row.costUsd : sum), 0);
+    const queued = this.#queuedSpend(tenant);
     try {
       const total = Number((await this.#redis.get(`${this.#options.prefix}spend:${tenant}`)) ?? 0);
       this.#lastKnownSpend.set(tenant, total);
@@ -129,7 +231,10 @@ export class RedisLedger implements Ledger {
 
   async entries(tenant?: string, limit = defaultEntriesLimit): Promise<LedgerRow[]> {
     if (limit <= 0) return [];
-    const queued = this.#pending.filter((row) => tenant === undefined || row.tenant === tenant).reverse();
+    const queued = this.#pending
+      .filter((row) => tenant === undefined || row.tenant === tenant)
+      .map(({ holdId: _holdId, ...row }) => row)
+      .reverse();
     if (queued.length >= limit) return queued.slice(0, limit);
     const key = tenant === undefined ? `${this.#options.prefix}ledger` : `${this.#options.prefix}ledger:${tenant}`;
     let texts: string[];

@@ -5,7 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { HttpError } from "../errors.js";
 import { hashApiKey, parseBearer } from "./apiKeys.js";
 import { anonymousTenantId, type RateLimit, type TenantsConfig } from "./config.js";
-import type { Ledger } from "./ledger.js";
+import type { BudgetHold, Ledger } from "./ledger.js";
 import type { RateCounter, RateLimiter } from "./rateLimiter.js";
 
 /** A tenant as requests see it: no key material. */
@@ -48,6 +48,7 @@ export class Tenants {
   readonly anonymous: Tenant;
   readonly #authEnabled: boolean;
   readonly #keyOwners: KeyOwner[];
+  readonly #adminHashes: Buffer[];
   readonly #byId: Map<string, Tenant>;
   readonly #backends: TenantsBackends;
 
@@ -58,6 +59,7 @@ export class Tenants {
     this.anonymous = Object.freeze({ id: anonymousTenantId, name: "anonymous (auth off)", ...config.anonymous });
     this.#byId = new Map([[this.anonymous.id, this.anonymous]]);
     this.#keyOwners = [];
+    this.#adminHashes = config.adminKeyHashes.map((hash) => Buffer.from(hash, "hex"));
     for (const { keyHashes, ...rest } of config.tenants) {
       const tenant: Tenant = Object.freeze(rest);
       this.#byId.set(tenant.id, tenant);
@@ -98,6 +100,26 @@ export class Tenants {
     );
   }
 
+  /**
+   * Admin routes (/metrics: every tenant's spend). Auth off: open, like every route. Auth on:
+   * the bearer key must be one of `adminKeyHashes` (401 without a key, 403 for any other key).
+   */
+  authenticateAdmin(authorization: string | string[] | undefined): void {
+    if (!this.#authEnabled) return;
+    const key = parseBearer(authorization);
+    const hash = Buffer.from(hashApiKey(key), "hex");
+    let admin = false;
+    for (const h of this.#adminHashes) if (timingSafeEqual(h, hash)) admin = true;
+    if (admin) return;
+    throw new HttpError(
+      403,
+      "admin_key_required",
+      this.#adminHashes.length === 0
+        ? "this route needs an admin key and none is configured: add the hash of one to tenants.adminKeyHashes (aigc keys create --admin)"
+        : "this route needs an admin key; a tenant's key is not one",
+    );
+  }
+
   /** Compares against every stored hash without stopping early, in constant time per hash. */
   #ownerOf(key: string): Tenant | undefined {
     const hash = Buffer.from(hashApiKey(key), "hex");
@@ -134,16 +156,30 @@ export class Tenants {
     );
   }
 
-  /** Throws HttpError 402 `budget_exceeded` once the tenant's spend has reached its budget. */
-  async checkBudget(tenant: Tenant): Promise<void> {
-    if (tenant.budgetUsd === undefined) return;
-    const spent = await this.ledger.spent(tenant.id);
-    if (spent >= tenant.budgetUsd)
+  /**
+   * Sets the most this request can cost aside against the tenant's budget, atomically (see
+   * Ledger.reserve); undefined for a tenant without a budget. Throws HttpError 402
+   * `budget_exceeded` when the spend has reached the budget or the request could overrun it.
+   * Pass the hold to the ledger row that records the request, which releases it.
+   */
+  async reserveBudget(tenant: Tenant, maxCostUsd: number): Promise<BudgetHold | undefined> {
+    if (!(maxCostUsd >= 0 && Number.isFinite(maxCostUsd)))
+      throw new TypeError(`maxCostUsd must be a finite number >= 0, got ${maxCostUsd}`);
+    const budget = tenant.budgetUsd;
+    if (budget === undefined) return undefined;
+    const { hold, spentUsd, heldUsd } = await this.ledger.reserve(tenant.id, maxCostUsd, budget);
+    if (hold) return hold;
+    if (spentUsd >= budget)
       throw new HttpError(
         402,
         "budget_exceeded",
-        `budget of $${tenant.budgetUsd} reached for tenant "${tenant.id}" ($${spent.toFixed(4)} spent); ask an admin to raise budgetUsd`,
+        `budget of $${budget} reached for tenant "${tenant.id}" ($${spentUsd.toFixed(4)} spent); ask an admin to raise budgetUsd`,
       );
+    throw new HttpError(
+      402,
+      "budget_exceeded",
+      `this request could cost up to $${maxCostUsd.toFixed(4)} and tenant "${tenant.id}" has $${Math.max(0, budget - spentUsd - heldUsd).toFixed(4)} of its $${budget} budget left ($${heldUsd.toFixed(4)} held by requests in flight); lower max_tokens, retry later, or ask an admin to raise budgetUsd`,
+    );
   }
 
   /** Resolves true once the shared store (if any) is connected; false after `timeoutMs`. */
