@@ -52,6 +52,8 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     if (e.status >= 500) req.log.error(err);
     const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
     if (typeof retryAfter === "number") void reply.header("retry-after", String(Math.ceil(retryAfter)));
+    // Refused before its body arrived (size, auth): close, rather than read the rest to keep the socket.
+    if (!req.raw.complete) void reply.header("connection", "close");
     void reply.status(e.status).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
