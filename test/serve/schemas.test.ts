@@ -16,6 +16,7 @@ import {
   completionRequestSchema,
   embeddingsRequestSchema,
   type ModelList,
+  maxEmbeddingInputs,
   parseBody,
 } from "../../src/serve/openai/index.js";
 
@@ -197,6 +198,9 @@ describe("completion and embedding requests", () => {
       /'input\[0\]\[1\]': expected a number >= 0/,
     );
     assert.match(badRequest(embeddingsRequestSchema, { model: "e", input: [] }).message, /'input'/);
+    const many = Array.from({ length: maxEmbeddingInputs + 1 }, () => "x");
+    assert.match(badRequest(embeddingsRequestSchema, { model: "e", input: many }).message, /an array of 1 to 2048 strings.*got an array of 2049 items/);
+    assert.equal(parseBody(embeddingsRequestSchema, { model: "e", input: many.slice(1) }).input.length, maxEmbeddingInputs);
   });
 });
 

@@ -25,6 +25,7 @@ export {
   completionRequestSchema,
   type EmbeddingsRequest,
   embeddingsRequestSchema,
+  maxEmbeddingInputs,
   messageText,
   parseBody,
   type TextPart,

@@ -101,11 +101,17 @@ export const completionRequestSchema = z.object({
 
 const tokenIds = z.array(z.int().nonnegative()).min(1);
 
+/** Most inputs one embeddings request may carry (OpenAI's limit). */
+export const maxEmbeddingInputs = 2048;
+
 export const embeddingsRequestSchema = z.object({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)], {
-    error: "expected a string, an array of strings, or an array of token-id arrays",
-  }),
+  input: z.union(
+    [z.string(), z.array(z.string()).min(1).max(maxEmbeddingInputs), tokenIds, z.array(tokenIds).min(1).max(maxEmbeddingInputs)],
+    {
+      error: `expected a string, an array of 1 to ${maxEmbeddingInputs} strings, or an array of 1 to ${maxEmbeddingInputs} token-id arrays`,
+    },
+  ),
   encoding_format: opt(z.enum(["float", "base64"])),
   dimensions: opt(positiveInt()),
   user: opt(z.string()),
