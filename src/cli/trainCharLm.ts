@@ -48,7 +48,7 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(steps, s.trainStep.step, { loss: "-", evalLoss: "-", tps: "-" });
+  bar.start(steps, s.trainStep.stepCount, { loss: "-", evalLoss: "-", tps: "-" });
   await trainLoop({
     trainStep: s.trainStep,
     store: s.store,

@@ -194,7 +194,7 @@ export class ContinuousBatcher {
           await new Promise((r) => setTimeout(r, this.options.maxWaitMs));
         }
         await this.admit();
-        await this.step();
+        await this.decodeStep();
       }
     } finally {
       await this.session?.close();
@@ -259,7 +259,7 @@ export class ContinuousBatcher {
   }
 
   /** One feed for every live row, then one sampled token each. */
-  private async step(): Promise<void> {
+  private async decodeStep(): Promise<void> {
     const session = this.session;
     if (!session || this.running.length === 0) return;
     const batch = this.running;
@@ -282,9 +282,9 @@ export class ContinuousBatcher {
     const still: Request[] = [];
     batch.forEach((r, i) => {
       r.prefill = false;
-      let event: ReturnType<RowDecoder["step"]>;
+      let event: ReturnType<RowDecoder["sampleNext"]>;
       try {
-        event = r.decoder!.step(logits[i]);
+        event = r.decoder!.sampleNext(logits[i]);
       } catch (e) {
         r.out.fail(e);
         session.release(r.row);

@@ -164,7 +164,7 @@ interface RowEvent extends RowStep {
 
 /**
  * One sequence being decoded: its sampler stream, history, stop matcher and token limit.
- * `step` turns the logits after the sequence's last token into its next token and text.
+ * `sampleNext` turns the logits after the sequence's last token into its next token and text.
  * `generate` runs one per prompt; the continuous batcher runs one per request.
  */
 export class RowDecoder {
@@ -204,7 +204,7 @@ export class RowDecoder {
   }
 
   /** Sample the next token from `logits`, then update eos / stop / length state. */
-  step(logits: Float32Array): RowStep {
+  sampleNext(logits: Float32Array): RowStep {
     const { opts } = this;
     let token: number;
     try {
@@ -282,7 +282,7 @@ async function* decodeBatch(
       const stillActive: number[] = [];
       for (let i = 0; i < active.length; i++) {
         const row = active[i];
-        const event = rows[row].step(logits[i]);
+        const event = rows[row].sampleNext(logits[i]);
         if (event.finishReason === null) stillActive.push(row);
         yield { row, ...event };
       }

@@ -79,7 +79,7 @@ export class MoeLmModel implements BatchDecodeModel {
   async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
     return new MoeLmSession(
-      (sequences, tokens) => this.decoderFor(sequences, tokens),
+      (sequences, tokens) => this.decodingGraph(sequences, tokens),
       this.cfg,
       rows,
       this.domain,
@@ -91,8 +91,11 @@ export class MoeLmModel implements BatchDecodeModel {
     return this.tokenizer.decode(ids);
   }
 
-  /** The decoder for a call feeding `sequences` rows `tokens` tokens in all. */
-  private decoderFor(sequences: number, tokens: number): Promise<CompiledGraph> {
+  /**
+   * The compiled decoding graph for a call feeding `sequences` rows `tokens` tokens in all: dense
+   * dispatch from `denseFromRows` rows, gathered int8 experts for short INT8 calls, else the default.
+   */
+  private decodingGraph(sequences: number, tokens: number): Promise<CompiledGraph> {
     const { denseFromRows } = this.options;
     if (denseFromRows !== undefined && sequences >= denseFromRows) {
       this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
@@ -167,10 +170,11 @@ export class MoeLmModel implements BatchDecodeModel {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
       feeds[`past_value.${i}`] = { dtype: "float32", shape: [b, cfg.heads, 0, d], data: new Float32Array(0) };
     }
-    return (await (await this.scorerFor(b * t)).run(feeds)).logits.data as Float32Array;
+    return (await (await this.scoringGraph(b * t)).run(feeds)).logits.data as Float32Array;
   }
 
-  private scorerFor(tokens: number): Promise<CompiledGraph> {
+  /** The compiled full-sequence scoring graph for a call over `tokens` tokens in all. */
+  private scoringGraph(tokens: number): Promise<CompiledGraph> {
     if (this.usesGather(tokens)) {
       this.gatherScorer ??= compileMoeLm(this.cfg, this.store, { ...this.options, int8Moe: "gather" });
       return this.gatherScorer;

@@ -35,8 +35,8 @@ export class MoeLmSession implements BatchDecodeSession {
   private images: (Float32Array | undefined)[];
 
   constructor(
-    /** The decoder graph for a call feeding `sequences` rows `tokens` tokens in all. */
-    private readonly graphFor: (sequences: number, tokens: number) => Promise<CompiledGraph>,
+    /** The compiled decoding graph for a call feeding `sequences` rows `tokens` tokens in all. */
+    private readonly decodingGraph: (sequences: number, tokens: number) => Promise<CompiledGraph>,
     private readonly cfg: MoeLmConfig,
     private bRows: number,
     private readonly domain: number,
@@ -174,7 +174,7 @@ export class MoeLmSession implements BatchDecodeSession {
       [others, all, true],
     ] as const) {
       if (part.length === 0) continue;
-      const out = await this.step(
+      const out = await this.runDecodingGraph(
         batch,
         part.map((i) => rows[i]),
         part.map((i) => tokens[i]),
@@ -194,7 +194,7 @@ export class MoeLmSession implements BatchDecodeSession {
    * Rows without a cache may run packed in one graph row (see `packedPrefillPays`); the cache
    * they leave is the same either way.
    */
-  private async step(batch: readonly number[], rows: number[], tokens: number[][], withPast: boolean): Promise<Float32Array[]> {
+  private async runDecodingGraph(batch: readonly number[], rows: number[], tokens: number[][], withPast: boolean): Promise<Float32Array[]> {
     const { cfg } = this;
     const { heads } = cfg;
     const d = cfg.dim / heads;
@@ -241,7 +241,7 @@ export class MoeLmSession implements BatchDecodeSession {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.keys[i] : empty };
       feeds[`past_value.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.values[i] : empty };
     }
-    const out = await (await this.graphFor(packed ? rows.length : n, n * t)).run(feeds);
+    const out = await (await this.decodingGraph(packed ? rows.length : n, n * t)).run(feeds);
     const s = this.s;
     this.reserve(s + longest);
     // Row rows[i]'s new position j goes to column s + longest - length + j; the graph put it

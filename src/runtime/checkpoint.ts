@@ -30,7 +30,7 @@ export async function saveCheckpoint(
   const params: Record<string, SafeTensor> = {};
   for (const [name, v] of o.store.values) params[name] = f32(v.shape, v.data);
   const files: Record<string, ModelFile> = { "model.safetensors": { tensors: params, metadata: { format: "pt" } } };
-  const step = o.trainStep?.step ?? 0;
+  const step = o.trainStep?.stepCount ?? 0;
   if (o.trainStep) {
     const moments: Record<string, SafeTensor> = {};
     for (const [name, mv] of o.trainStep.moments) {

@@ -72,7 +72,7 @@ function buildUpdate(graph: Graph, loss: Tensor, params: Tensor[], cfg: AdamWCon
 
 export class TrainStep {
   /** Number of updates applied so far (AdamW's t). */
-  step = 0;
+  stepCount = 0;
   readonly moments = new Map<string, { m: Float32Array; v: Float32Array }>();
 
   private constructor(
@@ -112,7 +112,7 @@ export class TrainStep {
   }
 
   /** Continue from saved AdamW moments and step count (see loadCheckpoint). */
-  restore(moments: Map<string, { m: Float32Array; v: Float32Array }>, step: number): void {
+  restore(moments: Map<string, { m: Float32Array; v: Float32Array }>, stepCount: number): void {
     for (const name of this.paramNames) {
       const mv = moments.get(name);
       if (!mv) throw new Error(`restore: no optimizer state for parameter "${name}"`);
@@ -120,12 +120,12 @@ export class TrainStep {
         throw new Error(`restore: optimizer state for "${name}" has the wrong size`);
       this.moments.set(name, mv);
     }
-    this.step = step;
+    this.stepCount = stepCount;
   }
 
   /** One optimizer step on a batch at learning rate `lr`. */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<StepResult> {
-    const t = this.step + 1;
+    const t = this.stepCount + 1;
     const feeds: Record<string, HostTensor> = {
       ...batch,
       lr: scalarF32(lr),
@@ -147,7 +147,7 @@ export class TrainStep {
       this.store.set(name, p.shape, out[newName(name)].data as Float32Array);
       this.moments.set(name, { m: out[newM(name)].data as Float32Array, v: out[newV(name)].data as Float32Array });
     }
-    this.step = t;
+    this.stepCount = t;
     const extras: Record<string, HostTensor> = {};
     for (const k of this.extraNames) extras[k] = out[`extra.${k}`];
     return { loss, gradNorm: out.gradNorm.data[0] as number, extras };

@@ -68,13 +68,13 @@ async function train(
   const y = g.input("y", "int64", [n]); // [B]
   const loss = crossEntropy(build(new Scope(g), x), y); // logits [B, 2]
   const store = ParamStore.fromGraph(g, o.seed);
-  const step = await TrainStep.create(loss, store, { threads: o.threads, optimizer: { weightDecay: 0 } });
+  const trainStep = await TrainStep.create(loss, store, { threads: o.threads, optimizer: { weightDecay: 0 } });
   const batch = {
     x: { dtype: "float32" as const, shape: [n, f], data: xs },
     y: { dtype: "int64" as const, shape: [n], data: ys },
   };
   const { losses } = await trainLoop({
-    trainStep: step,
+    trainStep,
     store,
     steps: o.steps,
     schedule: constantSchedule(o.lr),

@@ -147,7 +147,7 @@ export async function trainLipSync(o: LipSyncTrainOptions): Promise<LipSyncTrain
   const target = g.input("targets", "int64", [p.batch]);
   const loss = crossEntropy(lipSyncLogits(new Scope(g).child("lipsync"), config, mel), target);
   const store = ParamStore.fromGraph(g, o.seed);
-  const step = await TrainStep.create(loss, store, { threads: o.threads, optimizer: { weightDecay: p.weightDecay } });
+  const trainStep = await TrainStep.create(loss, store, { threads: o.threads, optimizer: { weightDecay: p.weightDecay } });
   const schedule = cosineSchedule({ lr: p.lr, warmup: p.warmup, total: p.steps, minLr: p.lr / 20 });
 
   const rng = new Rng(o.seed + 1);
@@ -166,7 +166,7 @@ export async function trainLipSync(o: LipSyncTrainOptions): Promise<LipSyncTrain
       mel: { dtype: "float32", shape: [p.batch, config.context, config.melBands], data: melData },
       targets: { dtype: "int64", shape: [p.batch], data: targetData },
     };
-    const r = await step.run(batch, schedule(i));
+    const r = await trainStep.run(batch, schedule(i));
     losses.push(r.loss);
     o.onProgress?.({ step: i + 1, steps: p.steps, loss: r.loss });
   }

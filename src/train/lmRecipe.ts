@@ -168,17 +168,17 @@ export async function trainLm(o: TrainLmOptions): Promise<TrainLmResult> {
     vocab: cfg.vocab,
     trainTokens: corpus.train.reduce((a, s) => a + s.tokens.length, 0),
     unigram: corpus.unigram,
-    startStep: t.trainStep.step,
+    startStep: t.trainStep.stepCount,
   });
   const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.min(50, Math.floor(steps / 10)), total: steps });
   const tokensPerStep = preset.batch * preset.seqLen;
   const evalEvery = Math.max(1, Math.floor(steps / 5));
-  while (t.trainStep.step < Math.min(steps, o.stopAt ?? steps)) {
-    const step = t.trainStep.step;
+  while (t.trainStep.stepCount < Math.min(steps, o.stopAt ?? steps)) {
+    const step = t.trainStep.stepCount;
     const t0 = performance.now();
     const r = await t.trainStep.run(t.batchAt(corpus.train, o.seed, step, true), schedule(step));
     const stats = t.afterStep(r.extras);
-    const done = t.trainStep.step;
+    const done = t.trainStep.stepCount;
     let evalLoss: number | undefined;
     if (done % evalEvery === 0 || done === steps || done === o.stopAt) {
       evalLoss = (await t.evaluate(corpus.valid, o.seed + 1, 4)).loss;

@@ -45,14 +45,14 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       config: o.checkpoint.config,
       state: o.checkpoint.state?.(),
     });
-  while (o.trainStep.step < o.steps) {
-    const step = o.trainStep.step;
+  while (o.trainStep.stepCount < o.steps) {
+    const step = o.trainStep.stepCount;
     const lr = o.schedule(step);
     const t0 = performance.now();
     const r = await o.trainStep.run(o.batchAt(step), lr);
     const ms = performance.now() - t0;
     losses.push(r.loss);
-    const done = o.trainStep.step;
+    const done = o.trainStep.stepCount;
     let evalLoss: number | undefined;
     if (o.evaluate && o.evalEvery && (done % o.evalEvery === 0 || done === o.steps)) {
       evalLoss = await o.evaluate();

@@ -140,14 +140,14 @@ async function pretrainVision(
   const y = g.input("labels", "float32", [pretrainBatch, labelCount]);
   const logits = linear(new Scope(g).child("pretrain").child("image_classifier"), image.features, labelCount, { bias: true });
   store.initMissing(g, o.seed);
-  const step = await TrainStep.create(binaryCrossEntropyWithLogits(logits, y), store, { threads: o.threads });
+  const trainStep = await TrainStep.create(binaryCrossEntropyWithLogits(logits, y), store, { threads: o.threads });
   const schedule = cosineSchedule({ lr: 2e-3, warmup: 50, total: o.steps });
   let loss = Number.NaN;
   for (let s = 0; s < o.steps; s++) {
     const t0 = performance.now();
     const rng = Rng.forName(o.seed, `vision-batch:${s}`);
     const rows = Array.from({ length: pretrainBatch }, () => rng.int(cases.length));
-    const r = await step.run(
+    const r = await trainStep.run(
       {
         pixels: {
           dtype: "float32",

@@ -54,7 +54,7 @@ export async function measureOurStep(o: EngineBenchOptions): Promise<{ stepMs: n
   const g = new Graph();
   const { loss } = gptTrainGraph(g, cfg, o.batch);
   const store = ParamStore.fromGraph(g, 0);
-  const step = await TrainStep.create(loss, store, { threads: o.threads });
+  const trainStep = await TrainStep.create(loss, store, { threads: o.threads });
   const rng = new Rng(0);
   const tokens = () => BigInt64Array.from({ length: o.batch * o.seq }, () => BigInt(rng.int(o.vocab)));
   const batch = {
@@ -64,7 +64,7 @@ export async function measureOurStep(o: EngineBenchOptions): Promise<{ stepMs: n
   const times: number[] = [];
   for (let i = 0; i < o.warmup + o.steps; i++) {
     const t0 = performance.now();
-    await step.run(batch, 3e-4);
+    await trainStep.run(batch, 3e-4);
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
   return { stepMs: median(times), params: store.count(), times };

@@ -63,7 +63,7 @@ export class StreamingResampler {
   private bufferStart = 0;
   private received = 0;
   private produced = 0;
-  private readonly step: number;
+  private readonly inputPerOutput: number; // input samples per output sample
   private readonly cutoff: number;
   private readonly halfWidth: number;
   private readonly kernels = new Map<number, Float64Array>();
@@ -74,10 +74,10 @@ export class StreamingResampler {
   ) {
     if (!(inputRate > 0 && outputRate > 0))
       throw new Error(`StreamingResampler: rates must be positive, got ${inputRate} -> ${outputRate}`);
-    this.step = inputRate / outputRate;
+    this.inputPerOutput = inputRate / outputRate;
     // Low-pass at 95% of the lower Nyquist frequency, in cycles per input sample.
     this.cutoff = (0.95 * Math.min(inputRate, outputRate)) / (2 * inputRate);
-    this.halfWidth = Math.ceil(SINC_HALF_TAPS * Math.max(1, this.step));
+    this.halfWidth = Math.ceil(SINC_HALF_TAPS * Math.max(1, this.inputPerOutput));
   }
 
   /**
@@ -131,7 +131,7 @@ export class StreamingResampler {
   private drain(available = this.received, maxPosition = Number.POSITIVE_INFINITY): Float32Array {
     const out: number[] = [];
     for (;;) {
-      const position = this.produced * this.step;
+      const position = this.produced * this.inputPerOutput;
       if (position > maxPosition) break;
       const centre = Math.floor(position);
       if (centre + this.halfWidth >= available) break;
@@ -145,7 +145,7 @@ export class StreamingResampler {
       this.produced++;
     }
     // Keep only what future outputs can still reach.
-    const keepFrom = Math.max(0, Math.floor(this.produced * this.step) - this.halfWidth);
+    const keepFrom = Math.max(0, Math.floor(this.produced * this.inputPerOutput) - this.halfWidth);
     if (keepFrom > this.bufferStart) {
       this.buffer = this.buffer.slice(keepFrom - this.bufferStart);
       this.bufferStart = keepFrom;
