@@ -78,23 +78,23 @@ function progressBar(label: string, quiet: boolean) {
 
 export type TrainAlignCliOptions = Omit<TrainAlignOptions, "onStart" | "onProgress" | "data"> & { quiet?: boolean };
 
-export async function trainAlignWithProgress(o: TrainAlignCliOptions): Promise<AlignMetrics> {
-  const bar = progressBar(`aligner ${o.recipe}/${o.preset}`, o.quiet ?? false);
-  const steps = o.steps ?? alignPresets[o.preset].steps;
+export async function trainAlignWithProgress(options: TrainAlignCliOptions): Promise<AlignMetrics> {
+  const bar = progressBar(`aligner ${options.recipe}/${options.preset}`, options.quiet ?? false);
+  const steps = options.steps ?? alignPresets[options.preset].steps;
   try {
-    return (await trainAlign({ ...o, onStart: (info) => bar.onStart(info, steps), onProgress: bar.onProgress })).metrics;
+    return (await trainAlign({ ...options, onStart: (info) => bar.onStart(info, steps), onProgress: bar.onProgress })).metrics;
   } finally {
     bar.stop();
   }
 }
 
-export function formatRetrieval(m: RetrievalMetrics): string {
+export function formatRetrieval(metrics: RetrievalMetrics): string {
   const row = (name: string, r: RetrievalMetrics["i2t"]) =>
     `${name}  R@1 ${r.r1.toFixed(3)}  R@5 ${r.r5.toFixed(3)}  R@10 ${r.r10.toFixed(3)}`;
-  return `${row("image→text", m.i2t)}\n${row("text→image", m.t2i)}\n(${m.n} pairs; chance R@1 ${(1 / m.n).toFixed(4)})`;
+  return `${row("image→text", metrics.i2t)}\n${row("text→image", metrics.t2i)}\n(${metrics.n} pairs; chance R@1 ${(1 / metrics.n).toFixed(4)})`;
 }
 
-export function formatAlignComparison(c: AlignComparison): string {
+export function formatAlignComparison(comparison: AlignComparison): string {
   const header = ["recipe     ", "i2t R@1", "i2t R@5", "i2t R@10", "t2i R@1", "t2i R@5", "t2i R@10", "pre+align", "wall  "];
   const line = (name: string, m: AlignMetrics) => {
     const r = m.heldOut;
@@ -105,14 +105,14 @@ export function formatAlignComparison(c: AlignComparison): string {
     return `| ${cells.map((cell, i) => cell.padEnd(header[i].length)).join(" | ")} |`;
   };
   const gain = (g: number | null) => (g === null ? "n/a (direct R@1 = 0)" : `${g >= 0 ? "+" : ""}${(g * 100).toFixed(1)}%`);
-  const p = c.progressive;
+  const p = comparison.progressive;
   return [
     `held-out pairs ${p.heldOut.n} (seed ${p.heldOut.seed}); equal compute: ${p.compute.examplesPerTower} images and ${p.compute.examplesPerTower} reports through each tower (steps × batch ${p.compute.batch})`,
     `| ${header.join(" | ")} |`,
     `|${header.map((h) => "-".repeat(h.length + 2)).join("|")}|`,
-    line("progressive", c.progressive),
-    line("direct", c.direct),
-    `relative R@1 gain of progressive over direct: image→text ${gain(c.relativeR1Gain.i2t)}, text→image ${gain(c.relativeR1Gain.t2i)} (the course claims +17.3%)`,
+    line("progressive", comparison.progressive),
+    line("direct", comparison.direct),
+    `relative R@1 gain of progressive over direct: image→text ${gain(comparison.relativeR1Gain.i2t)}, text→image ${gain(comparison.relativeR1Gain.t2i)} (the course claims +17.3%)`,
   ].join("\n");
 }
 
@@ -167,28 +167,37 @@ export interface EvalRetrievalOptions {
   threads?: number;
 }
 
-export async function evalRetrieval(o: EvalRetrievalOptions): Promise<RetrievalMetrics & { model: string; source: string }> {
-  const model = o.model ?? SHIPPED_ALIGNER_DIR;
-  const aligner = await loadAligner(model, { threads: o.threads });
+export async function evalRetrieval(
+  options: EvalRetrievalOptions,
+): Promise<RetrievalMetrics & { model: string; source: string }> {
+  const model = options.model ?? SHIPPED_ALIGNER_DIR;
+  const aligner = await loadAligner(model, { threads: options.threads });
   let pairs: SlicePair[];
   let source: string;
-  if (o.data) {
-    pairs = await readPairsFolder(o.data);
-    source = o.data;
+  if (options.data) {
+    pairs = await readPairsFolder(options.data);
+    source = options.data;
   } else {
-    const seed = o.seed ?? DEFAULT_ALIGN_SEEDS.evalSeed;
-    const n = o.n ?? 500;
+    const seed = options.seed ?? DEFAULT_ALIGN_SEEDS.evalSeed;
+    const n = options.n ?? 500;
     pairs = synthChestSet(seed, n).map(casePair);
     source = `synthChestSet(seed ${seed}, n ${n})`;
   }
   return { ...(await evaluateRetrieval(aligner, pairs)), model, source };
 }
 
-export async function embedOne(o: { model: string; image?: string; text?: string; threads?: number }) {
-  if ((o.image === undefined) === (o.text === undefined)) throw new Error("give exactly one of --image FILE or --text STR");
-  const aligner = await loadAligner(o.model, { threads: o.threads });
-  const embedding = o.image ? await aligner.embedSlices([readHuSlice(o.image)]) : await aligner.embedTexts([o.text!]);
-  return { kind: o.image ? ("image" as const) : ("text" as const), dim: embedding.length, embedding: Array.from(embedding) };
+export async function embedOne(options: { model: string; image?: string; text?: string; threads?: number }) {
+  if ((options.image === undefined) === (options.text === undefined))
+    throw new Error("give exactly one of --image FILE or --text STR");
+  const aligner = await loadAligner(options.model, { threads: options.threads });
+  const embedding = options.image
+    ? await aligner.embedSlices([readHuSlice(options.image)])
+    : await aligner.embedTexts([options.text!]);
+  return {
+    kind: options.image ? ("image" as const) : ("text" as const),
+    dim: embedding.length,
+    embedding: Array.from(embedding),
+  };
 }
 
 export function registerAlignCommands(groups: { train: Command; eval: Command; root: Command }): void {
@@ -283,21 +292,21 @@ export function registerAlignCommands(groups: { train: Command; eval: Command; r
 }
 
 /** Both recipes with progress bars (the `compare align` command and bench/align.ts). */
-export async function runAlignComparison(o: {
+export async function runAlignComparison(options: {
   preset: AlignPresetName;
   steps?: number;
   out?: string;
   seed?: number;
   threads?: number;
 }): Promise<AlignComparison> {
-  const steps = o.steps ?? alignPresets[o.preset].steps;
+  const steps = options.steps ?? alignPresets[options.preset].steps;
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
     return await compareAlignRecipes({
-      ...o,
+      ...options,
       onRecipe: (recipe) => {
         bar?.stop();
-        bar = progressBar(`aligner ${recipe}/${o.preset}`, false);
+        bar = progressBar(`aligner ${recipe}/${options.preset}`, false);
       },
       onStart: (info) => bar?.onStart(info, steps),
       onProgress: (p) => bar?.onProgress(p),

@@ -41,23 +41,23 @@ const integerIn =
   };
 
 /** Writes `n` cases and index.json into `out`; `onCase` is told after each case. */
-export function writeSynthCtSet(o: SynthCtOptions, onCase?: (done: number) => void): SynthCtIndex {
+export function writeSynthCtSet(options: SynthCtOptions, onCase?: (done: number) => void): SynthCtIndex {
   let isFile = false;
   try {
-    isFile = !statSync(o.out).isDirectory();
+    isFile = !statSync(options.out).isDirectory();
   } catch {
     // does not exist yet: created below
   }
-  if (isFile) throw new Error(`--out ${o.out} is a file; expected a folder (it is created when missing)`);
-  mkdirSync(o.out, { recursive: true });
+  if (isFile) throw new Error(`--out ${options.out} is a file; expected a folder (it is created when missing)`);
+  mkdirSync(options.out, { recursive: true });
   const cases: SynthCtIndexEntry[] = [];
-  for (const c of synthChestCases(o.seed, o.n, { size: o.size })) {
-    const written = writeSynthCase(o.out, c);
+  for (const c of synthChestCases(options.seed, options.n, { size: options.size })) {
+    const written = writeSynthCase(options.out, c);
     cases.push({ ...written, index: c.index, sliceLevel: c.sliceLevel, findings: c.findings.map((f) => f.type) });
     onCase?.(cases.length);
   }
-  const index: SynthCtIndex = { generator: "synthChestCase", seed: o.seed, n: o.n, size: o.size, cases };
-  writeFileSync(join(o.out, synthCtIndexFile), `${JSON.stringify(index, null, 2)}\n`);
+  const index: SynthCtIndex = { generator: "synthChestCase", seed: options.seed, n: options.n, size: options.size, cases };
+  writeFileSync(join(options.out, synthCtIndexFile), `${JSON.stringify(index, null, 2)}\n`);
   return index;
 }
 

@@ -92,13 +92,14 @@ export async function doctor(): Promise<DoctorReport> {
   };
 }
 
-export function formatDoctor(r: DoctorReport): string {
+export function formatDoctor(report: DoctorReport): string {
   const lines = [
-    `node          ${r.node} on ${r.platform}`,
-    `cpu           ${r.cpu.model} (${r.cpu.cores} cores)`,
-    `memory        ${r.memoryGiB.free} GiB free of ${r.memoryGiB.total} GiB`,
-    `onnxruntime   ${r.onnxruntime.version}, execution providers: ${r.onnxruntime.backends.join(", ")}, ${r.onnxruntime.threads} threads (AIGC_THREADS)`,
+    `node          ${report.node} on ${report.platform}`,
+    `cpu           ${report.cpu.model} (${report.cpu.cores} cores)`,
+    `memory        ${report.memoryGiB.free} GiB free of ${report.memoryGiB.total} GiB`,
+    `onnxruntime   ${report.onnxruntime.version}, execution providers: ${report.onnxruntime.backends.join(", ")}, ${report.onnxruntime.threads} threads (AIGC_THREADS)`,
   ];
-  for (const [name, o] of Object.entries(r.optional)) lines.push(`${(o.ok ? "ok   " : "--   ") + name.padEnd(9)}${o.detail}`);
+  for (const [name, o] of Object.entries(report.optional))
+    lines.push(`${(o.ok ? "ok   " : "--   ") + name.padEnd(9)}${o.detail}`);
   return lines.join("\n");
 }

@@ -74,27 +74,27 @@ export async function heKeygen(dir: string): Promise<{ secretPath: string; publi
 const featureRowsSchema = z.array(z.union([z.array(z.number().finite()), z.record(z.string(), z.number().finite())])).min(1);
 
 /** Feature rows as arrays in the model's order (objects are read by feature name). */
-export function featureRows(value: unknown, m: HeModel): number[][] {
+export function featureRows(value: unknown, model: HeModel): number[][] {
   const rows = parseWith(featureRowsSchema, value, "features file (an array of rows: arrays or objects by feature name)");
   return rows.map((r, i) => {
     if (Array.isArray(r)) {
-      if (r.length !== m.features.length)
-        throw new Error(`row ${i}: expected ${m.features.length} values (${m.features.join(", ")})`);
+      if (r.length !== model.features.length)
+        throw new Error(`row ${i}: expected ${model.features.length} values (${model.features.join(", ")})`);
       return r;
     }
-    return m.features.map((f) => {
+    return model.features.map((f) => {
       const v = r[f];
-      if (v === undefined) throw new Error(`row ${i}: missing feature "${f}" (expected ${m.features.join(", ")})`);
+      if (v === undefined) throw new Error(`row ${i}: missing feature "${f}" (expected ${model.features.join(", ")})`);
       return v;
     });
   });
 }
 
 /** Encrypt a features file for a model into a request file (public keys only). */
-export async function heEncrypt(o: { keys: string; input: string; out: string; model: string }): Promise<HeInferRequest> {
-  const pub = parseWith(publicFileSchema, await readJson(join(o.keys, publicKeysFile), "public keys"), "public keys");
-  const model = loadShippedModel(o.model);
-  const rows = featureRows(await readJson(o.input, "features file"), model);
+export async function heEncrypt(options: { keys: string; input: string; out: string; model: string }): Promise<HeInferRequest> {
+  const pub = parseWith(publicFileSchema, await readJson(join(options.keys, publicKeysFile), "public keys"), "public keys");
+  const model = loadShippedModel(options.model);
+  const rows = featureRows(await readJson(options.input, "features file"), model);
   const client = await HeClient.create();
   const ciphertexts = await client.encryptFeatures(pub.publicKey, modelCard(model), rows);
   const req: HeInferRequest = {
@@ -105,18 +105,18 @@ export async function heEncrypt(o: { keys: string; input: string; out: string; m
     ciphertexts,
     count: rows.length,
   };
-  await writeFile(o.out, JSON.stringify(req));
+  await writeFile(options.out, JSON.stringify(req));
   return req;
 }
 
 /** Run the server-side evaluation locally on a request file. */
-export async function heInfer(o: { model?: string; request: string; out: string }): Promise<HeInferResponse> {
-  const body = (await readJson(o.request, "request")) as Record<string, unknown>;
-  if (o.model) body.model = o.model;
+export async function heInfer(options: { model?: string; request: string; out: string }): Promise<HeInferResponse> {
+  const body = (await readJson(options.request, "request")) as Record<string, unknown>;
+  if (options.model) body.model = options.model;
   const server = await HeServer.create(loadShippedModels());
   try {
     const resp = server.infer(body);
-    await writeFile(o.out, JSON.stringify(resp));
+    await writeFile(options.out, JSON.stringify(resp));
     return resp;
   } finally {
     server.close();
@@ -130,13 +130,13 @@ const responseSchema = z.object({
 });
 
 /** Decrypt a response file with the secret key in `keys`. */
-export async function heDecrypt(o: { keys: string; input: string; count?: number }) {
-  const sec = parseWith(secretFileSchema, await readJson(join(o.keys, secretKeyFile), "secret key"), "secret key");
-  const resp = parseWith(responseSchema, await readJson(o.input, "response"), "response");
+export async function heDecrypt(options: { keys: string; input: string; count?: number }) {
+  const sec = parseWith(secretFileSchema, await readJson(join(options.keys, secretKeyFile), "secret key"), "secret key");
+  const resp = parseWith(responseSchema, await readJson(options.input, "response"), "response");
   const model = loadShippedModel(resp.model);
   const client = await HeClient.create();
   const layout = client.layout(modelCard(model).width);
-  const count = o.count ?? resp.count ?? resp.ciphertexts.length * layout.samplesPerCiphertext;
+  const count = options.count ?? resp.count ?? resp.ciphertexts.length * layout.samplesPerCiphertext;
   const r = await client.decryptScores(sec.secretKey, modelCard(model), resp.ciphertexts, count);
   return { model: model.name, ...r, classes: r.scores.map((s) => (s > 0 ? 1 : 0)) };
 }
@@ -145,17 +145,17 @@ export async function hePlan(model: string): Promise<HePlan> {
   return planModel(loadShippedModel(model));
 }
 
-export function formatPlan(p: HePlan): string {
+export function formatPlan(plan: HePlan): string {
   const kb = (chars: number) => `${(chars / 1024).toFixed(0)} KiB`;
   return [
-    `model            ${p.model} (${p.kind})`,
-    `parameters       ${p.params.name}: N=${p.params.polyModulusDegree}, q=[${p.params.coeffModulusBits.join(", ")}] = ${p.security.modulusBits} bits (≤ ${p.security.maxModulusBits} for 128-bit security), scale 2^${p.params.scaleBits}`,
-    `slots            ${p.slots}: ${p.samplesPerCiphertext} samples per ciphertext`,
-    `depth            needs ${p.depth.required} of ${p.depth.available}: ${p.depth.remaining} multiplicative level(s) remain`,
-    `operations       ${p.ops.rotationsTop + p.ops.rotationsLow} rotations, ${p.ops.multiplyPlain} plain multiplies, ${p.ops.multiplyRelin} ciphertext multiplies, ${p.ops.rescale} rescales, ${p.ops.encodes} encodes`,
-    `expected latency ${p.predictedServerMs.toFixed(1)} ms server compute per ciphertext; client: encrypt ${p.costs.encryptMs.toFixed(1)} ms, decrypt ${p.costs.decryptMs.toFixed(1)} ms, keygen ${p.costs.keygenMs.toFixed(0)} ms`,
-    `sizes (JSON)     request ciphertext ${kb(p.sizes.requestCiphertextChars)}, response ciphertext ${kb(p.sizes.responseCiphertextChars)}, ` +
-      `Galois keys ${kb(p.sizes.galoisKeyChars)}, relin keys ${kb(p.sizes.relinKeyChars)}, public key ${kb(p.sizes.publicKeyChars)} (base64)`,
+    `model            ${plan.model} (${plan.kind})`,
+    `parameters       ${plan.params.name}: N=${plan.params.polyModulusDegree}, q=[${plan.params.coeffModulusBits.join(", ")}] = ${plan.security.modulusBits} bits (≤ ${plan.security.maxModulusBits} for 128-bit security), scale 2^${plan.params.scaleBits}`,
+    `slots            ${plan.slots}: ${plan.samplesPerCiphertext} samples per ciphertext`,
+    `depth            needs ${plan.depth.required} of ${plan.depth.available}: ${plan.depth.remaining} multiplicative level(s) remain`,
+    `operations       ${plan.ops.rotationsTop + plan.ops.rotationsLow} rotations, ${plan.ops.multiplyPlain} plain multiplies, ${plan.ops.multiplyRelin} ciphertext multiplies, ${plan.ops.rescale} rescales, ${plan.ops.encodes} encodes`,
+    `expected latency ${plan.predictedServerMs.toFixed(1)} ms server compute per ciphertext; client: encrypt ${plan.costs.encryptMs.toFixed(1)} ms, decrypt ${plan.costs.decryptMs.toFixed(1)} ms, keygen ${plan.costs.keygenMs.toFixed(0)} ms`,
+    `sizes (JSON)     request ciphertext ${kb(plan.sizes.requestCiphertextChars)}, response ciphertext ${kb(plan.sizes.responseCiphertextChars)}, ` +
+      `Galois keys ${kb(plan.sizes.galoisKeyChars)}, relin keys ${kb(plan.sizes.relinKeyChars)}, public key ${kb(plan.sizes.publicKeyChars)} (base64)`,
   ].join("\n");
 }
 

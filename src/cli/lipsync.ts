@@ -29,14 +29,14 @@ export const SHIPPED_LIPSYNC_DIR = fileURLToPath(new URL("../../assets/lipsync",
 /** What `aigc eval lipsync` needs from a model folder's metrics.json to rebuild its held-out set. */
 const TrainedWith = z.object({ preset: z.enum(LIPSYNC_PRESETS), seed: z.number().int() });
 
-export function formatLipSyncMetrics(m: LipSyncMetrics): string {
+export function formatLipSyncMetrics(metrics: LipSyncMetrics): string {
   const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
   return [
-    `held-out: ${m.n} utterances, ${m.frames} frames of 10 ms`,
-    `frame accuracy ${pct(m.frameAccuracy)} (majority class ${pct(m.majorityFrameAccuracy)}, rule oracle ${pct(m.ruleFrameAccuracy)})`,
-    `HeadAudio ${pct(m.headaudioFrameAccuracy)} at lag 0, ${pct(m.headaudioBestLagFrameAccuracy)} at its best lag ${m.headaudioBestLagMs} ms`,
-    `English only: ours ${pct(m.englishFrameAccuracy)}, HeadAudio ${pct(m.headaudioEnglishFrameAccuracy)}`,
-    `mouth-openness r ${m.mouthOpenCorrelation.toFixed(3)}, sync offset ${m.syncOffsetMs} ms, p95 ${m.latencyMsPerChunk.toFixed(2)} ms per ${m.chunkMs} ms chunk`,
+    `held-out: ${metrics.n} utterances, ${metrics.frames} frames of 10 ms`,
+    `frame accuracy ${pct(metrics.frameAccuracy)} (majority class ${pct(metrics.majorityFrameAccuracy)}, rule oracle ${pct(metrics.ruleFrameAccuracy)})`,
+    `HeadAudio ${pct(metrics.headaudioFrameAccuracy)} at lag 0, ${pct(metrics.headaudioBestLagFrameAccuracy)} at its best lag ${metrics.headaudioBestLagMs} ms`,
+    `English only: ours ${pct(metrics.englishFrameAccuracy)}, HeadAudio ${pct(metrics.headaudioEnglishFrameAccuracy)}`,
+    `mouth-openness r ${metrics.mouthOpenCorrelation.toFixed(3)}, sync offset ${metrics.syncOffsetMs} ms, p95 ${metrics.latencyMsPerChunk.toFixed(2)} ms per ${metrics.chunkMs} ms chunk`,
   ].join("\n");
 }
 

@@ -24,7 +24,7 @@ const fmtEta = (s: number) =>
 
 export type TrainLmCliOptions = Omit<TrainLmOptions, "onProgress" | "onStart"> & { quiet?: boolean };
 
-export async function trainLmWithProgress(o: TrainLmCliOptions): Promise<TrainLmResult> {
+export async function trainLmWithProgress(options: TrainLmCliOptions): Promise<TrainLmResult> {
   const bar = new cliProgress.SingleBar(
     {
       format:
@@ -39,14 +39,14 @@ export async function trainLmWithProgress(o: TrainLmCliOptions): Promise<TrainLm
   let started = 0;
   let startStep = 0;
   const result = await trainLm({
-    ...o,
+    ...options,
     onStart: (info) => {
       startStep = info.startStep;
-      if (!o.quiet) {
+      if (!options.quiet) {
         console.error(
-          `MoE LM ${o.preset}: ${(info.params / 1e6).toFixed(2)}M params, vocab ${info.vocab}, ${info.trainTokens} training tokens, unigram baseline ${info.unigram.toFixed(3)} nats/token`,
+          `MoE LM ${options.preset}: ${(info.params / 1e6).toFixed(2)}M params, vocab ${info.vocab}, ${info.trainTokens} training tokens, unigram baseline ${info.unigram.toFixed(3)} nats/token`,
         );
-        bar.start(o.steps ?? lmPresets[o.preset].steps, info.startStep, {
+        bar.start(options.steps ?? lmPresets[options.preset].steps, info.startStep, {
           loss: "-",
           evalLoss: "-",
           tps: "-",
@@ -58,7 +58,7 @@ export async function trainLmWithProgress(o: TrainLmCliOptions): Promise<TrainLm
       started = performance.now();
     },
     onProgress: (p) => {
-      if (o.quiet) return;
+      if (options.quiet) return;
       const perStep = (performance.now() - started) / 1000 / Math.max(1, p.step - startStep);
       const update: Record<string, string> = {
         loss: p.loss.toFixed(3),
@@ -71,7 +71,7 @@ export async function trainLmWithProgress(o: TrainLmCliOptions): Promise<TrainLm
       bar.update(p.step, update);
     },
   });
-  if (!o.quiet) bar.stop();
+  if (!options.quiet) bar.stop();
   return result;
 }
 
@@ -150,24 +150,24 @@ export async function decodeSpeeds<K extends string>(
 
 export async function evalLm(
   dir: string,
-  o: { threads?: number; windows?: number; decodeTokens?: number } = {},
+  options: { threads?: number; windows?: number; decodeTokens?: number } = {},
 ): Promise<LmEvalReport> {
   const files = await loadMoeLm(dir);
   const cfg = files.config.model;
   // The model's own corpus (same sizes as training): the last 10% of each language is held out.
   const sizes = (files.config.training.corpus as MixedCorpusSizes | undefined) ?? lmPresets.tiny.corpus;
   const corpus = tokenizeCorpus(files.tokenizer, sizes);
-  const sequences = heldOutWindows(corpus.valid, o.windows ?? 24, Math.min(cfg.maxSeq, 128));
+  const sequences = heldOutWindows(corpus.valid, options.windows ?? 24, Math.min(cfg.maxSeq, 128));
   const tokenizer = {
     encode: (s: string) => files.tokenizer.encode(s),
     decode: (ids: readonly number[]) => files.tokenizer.decode(ids),
   };
-  const fp32 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: o.threads });
-  const int8 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: o.threads, int8: true });
+  const fp32 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: options.threads });
+  const int8 = await MoeLmModel.create(cfg, files.store, tokenizer, { threads: options.threads, int8: true });
   // Scored with gathered experts at every size (one window per call: that form copies each
   // token's expert weights, so large calls need much memory).
   const gather = await MoeLmModel.create(cfg, files.store, tokenizer, {
-    threads: o.threads,
+    threads: options.threads,
     int8: true,
     int8GatherMaxTokens: Number.POSITIVE_INFINITY,
   });
@@ -180,7 +180,7 @@ export async function evalLm(
   const ce = await ceOf(fp32);
   const ce8 = await ceOf(int8);
   const ceGather = await ceOf(gather, 1);
-  const decodeTokens = o.decodeTokens ?? 48;
+  const decodeTokens = options.decodeTokens ?? 48;
   const speed = await decodeSpeeds({ fp32, int8 }, heldOutWindows(corpus.valid, 7, Math.min(cfg.maxSeq, 16 + decodeTokens)));
   // Router statistics with the training dispatch (capacity, drops) on held-out batches.
   const training = files.config.training as { batch?: number; seqLen?: number };
@@ -192,7 +192,7 @@ export async function evalLm(
     store: cloneStore(files.store),
     domainHints: false,
     gumbelAnnealSteps: 0,
-    trainStep: { threads: o.threads },
+    trainStep: { threads: options.threads },
   });
   const { stats } = await t.evaluate(corpus.valid, 1, 4);
   return {
@@ -256,12 +256,12 @@ export interface GenerateOptions {
  * run as one batch (one row each) and are written in order, a blank line between them (or as
  * JSON with `json`).
  */
-export async function generateFromModel(o: GenerateOptions): Promise<void> {
-  const files = await loadMoeLm(o.model);
+export async function generateFromModel(options: GenerateOptions): Promise<void> {
+  const files = await loadMoeLm(options.model);
   const cfg = files.config.model;
-  if (o.prompt.length === 0) throw new Error("give at least one --prompt");
-  const prompts = o.prompt.map((text, i) => {
-    const which = o.prompt.length === 1 ? "the prompt" : `prompt ${i + 1}`;
+  if (options.prompt.length === 0) throw new Error("give at least one --prompt");
+  const prompts = options.prompt.map((text, i) => {
+    const which = options.prompt.length === 1 ? "the prompt" : `prompt ${i + 1}`;
     const ids = files.tokenizer.encode(text);
     if (ids.length === 0) throw new Error(`${which} is empty`);
     if (ids.length >= cfg.maxSeq) {
@@ -276,31 +276,31 @@ export async function generateFromModel(o: GenerateOptions): Promise<void> {
     decode: (x: readonly number[]) => files.tokenizer.decode(x),
   };
   const model = await MoeLmModel.create(cfg, files.store, tokenizer, {
-    int8: o.int8,
-    threads: o.threads,
+    int8: options.int8,
+    threads: options.threads,
     eosId: files.tokenizer.idOf("<|eos|>"),
   });
-  const options = {
-    maxTokens: o.maxTokens, // each row also stops at the model's context
-    temperature: o.temperature,
-    topK: o.topK,
-    topP: o.topP,
-    repetitionPenalty: o.repetitionPenalty,
-    seed: o.seed,
-    stop: o.stop,
+  const sampling = {
+    maxTokens: options.maxTokens, // each row also stops at the model's context
+    temperature: options.temperature,
+    topK: options.topK,
+    topP: options.topP,
+    repetitionPenalty: options.repetitionPenalty,
+    seed: options.seed,
+    stop: options.stop,
   };
-  if (prompts.length === 1 && !o.json) {
-    o.write(o.prompt[0]);
-    for await (const chunk of generateStream(model, prompts[0], options)) o.write(chunk.text);
-    o.write("\n");
+  if (prompts.length === 1 && !options.json) {
+    options.write(options.prompt[0]);
+    for await (const chunk of generateStream(model, prompts[0], sampling)) options.write(chunk.text);
+    options.write("\n");
     return;
   }
-  const results = await generate(model, prompts, options);
-  if (o.json) {
-    o.write(`${JSON.stringify(results.map((r, i) => ({ prompt: o.prompt[i], ...r })))}\n`);
+  const results = await generate(model, prompts, sampling);
+  if (options.json) {
+    options.write(`${JSON.stringify(results.map((r, i) => ({ prompt: options.prompt[i], ...r })))}\n`);
     return;
   }
-  o.write(results.map((r, i) => `${o.prompt[i]}${r.text}\n`).join("\n"));
+  options.write(results.map((r, i) => `${options.prompt[i]}${r.text}\n`).join("\n"));
 }
 
 /** Write model.onnx (fp32) or model.int8.onnx next to the weights; returns the path and sizes. */

@@ -19,11 +19,11 @@ export interface Server {
 
 export async function buildServer(
   config: ServerConfig,
-  o: { threads?: number; logger?: boolean | { level: string } } = {},
+  options: { threads?: number; logger?: boolean | { level: string } } = {},
 ): Promise<Server> {
-  const platform = await createPlatform(config, { threads: o.threads });
+  const platform = await createPlatform(config, { threads: options.threads });
   const reports = existsSync(SHIPPED_REPORT_MODEL_DIR)
-    ? await ReportGenerator.load(SHIPPED_REPORT_MODEL_DIR, { threads: o.threads })
+    ? await ReportGenerator.load(SHIPPED_REPORT_MODEL_DIR, { threads: options.threads })
     : undefined;
   const avatar = await loadAvatarServices();
   const he = await HeServer.create(loadShippedModels());
@@ -33,7 +33,7 @@ export async function buildServer(
     apps: [...(reports ? [medicalApp(reports)] : []), avatarApp(avatar)],
     bodyLimit: config.server.bodyLimitBytes,
     encryptedBodyLimit: config.server.encryptedBodyLimitBytes,
-    logger: o.logger ?? false,
+    logger: options.logger ?? false,
   });
   return {
     app,

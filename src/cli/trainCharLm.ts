@@ -24,18 +24,18 @@ export interface TrainCharLmOptions {
   sample: number;
 }
 
-export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: number; unigram: number; sample: string }> {
-  const preset = charLmPresets[o.preset];
-  const steps = o.steps ?? preset.steps;
+export async function trainCharLm(options: TrainCharLmOptions): Promise<{ evalLoss: number; unigram: number; sample: string }> {
+  const preset = charLmPresets[options.preset];
+  const steps = options.steps ?? preset.steps;
   const text = loadFortunes(300_000);
-  const ckptDir = join(o.out, "checkpoint");
-  const ckpt = o.resume && existsSync(ckptDir) ? await loadCheckpoint(ckptDir) : undefined;
+  const ckptDir = join(options.out, "checkpoint");
+  const ckpt = options.resume && existsSync(ckptDir) ? await loadCheckpoint(ckptDir) : undefined;
   const s = await setupCharLm(text, {
     model: preset.model,
     batch: preset.batch,
-    seed: o.seed,
+    seed: options.seed,
     store: ckpt?.store,
-    trainStep: { threads: o.threads },
+    trainStep: { threads: options.threads },
   });
   if (ckpt?.moments) s.trainStep.restore(ckpt.moments, ckpt.step);
   const tokensPerStep = preset.batch * preset.model.blockSize;
@@ -74,12 +74,12 @@ export async function trainCharLm(o: TrainCharLmOptions): Promise<{ evalLoss: nu
   bar.stop();
   const evalLoss = await s.evaluate();
   const model = exportGptInference(s.cfg, s.store);
-  await writeModelFolder(o.out, { "model.onnx": model.bytes }, { keep: "others" });
-  const session = await compile(model, { threads: o.threads });
+  await writeModelFolder(options.out, { "model.onnx": model.bytes }, { keep: "others" });
+  const session = await compile(model, { threads: options.threads });
   // Sample by re-running the whole window each token: the engine demo, not the fast decoder.
-  const rng = new Rng(o.seed);
+  const rng = new Rng(options.seed);
   const ids = Array.from(s.tokenizer.encode("\n"));
-  for (let i = 0; i < o.sample; i++) {
+  for (let i = 0; i < options.sample; i++) {
     const window = ids.slice(-s.cfg.blockSize);
     const out = await session.run({
       ids: { dtype: "int64", shape: [1, window.length], data: BigInt64Array.from(window, BigInt) },

@@ -9,19 +9,23 @@ export interface LmBatch {
   targets: HostTensor;
 }
 
-export function lmBatch(tokens: Int32Array, batch: number, t: number, seed: number, step: number): LmBatch {
-  if (tokens.length < t + 2) throw new Error(`corpus of ${tokens.length} tokens is shorter than one window of ${t + 1}`);
+export function lmBatch(tokens: Int32Array, batch: number, length: number, seed: number, step: number): LmBatch {
+  if (tokens.length < length + 2)
+    throw new Error(`corpus of ${tokens.length} tokens is shorter than one window of ${length + 1}`);
   const rng = Rng.forName(seed, `batch:${step}`);
-  const ids = new BigInt64Array(batch * t);
-  const targets = new BigInt64Array(batch * t);
+  const ids = new BigInt64Array(batch * length);
+  const targets = new BigInt64Array(batch * length);
   for (let b = 0; b < batch; b++) {
-    const start = rng.int(tokens.length - t - 1);
-    for (let i = 0; i < t; i++) {
-      ids[b * t + i] = BigInt(tokens[start + i]);
-      targets[b * t + i] = BigInt(tokens[start + i + 1]);
+    const start = rng.int(tokens.length - length - 1);
+    for (let i = 0; i < length; i++) {
+      ids[b * length + i] = BigInt(tokens[start + i]);
+      targets[b * length + i] = BigInt(tokens[start + i + 1]);
     }
   }
-  return { ids: { dtype: "int64", shape: [batch, t], data: ids }, targets: { dtype: "int64", shape: [batch, t], data: targets } };
+  return {
+    ids: { dtype: "int64", shape: [batch, length], data: ids },
+    targets: { dtype: "int64", shape: [batch, length], data: targets },
+  };
 }
 
 /** Split a token stream into train and held-out parts (the tail is held out). */

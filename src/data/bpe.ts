@@ -53,8 +53,8 @@ export const DEFAULT_SPECIAL_TOKENS: readonly string[] = ["<|bos|>", "<|eos|>", 
 export const DEFAULT_RESERVED_IMAGE_TOKENS = 256;
 
 /** The name of the i-th reserved image token. */
-export function imageToken(i: number): string {
-  return `<|image_${i}|>`;
+export function imageToken(index: number): string {
+  return `<|image_${index}|>`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ export interface EhrDataset {
 const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 /** The generative rule's logit (before the sharpening factor and label noise). */
-export function ehrRiskLogit(x: readonly number[]): number {
-  const [age, male, bmi, bp, glu, chol, smoker, family] = x;
+export function ehrRiskLogit(features: readonly number[]): number {
+  const [age, male, bmi, bp, glu, chol, smoker, family] = features;
   const zAge = (age - 55) / 14;
   const zBmi = (bmi - 27) / 4.5;
   const zBp = (bp - 130) / 16;
@@ -53,12 +53,12 @@ export function ehrRiskLogit(x: readonly number[]): number {
   );
 }
 
-/** `n` patients from seed `seed`: the same seed gives the same rows on every machine. */
-export function synthEhrRisk(n: number, seed: number): EhrDataset {
+/** `count` patients from seed `seed`: the same seed gives the same rows on every machine. */
+export function synthEhrRisk(count: number, seed: number): EhrDataset {
   const rng = new Rng(seed);
   const x: number[][] = [];
   const y: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < count; i++) {
     const age = 30 + 50 * rng.next();
     const male = rng.next() < 0.5 ? 1 : 0;
     const bmi = clip(27 + 4.5 * rng.normal(), 17, 45);

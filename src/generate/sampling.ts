@@ -140,12 +140,12 @@ export function applyMask(logits: Float32Array, allowed: Uint8Array): Float32Arr
  * stay: ties at the k-th place go to the lower index, so the result is deterministic. k = 0 (or
  * k ≥ V) keeps everything.
  */
-export function topKFilter(logits: Float32Array, k: number): Float32Array {
-  if (!Number.isInteger(k) || k < 0) throw new RangeError(`topK must be an integer ≥ 0 (0 = off), got ${k}`);
-  if (k === 0 || k >= logits.length) return Float32Array.from(logits);
+export function topKFilter(logits: Float32Array, topK: number): Float32Array {
+  if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`topK must be an integer ≥ 0 (0 = off), got ${topK}`);
+  if (topK === 0 || topK >= logits.length) return Float32Array.from(logits);
   assertNoNaN(logits, "topKFilter");
   const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
-  for (const i of rankedIndices(logits).slice(0, k)) out[i] = logits[i];
+  for (const i of rankedIndices(logits).slice(0, topK)) out[i] = logits[i];
   return out;
 }
 
@@ -155,16 +155,16 @@ export function topKFilter(logits: Float32Array, k: number): Float32Array {
  * by lower index, so equal-probability tokens at the boundary are cut deterministically.
  * p = 1 keeps everything.
  */
-export function topPFilter(logits: Float32Array, p: number): Float32Array {
-  if (!(p > 0 && p <= 1)) throw new RangeError(`topP must be in (0, 1] (1 = off), got ${p}`);
-  if (p === 1) return Float32Array.from(logits);
+export function topPFilter(logits: Float32Array, topP: number): Float32Array {
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`topP must be in (0, 1] (1 = off), got ${topP}`);
+  if (topP === 1) return Float32Array.from(logits);
   const probs = softmax(logits);
   const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
   let mass = 0;
   for (const i of rankedIndices(logits)) {
     out[i] = logits[i];
     mass += probs[i];
-    if (mass >= p) break;
+    if (mass >= topP) break;
   }
   return out;
 }

@@ -14,13 +14,13 @@ type VjpRule<K extends PrimOp> = (node: Node<K>, dOut: (Tensor | null)[], needs:
 type VjpTable = { [K in PrimOp]: VjpRule<K> | null };
 
 /** Sum a broadcast gradient back down to `shape`. */
-export function unbroadcast(g: Tensor, shape: readonly Dim[]): Tensor {
-  const lead = g.rank - shape.length;
+export function unbroadcast(gradient: Tensor, shape: readonly Dim[]): Tensor {
+  const lead = gradient.rank - shape.length;
   const axes: number[] = [];
-  g.shape.forEach((d, i) => {
+  gradient.shape.forEach((d, i) => {
     if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
   });
-  const summed = axes.length > 0 ? op.reduceSum(g, axes, true) : g;
+  const summed = axes.length > 0 ? op.reduceSum(gradient, axes, true) : gradient;
   return op.reshape(summed, shape);
 }
 

@@ -31,11 +31,11 @@ function fromProduct(p: Product): Dim {
   return (p.coeff === 1 ? p.factors : [String(p.coeff), ...p.factors]).join("*");
 }
 
-export const normDim = (d: Dim): Dim => fromProduct(toProduct(d));
+export const normDim = (dim: Dim): Dim => fromProduct(toProduct(dim));
 export const isStatic = (shape: Shape): shape is readonly number[] => shape.every((d) => typeof d === "number");
 export const dimEq = (a: Dim, b: Dim): boolean => normDim(a) === normDim(b);
 export const shapeEq = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => dimEq(d, b[i]));
-export const showShape = (s: Shape): string => `[${s.join(", ")}]`;
+export const showShape = (shape: Shape): string => `[${shape.join(", ")}]`;
 
 export function dimMul(a: Dim, b: Dim): Dim {
   const pa = toProduct(a);
@@ -71,9 +71,9 @@ export function dimDiv(a: Dim, b: Dim): Dim | undefined {
 export const numel = (shape: Shape): Dim => shape.reduce<Dim>((n, d) => dimMul(n, d), 1);
 
 /** Symbol names a dimension depends on ("B*T" -> ["B", "T"]). */
-export const dimSymbols = (d: Dim): string[] => toProduct(d).factors;
+export const dimSymbols = (dim: Dim): string[] => toProduct(dim).factors;
 /** The integer coefficient of a dimension ("4*B" -> 4, 7 -> 7). */
-export const dimCoeff = (d: Dim): number => toProduct(d).coeff;
+export const dimCoeff = (dim: Dim): number => toProduct(dim).coeff;
 
 /** Numpy-style broadcasting of two shapes; throws with both shapes on mismatch. */
 export function broadcastShapes(a: Shape, b: Shape, what: string): Dim[] {

@@ -6,7 +6,7 @@
 import { type Dim, normDim, type Shape } from "./dims.js";
 
 export type DType = "float32" | "float64" | "int64" | "int32" | "int8" | "uint8" | "bool";
-export const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
+export const isFloat = (dtype: DType): boolean => dtype === "float32" || dtype === "float64";
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 

@@ -34,17 +34,17 @@ export function dtypeOfArray(data: TypedArray): DType {
   return "bool";
 }
 
-export function constant(g: Graph, data: TypedArray, shape: readonly number[], dtype: DType = dtypeOfArray(data)): Tensor {
+export function constant(graph: Graph, data: TypedArray, shape: readonly number[], dtype: DType = dtypeOfArray(data)): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`constant: ${data.length} values do not fill shape ${showShape(shape)}`);
   const holds = dtypeOfArray(data);
   if (dtype !== holds && !(holds === "bool" && dtype === "uint8"))
     throw new Error(`constant: a ${data.constructor.name} cannot hold ${dtype}`);
-  return g.addNode("constant", { data }, [], [{ dtype, shape }])[0];
+  return graph.addNode("constant", { data }, [], [{ dtype, shape }])[0];
 }
 
-export function scalar(g: Graph, value: number, dtype: DType = "float32"): Tensor {
-  return constant(g, arrayOf(dtype, [value]), []);
+export function scalar(graph: Graph, value: number, dtype: DType = "float32"): Tensor {
+  return constant(graph, arrayOf(dtype, [value]), []);
 }
 
 export function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
@@ -67,9 +67,9 @@ export function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
 }
 
 /** int64 [0, 1, ..., n-1]. */
-export const arange = (g: Graph, n: number): Tensor =>
+export const arange = (graph: Graph, n: number): Tensor =>
   constant(
-    g,
+    graph,
     arrayOf(
       "int64",
       Array.from({ length: n }, (_, i) => i),
@@ -78,8 +78,8 @@ export const arange = (g: Graph, n: number): Tensor =>
   );
 
 /** A tensor of one value; symbolic dims allowed. */
-export function full(g: Graph, shape: Shape, value: number, dtype: DType = "float32"): Tensor {
-  return g.addNode("full", { value }, [], [{ dtype, shape }])[0];
+export function full(graph: Graph, shape: Shape, value: number, dtype: DType = "float32"): Tensor {
+  return graph.addNode("full", { value }, [], [{ dtype, shape }])[0];
 }
 
 /** Uniform noise in [low, high) with x's shape and dtype; a fresh draw every run. */

@@ -172,9 +172,9 @@ export function quantizableWeights(
 
 export function quantizeInt8(
   outputs: Record<string, Tensor>,
-  o: QuantizeOptions,
+  options: QuantizeOptions,
 ): { outputs: Record<string, Tensor>; report: QuantizeReport } {
-  const minElements = o.minElements ?? MIN_ELEMENTS;
+  const minElements = options.minElements ?? MIN_ELEMENTS;
   const g = new Graph();
   const map = new Map<number, Tensor>();
   const report: QuantizeReport = { matmuls: 0, moeBlocks: 0, floatBytes: 0, int8Bytes: 0 };
@@ -204,7 +204,7 @@ export function quantizeInt8(
     const w = quantizableWeight(node, minElements);
     if (w) {
       const { k, n } = w;
-      const values = o.paramValue(w.name);
+      const values = options.paramValue(w.name);
       const { q, scale } = quantizeColumns(w.transposed ? transpose2d(values, n, k) : values, k, n);
       outs = [op.dynamicQuantizeMatMul(ins[0], op.constant(g, q, [k, n]), op.constant(g, scale, [n]))];
       report.matmuls++;
@@ -216,9 +216,9 @@ export function quantizeInt8(
       if (fc1Source.node.op === "param" && fc2Source.node.op === "param") {
         const [e, twoH, c] = fc1.shape as number[];
         const h = twoH / 2;
-        const f1 = o.paramValue(fc1Source.node.attrs.name);
-        const f2 = o.paramValue(fc2Source.node.attrs.name);
-        if (o.moe === "gather") {
+        const f1 = options.paramValue(fc1Source.node.attrs.name);
+        const f2 = options.paramValue(fc2Source.node.attrs.name);
+        if (options.moe === "gather") {
           outs = [gatherInt8Experts(g, x, indices, weights, f1, f2, { e, h, c })];
         } else {
           const q1 = quantizeRowsUint8(f1, e * twoH, c);

@@ -62,28 +62,28 @@ export class AlignerFileError extends Error {
 // ---------------------------------------------------------------- graph
 
 /** The image tower under CLIP's names: pixels [B, C, S, S] -> unit embedding [B, E]. */
-export function alignerImageTower(g: Graph, cfg: AlignerConfig, pixels: Tensor): ImageEncoderOutputs {
-  const root = new Scope(g);
+export function alignerImageTower(graph: Graph, cfg: AlignerConfig, pixels: Tensor): ImageEncoderOutputs {
+  const root = new Scope(graph);
   return imageEncoder(root.child("vision_model"), root.child("visual_projection"), cfg.image, pixels, cfg.embedDim);
 }
 
 /** The text tower under CLIP's names: ids [B, T] -> unit embedding [B, E]. */
-export function alignerTextTower(g: Graph, cfg: AlignerConfig, ids: Tensor): TextEncoderOutputs {
-  const root = new Scope(g);
+export function alignerTextTower(graph: Graph, cfg: AlignerConfig, ids: Tensor): TextEncoderOutputs {
+  const root = new Scope(graph);
   return textEncoder(root.child("text_model"), root.child("text_projection"), cfg.text, ids, cfg.embedDim);
 }
 
 /** Graph inputs of the image tower for a batch of `batch` slices. */
-export const pixelsInput = (g: Graph, cfg: AlignerConfig, batch: number): Tensor =>
-  g.input("pixels", "float32", [batch, cfg.image.windows.length, cfg.image.imageSize, cfg.image.imageSize]);
+export const pixelsInput = (graph: Graph, cfg: AlignerConfig, batch: number): Tensor =>
+  graph.input("pixels", "float32", [batch, cfg.image.windows.length, cfg.image.imageSize, cfg.image.imageSize]);
 /** Graph input of the text tower for a batch of `batch` texts. */
-export const idsInput = (g: Graph, cfg: AlignerConfig, batch: number): Tensor =>
-  g.input("ids", "int64", [batch, cfg.text.maxLen]);
+export const idsInput = (graph: Graph, cfg: AlignerConfig, batch: number): Tensor =>
+  graph.input("ids", "int64", [batch, cfg.text.maxLen]);
 
 /** The learnable log(1/τ) when the config asks for one (OpenCLIP's `logit_scale`). */
-export function alignerLogitScale(g: Graph, cfg: AlignerConfig): Tensor | undefined {
+export function alignerLogitScale(graph: Graph, cfg: AlignerConfig): Tensor | undefined {
   if (!cfg.learnableTemperature) return undefined;
-  return new Scope(g).param("logit_scale", [], { kind: "constant", value: Math.log(1 / cfg.temperature) });
+  return new Scope(graph).param("logit_scale", [], { kind: "constant", value: Math.log(1 / cfg.temperature) });
 }
 
 /** Every parameter the aligner keeps, name -> shape (heads used only in pre-training are left out). */
@@ -144,11 +144,11 @@ export class Aligner {
     return this.embedPixels(pixels, slices.length);
   }
 
-  /** Unit embeddings [n, E] of n preprocessed images (pixels [n, C, S, S]). */
-  async embedPixels(pixels: Float32Array, n: number): Promise<Float32Array> {
+  /** Unit embeddings [count, E] of `count` preprocessed images (pixels [count, C, S, S]). */
+  async embedPixels(pixels: Float32Array, count: number): Promise<Float32Array> {
     const { imageSize, windows } = this.model.image;
     const shape = [windows.length, imageSize, imageSize];
-    return this.embedRows("image", pixels, n, shape);
+    return this.embedRows("image", pixels, count, shape);
   }
 
   /** Unit embeddings [n, E] of n texts. */
@@ -157,21 +157,21 @@ export class Aligner {
     return this.embedRows("text", ids, texts.length, [this.model.text.maxLen]);
   }
 
-  /** Runs one tower over n rows in fixed batches (the last one padded by repeating row 0). */
+  /** Runs one tower over `rowCount` rows in fixed batches (the last one padded by repeating row 0). */
   private async embedRows(
     tower: "image" | "text",
     rows: Float32Array | BigInt64Array,
-    n: number,
+    rowCount: number,
     rowShape: number[],
   ): Promise<Float32Array> {
     const e = this.model.embedDim;
-    const out = new Float32Array(n * e);
-    if (n === 0) return out;
-    const batch = Math.min(n, EMBED_BATCH);
+    const out = new Float32Array(rowCount * e);
+    if (rowCount === 0) return out;
+    const batch = Math.min(rowCount, EMBED_BATCH);
     const evaluator = await this.evaluator(tower, batch);
     const per = rowShape.reduce((a, b) => a * b, 1);
-    for (let start = 0; start < n; start += batch) {
-      const count = Math.min(batch, n - start);
+    for (let start = 0; start < rowCount; start += batch) {
+      const count = Math.min(batch, rowCount - start);
       const data = rows instanceof Float32Array ? new Float32Array(batch * per) : new BigInt64Array(batch * per);
       for (let i = 0; i < batch; i++) {
         const src = start + (i < count ? i : 0);
@@ -210,25 +210,25 @@ export class Aligner {
  */
 export async function saveAligner(
   dir: string,
-  o: { config: AlignerFileConfig; store: ParamStore; tokenizer: BpeTokenizer; metrics?: unknown },
+  options: { config: AlignerFileConfig; store: ParamStore; tokenizer: BpeTokenizer; metrics?: unknown },
 ): Promise<void> {
   const tensors: Record<string, SafeTensor> = {};
-  for (const name of alignerParamShapes(o.config.model).keys()) {
-    const v = o.store.get(name);
+  for (const name of alignerParamShapes(options.config.model).keys()) {
+    const v = options.store.get(name);
     tensors[name] = { dtype: "F32", shape: v.shape, data: v.data };
   }
   const files: Record<string, ModelFile> = {
     "model.safetensors": { tensors, metadata: { format: "pt" } },
-    "tokenizer.json": (path) => o.tokenizer.save(path),
-    "config.json": jsonFile(o.config),
+    "tokenizer.json": (path) => options.tokenizer.save(path),
+    "config.json": jsonFile(options.config),
   };
-  if (o.metrics !== undefined) files["metrics.json"] = jsonFile(o.metrics);
+  if (options.metrics !== undefined) files["metrics.json"] = jsonFile(options.metrics);
   // Keep files the folder already has that we do not write (RECIPE.md, metrics.json when none is given).
   await writeModelFolder(dir, files, { keep: ["RECIPE.md", "metrics.json"] });
 }
 
 /** Reads and validates a model folder; every problem is an AlignerFileError naming the file. */
-export async function loadAligner(dir: string, o: { threads?: number } = {}): Promise<Aligner> {
+export async function loadAligner(dir: string, options: { threads?: number } = {}): Promise<Aligner> {
   const config = await readModelConfig(dir, {
     schema: AlignerFileConfig,
     what: "aligner",
@@ -265,5 +265,5 @@ export async function loadAligner(dir: string, o: { threads?: number } = {}): Pr
     throw new AlignerFileError(
       `${tokenizerPath} has ${tokenizer.vocabSize} tokens but the config's text vocab is ${config.model.text.vocab}`,
     );
-  return new Aligner(config, store, tokenizer, o.threads);
+  return new Aligner(config, store, tokenizer, options.threads);
 }

@@ -59,20 +59,23 @@ export const heModelSchema = z.discriminatedUnion("kind", [logisticModelSchema, 
 export type HeModel = z.infer<typeof heModelSchema>;
 
 /** Standardise one sample with the model card's mean and std. */
-export function standardise(m: Pick<HeModel, "featureMean" | "featureStd" | "features">, x: readonly number[]): number[] {
-  if (x.length !== m.features.length)
-    throw new Error(`expected ${m.features.length} features (${m.features.join(", ")}), got ${x.length}`);
-  return x.map((v, j) => (v - m.featureMean[j]) / m.featureStd[j]);
+export function standardise(
+  model: Pick<HeModel, "featureMean" | "featureStd" | "features">,
+  features: readonly number[],
+): number[] {
+  if (features.length !== model.features.length)
+    throw new Error(`expected ${model.features.length} features (${model.features.join(", ")}), got ${features.length}`);
+  return features.map((v, j) => (v - model.featureMean[j]) / model.featureStd[j]);
 }
 
 /** Plaintext reference: the score of one standardised sample. */
-export function plainScore(m: HeModel, x: readonly number[]): number {
-  if (m.kind === "logistic") return m.weights.reduce((s, w, j) => s + w * x[j], m.bias);
-  let score = m.b2;
-  for (let k = 0; k < m.b1.length; k++) {
-    let h = m.b1[k];
-    for (let j = 0; j < x.length; j++) h += x[j] * m.w1[j][k];
-    score += m.w2[k] * h * h;
+export function plainScore(model: HeModel, features: readonly number[]): number {
+  if (model.kind === "logistic") return model.weights.reduce((s, w, j) => s + w * features[j], model.bias);
+  let score = model.b2;
+  for (let k = 0; k < model.b1.length; k++) {
+    let h = model.b1[k];
+    for (let j = 0; j < features.length; j++) h += features[j] * model.w1[j][k];
+    score += model.w2[k] * h * h;
   }
   return score;
 }

@@ -46,13 +46,13 @@ export interface EmotionInputs {
 }
 
 /** Graph inputs of a classifier with batch dimension `batch` (a number or a symbol). */
-export function emotionInputs(g: Graph, cfg: EmotionClassifierConfig, batch: number | string): EmotionInputs {
+export function emotionInputs(graph: Graph, cfg: EmotionClassifierConfig, batch: number | string): EmotionInputs {
   const { maxTokens: T, featuresPerToken: F } = cfg;
   return {
-    ids: g.input("ids", "int64", [batch, T, F]),
-    negated: g.input("negated", "float32", [batch, T]),
-    segment: g.input("segment", "int64", [batch, T]),
-    mask: g.input("mask", "float32", [batch, T]),
+    ids: graph.input("ids", "int64", [batch, T, F]),
+    negated: graph.input("negated", "float32", [batch, T]),
+    segment: graph.input("segment", "int64", [batch, T]),
+    mask: graph.input("mask", "float32", [batch, T]),
   };
 }
 
@@ -68,12 +68,16 @@ export interface EmotionFeatures {
   mask: Float32Array;
 }
 
-/** Feeds for a batch of `n` featurised texts (shared by training and inference). */
-export const emotionFeeds = (f: EmotionFeatures, n: number, cfg: EmotionClassifierConfig): Record<string, HostTensor> => ({
-  ids: { dtype: "int64", shape: [n, cfg.maxTokens, cfg.featuresPerToken], data: f.ids },
-  negated: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.negated },
-  segment: { dtype: "int64", shape: [n, cfg.maxTokens], data: f.segment },
-  mask: { dtype: "float32", shape: [n, cfg.maxTokens], data: f.mask },
+/** Feeds for a batch of `count` featurised texts (shared by training and inference). */
+export const emotionFeeds = (
+  features: EmotionFeatures,
+  count: number,
+  cfg: EmotionClassifierConfig,
+): Record<string, HostTensor> => ({
+  ids: { dtype: "int64", shape: [count, cfg.maxTokens, cfg.featuresPerToken], data: features.ids },
+  negated: { dtype: "float32", shape: [count, cfg.maxTokens], data: features.negated },
+  segment: { dtype: "int64", shape: [count, cfg.maxTokens], data: features.segment },
+  mask: { dtype: "float32", shape: [count, cfg.maxTokens], data: features.mask },
 });
 
 export interface EmotionOutputs {
@@ -92,28 +96,28 @@ function tokenEmbeddings(s: Scope, cfg: EmotionClassifierConfig, ids: Tensor): T
   return op.div(op.reduceSum(vectors, 2), count); // [B, T, D]
 }
 
-export function emotionClassifier(s: Scope, cfg: EmotionClassifierConfig, x: EmotionInputs): EmotionOutputs {
-  const tokens = tokenEmbeddings(s.child("embeddings"), cfg, x.ids); // [B, T, D]
+export function emotionClassifier(scope: Scope, cfg: EmotionClassifierConfig, inputs: EmotionInputs): EmotionOutputs {
+  const tokens = tokenEmbeddings(scope.child("embeddings"), cfg, inputs.ids); // [B, T, D]
   // Negation: negated tokens get a learned linear map added (it learns to flip polarity).
-  const negMap = s.child("negation").param("weight", [cfg.dim, cfg.dim], { kind: "normal", std: 0.02 });
-  const negated = op.unsqueeze(x.negated, -1); // [B, T, 1]
+  const negMap = scope.child("negation").param("weight", [cfg.dim, cfg.dim], { kind: "normal", std: 0.02 });
+  const negated = op.unsqueeze(inputs.negated, -1); // [B, T, 1]
   const h = op.add(tokens, op.mul(negated, op.matmul(tokens, negMap))); // [B, T, D]
-  const u = op.tanh(linear(s.child("token_mlp"), h, cfg.tokenDim, { bias: true, std: 0.1 })); // [B, T, K]
+  const u = op.tanh(linear(scope.child("token_mlp"), h, cfg.tokenDim, { bias: true, std: 0.1 })); // [B, T, K]
   // Contrast: a learned gate per segment scales each token ("but" clauses weigh more).
-  const segTable = s.child("segment_gate").param("weight", [cfg.segments, cfg.tokenDim], { kind: "constant", value: 2 });
-  const gated = op.mul(u, op.sigmoid(op.gather(segTable, x.segment, 0))); // [B, T, K]
-  const segBias = s.child("segment_bias").param("weight", [cfg.segments, 1], { kind: "constant", value: 0 });
+  const segTable = scope.child("segment_gate").param("weight", [cfg.segments, cfg.tokenDim], { kind: "constant", value: 2 });
+  const gated = op.mul(u, op.sigmoid(op.gather(segTable, inputs.segment, 0))); // [B, T, K]
+  const segBias = scope.child("segment_bias").param("weight", [cfg.segments, 1], { kind: "constant", value: 0 });
   // Attention pooling: score each token, padding masked out.
-  const keep = op.unsqueeze(x.mask, -1); // [B, T, 1]
+  const keep = op.unsqueeze(inputs.mask, -1); // [B, T, 1]
   const scores = op.add(
-    op.add(linear(s.child("attention"), gated, 1, { std: 0.1 }), op.gather(segBias, x.segment, 0)),
+    op.add(linear(scope.child("attention"), gated, 1, { std: 0.1 }), op.gather(segBias, inputs.segment, 0)),
     op.mul(op.sub(keep, 1), 1e9),
   ); // [B, T, 1]
   const att = op.softmax(scores, 1); // [B, T, 1]
   const attPooled = op.reduceSum(op.mul(att, gated), 1); // [B, K]
   const meanPooled = op.div(op.reduceSum(op.mul(gated, keep), 1), op.add(op.reduceSum(keep, 1), 1e-6)); // [B, K]
   const pooled = op.concat([attPooled, meanPooled], -1); // [B, 2K]
-  const head = s.child("head");
+  const head = scope.child("head");
   const z = op.relu(linear(head.child("fc"), pooled, cfg.hidden, { bias: true, std: 0.1 })); // [B, M]
   const logits = linear(head.child("emotion"), z, cfg.classes, { bias: true, std: 0.05 }); // [B, C]
   const intensityLogit = op.reshape(linear(head.child("intensity"), z, 1, { bias: true, std: 0.05 }), [-1]); // [B]

@@ -26,8 +26,8 @@ export const GptConfig = z
 export type GptConfig = z.infer<typeof GptConfig>;
 
 /** logits [B, T, V] for ids [B, T] (int64); T may be symbolic up to blockSize. */
-export function gptLogits(g: Graph, cfg: GptConfig, ids: Tensor): Tensor {
-  const s = new Scope(g);
+export function gptLogits(graph: Graph, cfg: GptConfig, ids: Tensor): Tensor {
+  const s = new Scope(graph);
   const t: Dim = ids.shape[1];
   const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   const tok = embedding(s.child("wte"), ids, cfg.vocab, cfg.dim); // [B, T, C]

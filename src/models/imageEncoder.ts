@@ -130,11 +130,11 @@ export interface ImageEncoderOutputs {
 }
 
 /**
- * pixels [B, C, S, S] -> embedding [B, E]. Parameters under `s` (the ViT) and `projection`
+ * pixels [B, C, S, S] -> embedding [B, E]. Parameters under `scope` (the ViT) and `projection`
  * (the [D, E] head, no bias, as CLIP's visual_projection).
  */
 export function imageEncoder(
-  s: Scope,
+  scope: Scope,
   projection: Scope,
   cfg: ImageEncoderConfig,
   pixels: Tensor,
@@ -143,14 +143,14 @@ export function imageEncoder(
   const want = [cfg.windows.length, cfg.imageSize, cfg.imageSize];
   if (pixels.rank !== 4 || want.some((d, i) => pixels.shape[i + 1] !== d))
     throw new Error(`imageEncoder: pixels must be [B, ${want.join(", ")}], got [${pixels.shape.join(", ")}]`);
-  const emb = s.child("embeddings");
+  const emb = scope.child("embeddings");
   let x =
     cfg.stem === "linear"
       ? patchEmbedding(emb.child("patch_embedding"), pixels, { patch: cfg.patch, dim: cfg.dim })
       : convStemEmbedding(emb.child("conv_stem"), pixels, { channels: cfg.stem.convChannels, dim: cfg.dim }); // [B, N, D]
   if (cfg.pool === "cls") x = prependClsToken(emb.child("class_embedding"), x); // [B, N+1, D]
   x = addPositionEmbedding(emb.child("position_embedding"), x);
-  const tokens = transformerEncoder(s.child("encoder"), x, cfg); // [B, N(+1), D]
+  const tokens = transformerEncoder(scope.child("encoder"), x, cfg); // [B, N(+1), D]
   const features =
     cfg.pool === "cls" ? op.squeeze(op.slice(tokens, 1, 0, 1), 1) : cfg.pool === "max" ? maxPool(tokens) : meanPool(tokens); // [B, D]
   const embedding = l2Normalize(linear(projection, features, embedDim, { std: 1 / Math.sqrt(cfg.dim) })); // [B, E]

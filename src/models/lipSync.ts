@@ -38,25 +38,27 @@ export const LipSyncConfig = z
 export type LipSyncConfig = z.infer<typeof LipSyncConfig>;
 
 /** Index of the decided frame inside the window. */
-export const currentFrameIndex = (c: LipSyncConfig): number => c.context - 1 - c.lookahead;
+export const currentFrameIndex = (config: LipSyncConfig): number => config.context - 1 - config.lookahead;
 
-/** mel [B, C, M] -> viseme logits [B, V]; parameters under `s`. */
-export function lipSyncLogits(s: Scope, cfg: LipSyncConfig, mel: Tensor): Tensor {
+/** mel [B, C, M] -> viseme logits [B, V]; parameters under `scope`. */
+export function lipSyncLogits(scope: Scope, cfg: LipSyncConfig, mel: Tensor): Tensor {
   if (mel.rank !== 3 || mel.shape[1] !== cfg.context || mel.shape[2] !== cfg.melBands)
     throw new Error(`lipSyncLogits: mel must be [B, ${cfg.context}, ${cfg.melBands}], got [${mel.shape.join(", ")}]`);
   // A gain change shifts every log-mel value by the same amount: remove the window's mean.
   const level = op.reduceMean(op.reduceMean(mel, -1, true), -2, true); // [B, 1, 1]
   const x = op.mul(op.sub(mel, level), 1 / cfg.featureScale); // [B, C, M]
-  const perFrame = op.relu(linear(s.child("frame_proj"), x, cfg.frameDim, { bias: true, std: 1 / Math.sqrt(cfg.melBands) })); // [B, C, F]
+  const perFrame = op.relu(linear(scope.child("frame_proj"), x, cfg.frameDim, { bias: true, std: 1 / Math.sqrt(cfg.melBands) })); // [B, C, F]
   const flat = op.reshape(perFrame, [-1, cfg.context * cfg.frameDim]); // [B, C·F]
-  const h1 = op.relu(linear(s.child("fc1"), flat, cfg.hidden, { bias: true, std: Math.sqrt(2 / (cfg.context * cfg.frameDim)) })); // [B, H]
-  const h2 = op.add(h1, op.relu(linear(s.child("fc2"), h1, cfg.hidden, { bias: true, std: Math.sqrt(1 / cfg.hidden) }))); // [B, H]
-  return linear(s.child("head"), h2, cfg.visemes, { bias: true, std: 0.01 }); // [B, V]
+  const h1 = op.relu(
+    linear(scope.child("fc1"), flat, cfg.hidden, { bias: true, std: Math.sqrt(2 / (cfg.context * cfg.frameDim)) }),
+  ); // [B, H]
+  const h2 = op.add(h1, op.relu(linear(scope.child("fc2"), h1, cfg.hidden, { bias: true, std: Math.sqrt(1 / cfg.hidden) }))); // [B, H]
+  return linear(scope.child("head"), h2, cfg.visemes, { bias: true, std: 0.01 }); // [B, V]
 }
 
 /** The model's input [B, C, M] as a graph input named "mel" with batch `batch` (a number or symbol). */
-export function lipSyncInput(g: Graph, cfg: LipSyncConfig, batch: number | string): Tensor {
-  return g.input("mel", "float32", [batch, cfg.context, cfg.melBands]);
+export function lipSyncInput(graph: Graph, cfg: LipSyncConfig, batch: number | string): Tensor {
+  return graph.input("mel", "float32", [batch, cfg.context, cfg.melBands]);
 }
 
 /** Inference ONNX: input "mel" [B, C, M] (B dynamic), output "visemes" [B, V] probabilities; weights embedded. */

@@ -166,16 +166,16 @@ function addImagePrefix(s: Scope, x: Tensor, cfg: MoeLmConfig, image: { features
   return op.add(x, op.gatherElements(padded, index, 1));
 }
 
-export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs {
-  const root = new Scope(g);
+export function moeLm(graph: Graph, cfg: MoeLmConfig, forward: MoeLmForward): MoeLmOutputs {
+  const root = new Scope(graph);
   const model = root.child("model");
-  const [b, t] = f.ids.shape;
-  const n: Dim = f.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
-  const rotate = rope(g, cfg, t, f.positions);
+  const [b, t] = forward.ids.shape;
+  const n: Dim = forward.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
+  const rotate = rope(graph, cfg, t, forward.positions);
 
-  let x = embedding(model.child("embed_tokens"), f.ids, cfg.vocab, cfg.dim); // [B, T, C]
-  if (f.image) x = addImagePrefix(model.child("image_proj"), x, cfg, f.image);
-  const domain = f.domain ? op.reshape(f.domain, [n]) : undefined;
+  let x = embedding(model.child("embed_tokens"), forward.ids, cfg.vocab, cfg.dim); // [B, T, C]
+  if (forward.image) x = addImagePrefix(model.child("image_proj"), x, cfg, forward.image);
+  const domain = forward.domain ? op.reshape(forward.domain, [n]) : undefined;
   let auxLoss: Tensor | null = null;
   const router: MoeLmOutputs["router"] = [];
   const present: MoeLmOutputs["present"] = [];
@@ -189,7 +189,7 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
       outStd,
       causalMaxT: cfg.maxSeq,
       rotate,
-      cache: f.cache?.[i],
+      cache: forward.cache?.[i],
     });
     present.push({ k: att.k, v: att.v });
     x = op.add(x, att.out);
@@ -200,22 +200,22 @@ export function moeLm(g: Graph, cfg: MoeLmConfig, f: MoeLmForward): MoeLmOutputs
       ffn = swiGlu(mlp, normed, cfg.denseHidden, outStd);
     } else {
       const flat = op.reshape(normed, [n, cfg.dim]); // [N, C]
-      const extra = f.moeInputs?.[i - cfg.denseLayers] ?? {};
-      if (f.mode === "train") {
+      const extra = forward.moeInputs?.[i - cfg.denseLayers] ?? {};
+      if (forward.mode === "train") {
         const r = moeTrain(mlp, flat, cfg.moe, { ...extra, domain }, outStd);
         if (r.auxLoss) auxLoss = auxLoss ? op.add(auxLoss, r.auxLoss) : r.auxLoss;
         router.push({ layer: i, load: r.load, dropped: r.dropped });
         ffn = op.reshape(r.out, [b, t, cfg.dim]);
       } else {
-        ffn = op.reshape(moeInfer(mlp, flat, cfg.moe, { bias: extra.bias, domain }, outStd, f.dispatch), [b, t, cfg.dim]);
+        ffn = op.reshape(moeInfer(mlp, flat, cfg.moe, { bias: extra.bias, domain }, outStd, forward.dispatch), [b, t, cfg.dim]);
       }
     }
     x = op.add(x, ffn);
   }
-  if (f.logitsAt) x = op.gather(x, f.logitsAt, 1); // [B, T, C] -> [B, L, C]
+  if (forward.logitsAt) x = op.gather(x, forward.logitsAt, 1); // [B, T, C] -> [B, L, C]
   x = rmsNorm(model.child("norm"), x, cfg.normEps);
   const logits = cfg.tieEmbeddings
-    ? op.matmul(x, op.transposeLast(g.params.get("model.embed_tokens.weight")!)) // [B, T, V]
+    ? op.matmul(x, op.transposeLast(graph.params.get("model.embed_tokens.weight")!)) // [B, T, V]
     : linear(root.child("lm_head"), x, cfg.vocab);
-  return { logits, auxLoss, router, present: f.cache ? present : [] };
+  return { logits, auxLoss, router, present: forward.cache ? present : [] };
 }

@@ -39,11 +39,11 @@ export interface MoeLmFiles {
  * Write a model dir (atomically). `weights: "f16"` halves the file (shipped models): loading widens the
  * weights back to float32, so the model then computes exactly as the rounded weights say.
  */
-export async function saveMoeLm(dir: string, files: MoeLmFiles, o: { weights?: "f32" | "f16" } = {}): Promise<void> {
+export async function saveMoeLm(dir: string, files: MoeLmFiles, options: { weights?: "f32" | "f16" } = {}): Promise<void> {
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, v] of files.store.values) {
     tensors[name] =
-      o.weights === "f16"
+      options.weights === "f16"
         ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
         : { dtype: "F32", shape: v.shape, data: v.data };
   }

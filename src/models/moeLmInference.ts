@@ -11,7 +11,7 @@ import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeL
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
  * `lastOnly` (decoding) takes `logits_at` positions [L] and returns logits there only [B, L, V].
  */
-export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; dispatch?: MoeDispatch } = {}) {
+export function moeLmInferenceGraph(cfg: MoeLmConfig, options: { lastOnly?: boolean; dispatch?: MoeDispatch } = {}) {
   const g = new Graph();
   const ids = g.input("ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
@@ -26,7 +26,7 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
   const moeInputs = moeLayerIndices(cfg).map((layer) => ({
     bias: g.param(routerBiasName(layer), [cfg.moe.experts], { kind: "constant", value: 0 }, { trainable: false }),
   }));
-  const logitsAt = o.lastOnly ? g.input("logits_at", "int64", ["L"]) : undefined;
+  const logitsAt = options.lastOnly ? g.input("logits_at", "int64", ["L"]) : undefined;
   // Image prefix: S is the number of feature rows fed this call (0 on steps without a prefix).
   const image = cfg.image
     ? {
@@ -34,7 +34,17 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
         slots: g.input("image_slots", "int64", ["B", "T"]),
       }
     : undefined;
-  const out = moeLm(g, cfg, { ids, mode: "infer", positions, domain, cache, moeInputs, logitsAt, dispatch: o.dispatch, image });
+  const out = moeLm(g, cfg, {
+    ids,
+    mode: "infer",
+    positions,
+    domain,
+    cache,
+    moeInputs,
+    logitsAt,
+    dispatch: options.dispatch,
+    image,
+  });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
     outputs[`new_key.${i}`] = p.k;
@@ -46,10 +56,12 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, o: { lastOnly?: boolean; d
 export async function compileMoeLm(
   cfg: MoeLmConfig,
   store: ParamStore,
-  o: { int8?: boolean; int8Moe?: "qmoe" | "gather"; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
+  options: { int8?: boolean; int8Moe?: "qmoe" | "gather"; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
 ) {
-  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: o.lastOnly, dispatch: o.dispatch });
+  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: options.lastOnly, dispatch: options.dispatch });
   const paramValue = (name: string) => store.get(name).data;
-  const final = o.int8 ? quantizeInt8(outputs, { paramValue, moe: o.int8Moe }).outputs : outputs;
-  return compile(toOnnx({ outputs: final, paramValue, name: o.int8 ? "moe_lm_int8" : "moe_lm" }), { threads: o.threads });
+  const final = options.int8 ? quantizeInt8(outputs, { paramValue, moe: options.int8Moe }).outputs : outputs;
+  return compile(toOnnx({ outputs: final, paramValue, name: options.int8 ? "moe_lm_int8" : "moe_lm" }), {
+    threads: options.threads,
+  });
 }

@@ -63,10 +63,10 @@ export class MoeLmModel implements BatchDecodeModel {
     cfg: MoeLmConfig,
     store: ParamStore,
     tokenizer: TextTokenizer,
-    o: MoeLmModelOptions = {},
+    options: MoeLmModelOptions = {},
   ): Promise<MoeLmModel> {
-    const session = await compileMoeLm(cfg, store, { ...o, lastOnly: true });
-    return new MoeLmModel(cfg, session, store, o, tokenizer, o.eosId, o.domain ?? -1);
+    const session = await compileMoeLm(cfg, store, { ...options, lastOnly: true });
+    return new MoeLmModel(cfg, session, store, options, tokenizer, options.eosId, options.domain ?? -1);
   }
 
   get vocabSize(): number {

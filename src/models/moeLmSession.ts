@@ -194,7 +194,12 @@ export class MoeLmSession implements BatchDecodeSession {
    * Rows without a cache may run packed in one graph row (see `packedPrefillPays`); the cache
    * they leave is the same either way.
    */
-  private async runDecodingGraph(batch: readonly number[], rows: number[], tokens: number[][], withPast: boolean): Promise<Float32Array[]> {
+  private async runDecodingGraph(
+    batch: readonly number[],
+    rows: number[],
+    tokens: number[][],
+    withPast: boolean,
+  ): Promise<Float32Array[]> {
     const { cfg } = this;
     const { heads } = cfg;
     const d = cfg.dim / heads;

@@ -68,8 +68,8 @@ export const towerReduce = (vision: AlignerConfig): typeof op.reduceMean =>
   vision.image.pool === "max" ? op.reduceMax : op.reduceMean;
 
 /** Patch tokens [B, S, F] of the vision tower for pixels [B, C, H, W] (the LM's image prefix), k x k pooled by `towerReduce`. */
-export function visionTokens(g: Graph, vision: AlignerConfig, pixels: Tensor, pool = 1): Tensor {
-  const tokens = alignerImageTower(g, vision, pixels).tokens; // [B, N, D], N = side²
+export function visionTokens(graph: Graph, vision: AlignerConfig, pixels: Tensor, pool = 1): Tensor {
+  const tokens = alignerImageTower(graph, vision, pixels).tokens; // [B, N, D], N = side²
   if (pool === 1) return tokens;
   const [b, , d] = tokens.shape;
   const side = vision.image.imageSize / vision.image.patch;
@@ -95,7 +95,7 @@ const keptParam = (name: string) => name.startsWith("vision_model.") || name.sta
 
 export async function saveReportModel(
   dir: string,
-  o: {
+  options: {
     config: ReportModelFileConfig;
     store: ParamStore;
     tokenizer: BpeTokenizer;
@@ -104,10 +104,10 @@ export async function saveReportModel(
   },
 ): Promise<void> {
   const tensors: Record<string, SafeTensor> = {};
-  for (const [name, v] of o.store.values) {
+  for (const [name, v] of options.store.values) {
     if (!keptParam(name)) continue;
     tensors[name] =
-      o.weights === "f16"
+      options.weights === "f16"
         ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
         : { dtype: "F32", shape: v.shape, data: v.data };
   }
@@ -115,9 +115,9 @@ export async function saveReportModel(
     dir,
     {
       "model.safetensors": { tensors, metadata: { format: "pt" } },
-      "tokenizer.json": (path) => o.tokenizer.save(path),
-      "config.json": jsonFile(o.config),
-      "words.json": `${JSON.stringify({ generalWords: o.generalWords })}\n`,
+      "tokenizer.json": (path) => options.tokenizer.save(path),
+      "config.json": jsonFile(options.config),
+      "words.json": `${JSON.stringify({ generalWords: options.generalWords })}\n`,
     },
     { keep: ["RECIPE.md", "metrics.json"] },
   );

@@ -20,14 +20,14 @@ export interface ClinicalContext {
   history: string[];
 }
 
-export function contextFromSynthEhr(e: SynthEhr): ClinicalContext {
-  const v = e.vitals;
-  const l = e.labs;
+export function contextFromSynthEhr(ehr: SynthEhr): ClinicalContext {
+  const v = ehr.vitals;
+  const l = ehr.labs;
   return {
-    age: e.age,
-    sex: e.sex === "M" ? "male" : "female",
-    smoking: e.smoker.status === "never" ? "never smoker" : `${e.smoker.status} smoker ${e.smoker.packYears} pack-years`,
-    symptoms: e.symptoms,
+    age: ehr.age,
+    sex: ehr.sex === "M" ? "male" : "female",
+    smoking: ehr.smoker.status === "never" ? "never smoker" : `${ehr.smoker.status} smoker ${ehr.smoker.packYears} pack-years`,
+    symptoms: ehr.symptoms,
     vitals: {
       HR: `${v.heartRate}`,
       RR: `${v.respRate}`,
@@ -43,40 +43,40 @@ export function contextFromSynthEhr(e: SynthEhr): ClinicalContext {
       NTproBNP: `${l.ntProBnp}`,
       LDH: `${l.ldh}`,
     },
-    history: e.history,
+    history: ehr.history,
   };
 }
 
 /** A FHIR-derived EHR: observations become vitals/labs by their display names, conditions the history. */
-export function contextFromFhir(e: Ehr): ClinicalContext {
+export function contextFromFhir(ehr: Ehr): ClinicalContext {
   const labs: Record<string, string> = {};
-  for (const o of e.observations.slice(0, 12)) {
+  for (const o of ehr.observations.slice(0, 12)) {
     if (o.value === null || typeof o.value === "object") continue;
     labs[o.display.slice(0, 40)] = `${o.value}${o.unit ? ` ${o.unit}` : ""}`;
   }
   return {
-    age: e.age,
-    sex: e.sex,
+    age: ehr.age,
+    sex: ehr.sex,
     symptoms: [],
     vitals: {},
     labs,
-    history: e.conditions.slice(0, 8).map((c) => c.display.slice(0, 60)),
+    history: ehr.conditions.slice(0, 8).map((c) => c.display.slice(0, 60)),
   };
 }
 
 /** The EHR as one compact line, always in the same order (short: every token costs decode time). */
-export function contextText(c: ClinicalContext): string {
+export function contextText(context: ClinicalContext): string {
   const parts: string[] = [];
-  if (c.age !== undefined || c.sex) parts.push(`${c.age ?? "?"} ${c.sex ?? "unknown"}`);
-  if (c.smoking) parts.push(c.smoking);
-  if (c.symptoms.length) parts.push(c.symptoms.join(", "));
+  if (context.age !== undefined || context.sex) parts.push(`${context.age ?? "?"} ${context.sex ?? "unknown"}`);
+  if (context.smoking) parts.push(context.smoking);
+  if (context.symptoms.length) parts.push(context.symptoms.join(", "));
   const kv = (r: Record<string, string>) =>
     Object.entries(r)
       .map(([k, v]) => `${k} ${v}`)
       .join(" ");
-  if (Object.keys(c.vitals).length) parts.push(kv(c.vitals));
-  if (Object.keys(c.labs).length) parts.push(kv(c.labs));
-  if (c.history.length) parts.push(c.history.join(", "));
+  if (Object.keys(context.vitals).length) parts.push(kv(context.vitals));
+  if (Object.keys(context.labs).length) parts.push(kv(context.labs));
+  if (context.history.length) parts.push(context.history.join(", "));
   return `EHR: ${parts.join("; ")}`;
 }
 

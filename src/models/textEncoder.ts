@@ -67,11 +67,11 @@ export interface TextEncoderOutputs {
 }
 
 /**
- * ids [B, T] (int64) -> embedding [B, E]. Parameters under `s` (the encoder) and
+ * ids [B, T] (int64) -> embedding [B, E]. Parameters under `scope` (the encoder) and
  * `projection` (the [D, E] head, no bias, as CLIP's text_projection).
  */
 export function textEncoder(
-  s: Scope,
+  scope: Scope,
   projection: Scope,
   cfg: TextEncoderConfig,
   ids: Tensor,
@@ -80,10 +80,10 @@ export function textEncoder(
   if (ids.rank !== 2 || ids.dtype !== "int64" || ids.shape[1] !== cfg.maxLen)
     throw new Error(`textEncoder: ids must be int64 [B, ${cfg.maxLen}], got ${ids.dtype} [${ids.shape.join(", ")}]`);
   const keep = op.sub(1, op.cast(op.equal(ids, op.scalar(ids.graph, PAD_ID, "int64")), "float32")); // [B, T], 1 = token
-  const emb = s.child("embeddings");
+  const emb = scope.child("embeddings");
   const tok = embedding(emb.child("token_embedding"), ids, cfg.vocab, cfg.dim); // [B, T, D]
   const pos = emb.child("position_embedding").param("weight", [cfg.maxLen, cfg.dim], { kind: "normal", std: 0.02 });
-  const tokens = transformerEncoder(s.child("encoder"), op.add(tok, pos), cfg, keyPaddingMask(keep)); // [B, T, D]
+  const tokens = transformerEncoder(scope.child("encoder"), op.add(tok, pos), cfg, keyPaddingMask(keep)); // [B, T, D]
   const features =
     cfg.pool === "cls"
       ? op.squeeze(op.slice(tokens, 1, 0, 1), 1)

@@ -11,11 +11,11 @@ import { linear } from "./layers.js";
 import type { Scope } from "./scope.js";
 
 /** Upper-triangular additive mask [T, T]: 0 where j <= i, -1e9 where j > i. */
-export function causalMask(x: Tensor, maxT: number, t: Dim): Tensor {
+export function causalMask(x: Tensor, maxT: number, length: Dim): Tensor {
   const data = new Float32Array(maxT * maxT);
   for (let i = 0; i < maxT; i++) for (let j = i + 1; j < maxT; j++) data[i * maxT + j] = -1e9;
   const full = op.constant(x.graph, x.dtype === "float64" ? Float64Array.from(data) : data, [maxT, maxT]);
-  return op.slice(op.slice(full, 0, 0, t), 1, 0, t);
+  return op.slice(op.slice(full, 0, 0, length), 1, 0, length);
 }
 
 /** Additive key mask [B, 1, 1, T] from `keep` [B, T] (1 = attend, 0 = padding): 0 or -1e9. */
@@ -65,41 +65,50 @@ export interface AttentionOutputs {
   v: Tensor;
 }
 
-/** Multi-head attention over x [B, T, C] -> [B, T, C], parameters under `s`. */
-export function attention(s: Scope, x: Tensor, o: AttentionOptions): AttentionOutputs {
+/** Multi-head attention over x [B, T, C] -> [B, T, C], parameters under `scope`. */
+export function attention(scope: Scope, x: Tensor, options: AttentionOptions): AttentionOutputs {
   const [b, t, c] = x.shape;
-  if (typeof c !== "number" || c % o.heads !== 0)
-    throw new Error(`attention ${s.prefix}: width ${c} must divide into ${o.heads} heads`);
-  const h = o.heads;
+  if (typeof c !== "number" || c % options.heads !== 0)
+    throw new Error(`attention ${scope.prefix}: width ${c} must divide into ${options.heads} heads`);
+  const h = options.heads;
   const d = c / h;
-  const bias = o.bias ?? false;
+  const bias = options.bias ?? false;
   let q: Tensor;
   let k: Tensor;
   let v: Tensor;
-  if (o.projections === "fused") {
-    [q, k, v] = op.split(linear(s.child("qkv"), x, 3 * c, { bias }), -1, [c, c, c]); // [B, T, 3C] -> 3 x [B, T, C]
+  if (options.projections === "fused") {
+    [q, k, v] = op.split(linear(scope.child("qkv"), x, 3 * c, { bias }), -1, [c, c, c]); // [B, T, 3C] -> 3 x [B, T, C]
   } else {
-    q = linear(s.child("q_proj"), x, c, { bias });
-    k = linear(s.child("k_proj"), x, c, { bias });
-    v = linear(s.child("v_proj"), x, c, { bias });
+    q = linear(scope.child("q_proj"), x, c, { bias });
+    k = linear(scope.child("k_proj"), x, c, { bias });
+    v = linear(scope.child("v_proj"), x, c, { bias });
   }
-  if (o.rotate) {
-    q = o.rotate(q);
-    k = o.rotate(k);
+  if (options.rotate) {
+    q = options.rotate(q);
+    k = options.rotate(k);
   }
-  const outName = o.projections === "fused" ? (o.outName ?? "proj") : "o_proj";
-  const project = (y: Tensor) => linear(s.child(outName), y, c, { std: o.outStd, bias });
+  const outName = options.projections === "fused" ? (options.outName ?? "proj") : "o_proj";
+  const project = (y: Tensor) => linear(scope.child(outName), y, c, { std: options.outStd, bias });
   const split = (y: Tensor) => op.reshape(y, [b, t, h, d]); // [B, T, C] -> [B, T, H, D]
-  if (o.cache) {
-    const fused = op.multiHeadAttention(q, k, v, o.cache.mask, o.cache.pastK, o.cache.pastV, h, 1 / Math.sqrt(d));
+  if (options.cache) {
+    const fused = op.multiHeadAttention(
+      q,
+      k,
+      v,
+      options.cache.mask,
+      options.cache.pastK,
+      options.cache.pastV,
+      h,
+      1 / Math.sqrt(d),
+    );
     return { out: project(fused.out), k: split(k), v: split(v) };
   }
   const heads = (y: Tensor) => op.transpose(split(y), [0, 2, 1, 3]); // [B, T, C] -> [B, H, T, D]
   const kh = heads(k);
   const vh = heads(v);
   let scores = op.mul(op.matmul(heads(q), op.transposeLast(kh)), 1 / Math.sqrt(d)); // [B, H, T, T]
-  if (o.causalMaxT !== undefined) scores = op.add(scores, causalMask(x, o.causalMaxT, t));
-  if (o.mask) scores = op.add(scores, o.mask);
+  if (options.causalMaxT !== undefined) scores = op.add(scores, causalMask(x, options.causalMaxT, t));
+  if (options.mask) scores = op.add(scores, options.mask);
   const y = op.matmul(op.softmax(scores, -1), vh); // [B, H, T, D]
   return { out: project(op.reshape(op.transpose(y, [0, 2, 1, 3]), [b, t, c])), k: kh, v: vh }; // [B, H, T, D] -> [B, T, C]
 }

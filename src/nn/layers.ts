@@ -6,49 +6,49 @@ import { op, type Tensor } from "../graph/index.js";
 import type { Scope } from "./scope.js";
 
 /** x [..., in] -> [..., out]. */
-export function linear(s: Scope, x: Tensor, outDim: number, opts: { std?: number; bias?: boolean } = {}): Tensor {
+export function linear(scope: Scope, x: Tensor, outDim: number, opts: { std?: number; bias?: boolean } = {}): Tensor {
   const inDim = x.shape[x.rank - 1];
-  if (typeof inDim !== "number") throw new Error(`linear ${s.prefix}: input width must be static, got ${inDim}`);
-  const w = s.param("weight", [inDim, outDim], { kind: "normal", std: opts.std ?? 0.02 });
+  if (typeof inDim !== "number") throw new Error(`linear ${scope.prefix}: input width must be static, got ${inDim}`);
+  const w = scope.param("weight", [inDim, outDim], { kind: "normal", std: opts.std ?? 0.02 });
   const y = op.matmul(x, w);
-  return opts.bias ? op.add(y, s.param("bias", [outDim], { kind: "constant", value: 0 })) : y;
+  return opts.bias ? op.add(y, scope.param("bias", [outDim], { kind: "constant", value: 0 })) : y;
 }
 
 /** ids [...] (int64) -> [..., dim]. */
-export function embedding(s: Scope, ids: Tensor, vocab: number, dim: number, std = 0.02): Tensor {
-  const table = s.param("weight", [vocab, dim], { kind: "normal", std });
+export function embedding(scope: Scope, ids: Tensor, vocab: number, dim: number, std = 0.02): Tensor {
+  const table = scope.param("weight", [vocab, dim], { kind: "normal", std });
   return op.gather(table, ids, 0);
 }
 
 /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */
-export function rmsNorm(s: Scope, x: Tensor, eps = 1e-5): Tensor {
+export function rmsNorm(scope: Scope, x: Tensor, eps = 1e-5): Tensor {
   const dim = x.shape[x.rank - 1] as number;
-  const weight = s.param("weight", [dim], { kind: "constant", value: 1 });
+  const weight = scope.param("weight", [dim], { kind: "constant", value: 1 });
   // x^2 as Pow(x, 2): the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
   const rms = op.sqrt(op.add(op.reduceMean(op.pow(x, 2), -1, true), eps));
   return op.mul(op.div(x, rms), weight);
 }
 
 /** LayerNorm over the last axis with weight and bias. */
-export function layerNorm(s: Scope, x: Tensor, eps = 1e-5): Tensor {
+export function layerNorm(scope: Scope, x: Tensor, eps = 1e-5): Tensor {
   const dim = x.shape[x.rank - 1] as number;
   const centered = op.sub(x, op.reduceMean(x, -1, true));
   const variance = op.reduceMean(op.mul(centered, centered), -1, true);
   const y = op.div(centered, op.sqrt(op.add(variance, eps)));
-  const weight = s.param("weight", [dim], { kind: "constant", value: 1 });
-  const bias = s.param("bias", [dim], { kind: "constant", value: 0 });
+  const weight = scope.param("weight", [dim], { kind: "constant", value: 1 });
+  const bias = scope.param("bias", [dim], { kind: "constant", value: 0 });
   return op.add(op.mul(y, weight), bias);
 }
 
 /** SwiGLU feed-forward (Llama, DeepSeek): (silu(x @ Wgate) * (x @ Wup)) @ Wdown. */
-export function swiGlu(s: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
+export function swiGlu(scope: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
   const c = x.shape[x.rank - 1] as number;
-  const h = op.mul(op.silu(linear(s.child("gate_proj"), x, hidden)), linear(s.child("up_proj"), x, hidden));
-  return linear(s.child("down_proj"), h, c, { std: outStd });
+  const h = op.mul(op.silu(linear(scope.child("gate_proj"), x, hidden)), linear(scope.child("up_proj"), x, hidden));
+  return linear(scope.child("down_proj"), h, c, { std: outStd });
 }
 
 /** GPT-style MLP: gelu(x @ W1) @ W2 with a 4x hidden width. */
-export function mlp(s: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
+export function mlp(scope: Scope, x: Tensor, hidden: number, outStd?: number): Tensor {
   const c = x.shape[x.rank - 1] as number;
-  return linear(s.child("fc2"), op.gelu(linear(s.child("fc1"), x, hidden)), c, { std: outStd });
+  return linear(scope.child("fc2"), op.gelu(linear(scope.child("fc1"), x, hidden)), c, { std: outStd });
 }

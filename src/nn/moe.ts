@@ -145,8 +145,8 @@ function allowedExperts(choose: Tensor, cfg: MoeConfig, domain?: Tensor): Tensor
 }
 
 /** The router (DeepSeek-V3's Gate): returns (weights, indices) and the probabilities. */
-export function routeTokens(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInputs = {}): Routing {
-  let logits = linear(s, x, cfg.experts); // [N, E]
+export function routeTokens(scope: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInputs = {}): Routing {
+  let logits = linear(scope, x, cfg.experts); // [N, E]
   if (inputs.gumbel) logits = op.div(op.add(logits, inputs.gumbel), cfg.gumbelTau);
   const scores = cfg.scoreFunc === "softmax" ? op.softmax(logits, -1) : op.sigmoid(logits);
   const choose = inputs.bias ? op.add(op.stopGradient(scores), inputs.bias) : op.stopGradient(scores);
@@ -204,12 +204,12 @@ export interface MoeTrainOutputs {
 }
 
 /** Training forward: capacity-limited dispatch with static shapes. x [N, C], N static. */
-export function moeTrain(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInputs, outStd = 0.02): MoeTrainOutputs {
+export function moeTrain(scope: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInputs, outStd = 0.02): MoeTrainOutputs {
   const [n, c] = x.shape as number[];
   if (typeof n !== "number" || typeof c !== "number") throw new Error("moeTrain: token count and width must be static");
   const g = x.graph;
-  const { weights, indices, probs } = routeTokens(s.child("gate"), x, cfg, inputs);
-  const w = expertWeights(s, cfg, c, outStd);
+  const { weights, indices, probs } = routeTokens(scope.child("gate"), x, cfg, inputs);
+  const w = expertWeights(scope, cfg, c, outStd);
   const e = cfg.experts;
   const nk = n * cfg.topK;
   const p = Math.ceil((cfg.capacityFactor * nk) / e);
@@ -237,7 +237,7 @@ export function moeTrain(s: Scope, x: Tensor, cfg: MoeConfig, inputs: RouterInpu
   const picked = op.gather(op.concat([ye, op.full(g, [1, c], 0, x.dtype)], 0), slot, 0); // [NK, C]; dropped -> 0
   const routed = op.reduceSum(op.reshape(op.mul(picked, op.reshape(weights, [nk, 1])), [n, cfg.topK, c]), 1); // [N, C]
 
-  const out = addSharedExperts(s, x, routed, cfg, outStd);
+  const out = addSharedExperts(scope, x, routed, cfg, outStd);
   // Switch Transformer: E * sum_e f_e * P_e, f = fraction of assignments, P = mean probability.
   const auxLoss =
     cfg.auxLossWeight > 0 ? op.mul(op.reduceSum(op.mul(op.div(load, nk), op.reduceMean(probs, 0))), cfg.auxLossWeight * e) : null;
@@ -256,7 +256,7 @@ export type MoeDispatch = "sparse" | "dense";
 
 /** Inference forward: every chosen expert runs (no drops). */
 export function moeInfer(
-  s: Scope,
+  scope: Scope,
   x: Tensor,
   cfg: MoeConfig,
   inputs: Omit<RouterInputs, "gumbel">,
@@ -264,8 +264,8 @@ export function moeInfer(
   dispatch: MoeDispatch = "sparse",
 ): Tensor {
   const c = x.shape[1] as number;
-  const { weights, indices } = routeTokens(s.child("gate"), x, cfg, inputs);
-  const w = expertWeights(s, cfg, c, outStd);
+  const { weights, indices } = routeTokens(scope.child("gate"), x, cfg, inputs);
+  const w = expertWeights(scope, cfg, c, outStd);
   if (dispatch === "dense") {
     const n = x.shape[0];
     const e = cfg.experts;
@@ -277,9 +277,9 @@ export function moeInfer(
     const up = op.squeeze(op.slice(gateUp, 3, 1, 2), 3);
     const act = op.mul(op.mul(op.silu(gate), up), op.unsqueeze(sparse, 2)); // [N, E, H], 0 for unchosen experts
     const downAll = op.reshape(op.transpose(w.down, [0, 2, 1]), [e * h, c]); // [E, C, H] -> [E*H, C]
-    return addSharedExperts(s, x, op.matmul(op.reshape(act, [n, e * h]), downAll), cfg, outStd);
+    return addSharedExperts(scope, x, op.matmul(op.reshape(act, [n, e * h]), downAll), cfg, outStd);
   }
-  return addSharedExperts(s, x, op.moeSwiGlu(x, indices, weights, w.gateUp, w.down), cfg, outStd);
+  return addSharedExperts(scope, x, op.moeSwiGlu(x, indices, weights, w.gateUp, w.down), cfg, outStd);
 }
 
 /** DeepSeek-V3's aux-loss-free balancing: bias += rate * sign(mean load - load), in place. */

@@ -36,10 +36,10 @@ export function patchify(images: Tensor, patch: number): Tensor {
 }
 
 /** Patch embedding: patchify then a linear map with bias, [B, (C,) H, W] -> [B, N, D]. */
-export function patchEmbedding(s: Scope, images: Tensor, o: { patch: number; dim: number }): Tensor {
-  const patches = patchify(images, o.patch);
+export function patchEmbedding(scope: Scope, images: Tensor, options: { patch: number; dim: number }): Tensor {
+  const patches = patchify(images, options.patch);
   const fanIn = patches.shape[2] as number;
-  return linear(s, patches, o.dim, { std: 1 / Math.sqrt(fanIn), bias: true });
+  return linear(scope, patches, options.dim, { std: 1 / Math.sqrt(fanIn), bias: true });
 }
 
 /**
@@ -50,30 +50,30 @@ export function patchEmbedding(s: Scope, images: Tensor, o: { patch: number; dim
  * instead of one linear map of the patch. [B, C, H, W] -> [B, N, D].
  * Parameters: `conv.{i}.weight` [Co, Ci, 3, 3], `conv.{i}.bias` [Co], `proj.weight`, `proj.bias`.
  */
-export function convStemEmbedding(s: Scope, images: Tensor, o: { channels: readonly number[]; dim: number }): Tensor {
+export function convStemEmbedding(scope: Scope, images: Tensor, options: { channels: readonly number[]; dim: number }): Tensor {
   let x = images; // [B, C, H, W]
-  o.channels.forEach((co, i) => {
+  options.channels.forEach((co, i) => {
     const [, ci] = staticShape(x, "convStemEmbedding");
-    const conv = s.child("conv").child(i);
+    const conv = scope.child("conv").child(i);
     const w = conv.param("weight", [co, ci, 3, 3], { kind: "normal", std: Math.sqrt(2 / (ci * 9)) }); // He init for ReLU
     const b = conv.param("bias", [co], { kind: "constant", value: 0 });
     x = op.relu(op.add(op.conv2d(x, w, { stride: [2, 2], padding: [1, 1, 1, 1] }), op.reshape(b, [1, co, 1, 1]))); // [B, Co, H/2, W/2]
   });
   const [b, c, gh, gw] = staticShape(x, "convStemEmbedding");
   const cells = op.transpose(op.reshape(x, [b, c, gh * gw]), [0, 2, 1]); // [B, N, C]
-  return linear(s.child("proj"), cells, o.dim, { std: 1 / Math.sqrt(c), bias: true }); // [B, N, D]
+  return linear(scope.child("proj"), cells, options.dim, { std: 1 / Math.sqrt(c), bias: true }); // [B, N, D]
 }
 
 /** x [B, N, D] + a learned table [N, D] (parameter `weight`). */
-export function addPositionEmbedding(s: Scope, x: Tensor, std = 0.02): Tensor {
+export function addPositionEmbedding(scope: Scope, x: Tensor, std = 0.02): Tensor {
   const [, n, d] = staticShape(x, "addPositionEmbedding");
-  return op.add(x, s.param("weight", [n, d], { kind: "normal", std }));
+  return op.add(x, scope.param("weight", [n, d], { kind: "normal", std }));
 }
 
 /** Prepend a learned [CLS] vector (parameter `weight` [D]): [B, N, D] -> [B, N+1, D]. */
-export function prependClsToken(s: Scope, x: Tensor, std = 0.02): Tensor {
+export function prependClsToken(scope: Scope, x: Tensor, std = 0.02): Tensor {
   const [b, , d] = staticShape(x, "prependClsToken");
-  const cls = op.expand(op.reshape(s.param("weight", [d], { kind: "normal", std }), [1, 1, d]), [b, 1, d]); // [B, 1, D]
+  const cls = op.expand(op.reshape(scope.param("weight", [d], { kind: "normal", std }), [1, 1, d]), [b, 1, d]); // [B, 1, D]
   return op.concat([cls, x], 1);
 }
 
@@ -89,11 +89,11 @@ export interface EncoderConfig {
  * parameters under `layers.{i}.{layer_norm1,self_attn,layer_norm2,mlp}` and
  * `post_layernorm` (CLIP's names). x [B, T, D] -> [B, T, D].
  */
-export function transformerEncoder(s: Scope, x: Tensor, cfg: EncoderConfig, mask?: Tensor): Tensor {
+export function transformerEncoder(scope: Scope, x: Tensor, cfg: EncoderConfig, mask?: Tensor): Tensor {
   const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
   let y = x;
   for (let i = 0; i < cfg.layers; i++) {
-    const block = s.child("layers").child(i);
+    const block = scope.child("layers").child(i);
     y = op.add(
       y,
       attention(block.child("self_attn"), layerNorm(block.child("layer_norm1"), y), {
@@ -107,7 +107,7 @@ export function transformerEncoder(s: Scope, x: Tensor, cfg: EncoderConfig, mask
     );
     y = op.add(y, mlp(block.child("mlp"), layerNorm(block.child("layer_norm2"), y), cfg.hidden, outStd));
   }
-  return layerNorm(s.child("post_layernorm"), y);
+  return layerNorm(scope.child("post_layernorm"), y);
 }
 
 /** Mean over the tokens whose `keep` [B, T] is 1 (all when omitted): [B, T, D] -> [B, D]. */

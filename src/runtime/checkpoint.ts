@@ -25,23 +25,23 @@ const f32 = (shape: number[], data: Float32Array): SafeTensor => ({ dtype: "F32"
 
 export async function saveCheckpoint(
   dir: string,
-  o: { store: ParamStore; trainStep?: TrainStep; config: unknown; state?: Record<string, unknown> },
+  options: { store: ParamStore; trainStep?: TrainStep; config: unknown; state?: Record<string, unknown> },
 ): Promise<void> {
   const params: Record<string, SafeTensor> = {};
-  for (const [name, v] of o.store.values) params[name] = f32(v.shape, v.data);
+  for (const [name, v] of options.store.values) params[name] = f32(v.shape, v.data);
   const files: Record<string, ModelFile> = { "model.safetensors": { tensors: params, metadata: { format: "pt" } } };
-  const step = o.trainStep?.stepCount ?? 0;
-  if (o.trainStep) {
+  const step = options.trainStep?.stepCount ?? 0;
+  if (options.trainStep) {
     const moments: Record<string, SafeTensor> = {};
-    for (const [name, mv] of o.trainStep.moments) {
-      const shape = o.store.get(name).shape;
+    for (const [name, mv] of options.trainStep.moments) {
+      const shape = options.store.get(name).shape;
       moments[`${name}.exp_avg`] = f32(shape, mv.m);
       moments[`${name}.exp_avg_sq`] = f32(shape, mv.v);
     }
     files["optimizer.safetensors"] = { tensors: moments, metadata: { step: String(step) } };
   }
-  files["config.json"] = jsonFile(o.config);
-  files["trainer.json"] = jsonFile({ step, ...o.state });
+  files["config.json"] = jsonFile(options.config);
+  files["trainer.json"] = jsonFile({ step, ...options.state });
   await writeModelFolder(dir, files);
 }
 

@@ -44,7 +44,7 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
 export async function writeModelFolder(
   dir: string,
   files: Readonly<Record<string, ModelFile>>,
-  o: WriteModelFolderOptions = {},
+  options: WriteModelFolderOptions = {},
 ): Promise<void> {
   const tmp = `${dir}.partial-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -56,8 +56,8 @@ export async function writeModelFolder(
       else if (typeof file === "function") await file(path);
       else await writeSafetensors(path, file.tensors, file.metadata);
     }
-    if (o.keep && existsSync(dir)) {
-      const kept = o.keep === "others" ? await readdir(dir) : o.keep;
+    if (options.keep && existsSync(dir)) {
+      const kept = options.keep === "others" ? await readdir(dir) : options.keep;
       for (const name of kept)
         if (!Object.hasOwn(files, name) && existsSync(join(dir, name))) await linkOrCopy(join(dir, name), join(tmp, name));
     }
@@ -87,40 +87,40 @@ export interface ModelFolderErrors {
  */
 export async function readModelConfig<S extends z.ZodType>(
   dir: string,
-  o: ModelFolderErrors & { schema: S; what: string; kind: string; trainCommand: string },
+  options: ModelFolderErrors & { schema: S; what: string; kind: string; trainCommand: string },
 ): Promise<z.infer<S>> {
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath))
-    throw o.fail(`no ${o.what} in ${dir}: expected ${configPath} (train one with \`${o.trainCommand}\`)`);
+    throw options.fail(`no ${options.what} in ${dir}: expected ${configPath} (train one with \`${options.trainCommand}\`)`);
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(configPath, "utf8"));
   } catch (err) {
-    throw o.fail(`${configPath} is not valid JSON: ${(err as Error).message}`);
+    throw options.fail(`${configPath} is not valid JSON: ${(err as Error).message}`);
   }
-  const parsed = o.schema.safeParse(raw);
+  const parsed = options.schema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw o.fail(`${configPath} is not a valid ${o.kind} config: ${issues}`);
+    throw options.fail(`${configPath} is not a valid ${options.kind} config: ${issues}`);
   }
   return parsed.data;
 }
 
 /** `<dir>/model.safetensors` as float32 parameters (float16 tensors are widened). */
-export async function readModelWeights(dir: string, o: ModelFolderErrors): Promise<ParamStore> {
+export async function readModelWeights(dir: string, options: ModelFolderErrors): Promise<ParamStore> {
   const weightsPath = join(dir, "model.safetensors");
-  if (!existsSync(weightsPath)) throw o.fail(`no weights in ${dir}: expected ${weightsPath}`);
+  if (!existsSync(weightsPath)) throw options.fail(`no weights in ${dir}: expected ${weightsPath}`);
   let tensors: Awaited<ReturnType<typeof readSafetensors>>["tensors"];
   try {
     tensors = (await readSafetensors(weightsPath)).tensors;
   } catch (err) {
-    throw o.fail(`${weightsPath}: ${(err as Error).message}`);
+    throw options.fail(`${weightsPath}: ${(err as Error).message}`);
   }
   const store = new ParamStore();
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype === "F16") store.set(name, t.shape, float16ToFloat32(t.data as Uint16Array));
     else if (t.dtype === "F32") store.set(name, t.shape, t.data as Float32Array);
-    else throw o.fail(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
+    else throw options.fail(`${weightsPath}: tensor "${name}" is ${t.dtype}, expected F32 or F16`);
   }
   return store;
 }

@@ -4,10 +4,10 @@
 // cases (`Rng.fromParts(seed, index, stream)`).
 
 /** A 32-bit FNV-1a hash of a string, for deriving per-name streams. */
-export function hashString(s: string): number {
+export function hashString(text: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
@@ -54,9 +54,9 @@ export class Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
+  /** Integer in [0, bound). */
+  int(bound: number): number {
+    return Math.floor(this.next() * bound);
   }
   /** Integer in [low, high], both included. */
   intBetween(low: number, high: number): number {
@@ -66,9 +66,9 @@ export class Rng {
   uniform(low: number, high: number): number {
     return low + (high - low) * this.next();
   }
-  /** True with probability p. */
-  chance(p: number): boolean {
-    return this.next() < p;
+  /** True with the given probability. */
+  chance(probability: number): boolean {
+    return this.next() < probability;
   }
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)];

@@ -25,11 +25,12 @@ export function defaultThreads(): number {
   return Math.min(8, Math.max(1, (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 2));
 }
 
-export const toOrt = (t: HostTensor): ort.Tensor => new ort.Tensor(t.dtype, t.data as ort.Tensor.DataType, t.shape);
+export const toOrt = (tensor: HostTensor): ort.Tensor =>
+  new ort.Tensor(tensor.dtype, tensor.data as ort.Tensor.DataType, tensor.shape);
 
-export function fromOrt(t: ort.Tensor): HostTensor {
-  if (!dtypes.has(t.type)) throw new Error(`unsupported output dtype ${t.type}`);
-  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as TypedArray };
+export function fromOrt(tensor: ort.Tensor): HostTensor {
+  if (!dtypes.has(tensor.type)) throw new Error(`unsupported output dtype ${tensor.type}`);
+  return { dtype: tensor.type as DType, shape: [...tensor.dims], data: tensor.data as TypedArray };
 }
 
 export class CompiledGraph {

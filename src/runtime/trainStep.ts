@@ -18,7 +18,7 @@ export interface AdamWConfig {
 export const defaultAdamW: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clipNorm: 1 };
 
 /** Which parameters decay: matrices and embeddings, not norms or biases (as in nanoGPT). */
-export const decaysByDefault = (p: Tensor): boolean => p.rank >= 2;
+export const decaysByDefault = (param: Tensor): boolean => param.rank >= 2;
 
 export interface TrainStepOptions {
   optimizer?: Partial<AdamWConfig>;

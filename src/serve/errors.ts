@@ -19,7 +19,9 @@ export interface ErrorBody {
   error: { message: string; type: ErrorType; code: string };
 }
 
-export const errorBody = (e: HttpError): ErrorBody => ({ error: { message: e.message, type: e.type, code: e.code } });
+export const errorBody = (error: HttpError): ErrorBody => ({
+  error: { message: error.message, type: error.type, code: error.code },
+});
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -28,9 +30,9 @@ interface FastifyLikeError {
 }
 
 /** Map anything thrown in a handler (ours, fastify's body parser, or a bug) to an HttpError. */
-export function toHttpError(e: unknown): HttpError {
-  if (e instanceof HttpError) return e;
-  const f = (typeof e === "object" && e !== null ? e : { message: String(e) }) as FastifyLikeError;
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  const f = (typeof error === "object" && error !== null ? error : { message: String(error) }) as FastifyLikeError;
   if (f.code === "FST_ERR_CTP_BODY_TOO_LARGE")
     return new HttpError(413, "body_too_large", `request body is larger than this server accepts: ${f.message}`);
   if (f.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")

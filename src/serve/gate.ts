@@ -20,28 +20,28 @@ export interface Gate {
   close(): Promise<void>;
 }
 
-export const quietLogger: ServeLogger = { warn: (m) => console.warn(m), info: () => {} };
+export const quietLogger: ServeLogger = { warn: (message) => console.warn(message), info: () => {} };
 
 export function createGate(
   config: ServerConfig = serverConfigSchema.parse({}),
-  o: {
+  options: {
     logger?: ServeLogger;
     batchers?: MetricsSources["batchers"];
     priceOf?: (provider: string) => ProviderPrice | undefined;
   } = {},
 ): Gate {
-  const logger = o.logger ?? quietLogger;
+  const logger = options.logger ?? quietLogger;
   const audit: AuditLog = config.router.auditLog ? new JsonlAuditLog(config.router.auditLog) : new MemoryAuditLog();
   const cache = makeCache(config.cache, logger);
   const tenants = makeTenants(config.tenants, logger);
-  const metrics = new ServerMetrics({ batchers: o.batchers ?? (() => ({})), cache: () => cache.stats() });
+  const metrics = new ServerMetrics({ batchers: options.batchers ?? (() => ({})), cache: () => cache.stats() });
   return {
     config,
     tenants,
     audit,
     cache,
     metrics,
-    priceOf: o.priceOf ?? (() => undefined),
+    priceOf: options.priceOf ?? (() => undefined),
     async close() {
       await Promise.allSettled([audit.close(), cache.close(), tenants.close()]);
     },

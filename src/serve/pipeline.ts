@@ -302,7 +302,7 @@ export interface SseWriter {
   readonly open: boolean;
   send(payload: string): void;
   /** An OpenAI-style error event (the stream then ends). */
-  fail(e: unknown): void;
+  fail(error: unknown): void;
   end(): Promise<void>;
 }
 

@@ -17,7 +17,7 @@ export interface Platform extends Gate {
 
 export async function createPlatform(
   config: ServerConfig,
-  o: { threads?: number; logger?: ServeLogger; extraProviders?: readonly Provider[] } = {},
+  options: { threads?: number; logger?: ServeLogger; extraProviders?: readonly Provider[] } = {},
 ): Promise<Platform> {
   const localModels = Object.entries(config.models.local).map(([name, m]) => ({ name, dir: m.dir, int8: m.int8 }));
   const local =
@@ -26,14 +26,14 @@ export async function createPlatform(
           models: localModels,
           price: { inputPerMTok: config.pricing.localPerMTok, outputPerMTok: config.pricing.localPerMTok },
           batching: config.batching,
-          threads: o.threads,
+          threads: options.threads,
         })
       : undefined;
   const remote = config.providers.map((p) => new OpenAiCompatibleProvider(p));
   // Preference order within each zone: local engine first, then remote providers as configured.
-  const providers: Provider[] = [...(local ? [local] : []), ...(o.extraProviders ?? []), ...remote];
+  const providers: Provider[] = [...(local ? [local] : []), ...(options.extraProviders ?? []), ...remote];
   const gate = createGate(config, {
-    logger: o.logger,
+    logger: options.logger,
     batchers: () => local?.batcherLoads() ?? {},
     priceOf: (name) => providers.find((p) => p.name === name)?.price,
   });

@@ -154,10 +154,10 @@ export const ALIGN_PRESET_NAMES = Object.keys(alignPresets) as AlignPresetName[]
 // ---------------------------------------------------------------- data
 
 /** The English report of a case as one text: "FINDINGS:\n…\n\nIMPRESSION:\n…". */
-export const caseText = (c: SynthCase): string => reportText(c.report.en, "en");
+export const caseText = (synthCase: SynthCase): string => reportText(synthCase.report.en, "en");
 
 /** A case as a retrieval pair: its slice and its English report. */
-export const casePair = (c: SynthCase): SlicePair => ({ slice: c, text: caseText(c) });
+export const casePair = (synthCase: SynthCase): SlicePair => ({ slice: synthCase, text: caseText(synthCase) });
 
 // Multi-label targets of stage 1, everything a report states about the slice, as
 // classes: each finding's type × side ("none" for cardiomegaly), its lobe, its severity and
@@ -191,14 +191,14 @@ export const FINDING_LABELS: readonly string[] = [
 ];
 
 /** Multi-hot [L] of what a case shows, over FINDING_LABELS. */
-export function findingLabels(c: Pick<SynthCase, "findings" | "sliceLevel" | "cardiothoracicRatio">): Float32Array {
+export function findingLabels(synthCase: Pick<SynthCase, "findings" | "sliceLevel" | "cardiothoracicRatio">): Float32Array {
   const out = new Float32Array(FINDING_LABELS.length);
   const set = (label: string) => {
     const i = FINDING_LABELS.indexOf(label);
     if (i < 0) throw new Error(`findingLabels: no class "${label}" (classes: ${FINDING_LABELS.join(", ")})`);
     out[i] = 1;
   };
-  for (const f of c.findings) {
+  for (const f of synthCase.findings) {
     set(`${f.type}:${f.side ?? "none"}`);
     if (f.lobe !== undefined) set(`${f.type}:${f.lobe}`);
     if (f.severity !== undefined) set(`${f.type}:${f.severity}`);
@@ -206,8 +206,8 @@ export function findingLabels(c: Pick<SynthCase, "findings" | "sliceLevel" | "ca
       set(`${f.type}:size${bandOf(SIZE_BANDS[f.type], f.sizeMm)}`);
     if (f.type === "consolidation" && f.airBronchograms === true) set("consolidation:airBronchograms");
   }
-  set(`level:${c.sliceLevel}`);
-  if (c.cardiothoracicRatio !== undefined) set(`ctr:${bandOf(CTR_BANDS, c.cardiothoracicRatio)}`);
+  set(`level:${synthCase.sliceLevel}`);
+  if (synthCase.cardiothoracicRatio !== undefined) set(`ctr:${bandOf(CTR_BANDS, synthCase.cardiothoracicRatio)}`);
   return out;
 }
 
@@ -233,10 +233,11 @@ export interface AlignData {
 
 export function prepareAlignData(
   preset: AlignPreset,
-  o: { trainSeed: number; evalSeed: number; trainPairs?: number; evalPairs?: number },
+  options: { trainSeed: number; evalSeed: number; trainPairs?: number; evalPairs?: number },
 ): AlignData {
-  if (o.trainSeed === o.evalSeed) throw new Error(`the held-out seed must differ from the training seed (both ${o.trainSeed})`);
-  const train = synthChestSet(o.trainSeed, o.trainPairs ?? preset.trainPairs);
+  if (options.trainSeed === options.evalSeed)
+    throw new Error(`the held-out seed must differ from the training seed (both ${options.trainSeed})`);
+  const train = synthChestSet(options.trainSeed, options.trainPairs ?? preset.trainPairs);
   const texts = train.map(caseText);
   const tokenizer = trainBpe(texts, { vocabSize: preset.vocab, specialTokens: TEXT_SPECIAL_TOKENS, reservedImageTokens: 0 });
   const longest = Math.max(...texts.map((t) => tokenizer.encode(t, { allowSpecial: false }).length)) + 1;
@@ -253,7 +254,7 @@ export function prepareAlignData(
     pixels.set(preprocessHu(c.hu, c.width, c.height, config.image), i * per);
     labels.set(findingLabels(c), i * FINDING_LABELS.length);
   });
-  const held = synthChestSet(o.evalSeed, o.evalPairs ?? preset.evalPairs);
+  const held = synthChestSet(options.evalSeed, options.evalPairs ?? preset.evalPairs);
   return {
     tokenizer,
     config,
@@ -264,7 +265,7 @@ export function prepareAlignData(
     heldOut: held.map(casePair),
     trainSample: train.slice(0, held.length).map((c, i) => ({ slice: c, text: texts[i] })),
     truncated: texts.filter((t) => tokenizer.encode(t, { allowSpecial: false }).length + 1 > maxLen).length,
-    seeds: { train: o.trainSeed, eval: o.evalSeed },
+    seeds: { train: options.trainSeed, eval: options.evalSeed },
   };
 }
 
@@ -443,21 +444,21 @@ export interface TrainAlignResult {
 
 export const DEFAULT_ALIGN_SEEDS = { seed: 0, trainSeed: 1, evalSeed: 2 } as const;
 
-export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult> {
-  const preset: AlignPreset = alignPresets[o.preset];
-  const seed = o.seed ?? DEFAULT_ALIGN_SEEDS.seed;
-  const steps = o.steps ?? preset.steps;
+export async function trainAlign(options: TrainAlignOptions): Promise<TrainAlignResult> {
+  const preset: AlignPreset = alignPresets[options.preset];
+  const seed = options.seed ?? DEFAULT_ALIGN_SEEDS.seed;
+  const steps = options.steps ?? preset.steps;
   const pretrainSteps =
-    o.recipe === "progressive" ? (o.pretrainSteps ?? Math.round((preset.pretrainSteps / preset.steps) * steps)) : 0;
+    options.recipe === "progressive" ? (options.pretrainSteps ?? Math.round((preset.pretrainSteps / preset.steps) * steps)) : 0;
   if (!Number.isInteger(pretrainSteps) || pretrainSteps < 0 || pretrainSteps > steps)
     throw new RangeError(`pretrainSteps must be an integer from 0 to steps (${steps}), got ${pretrainSteps}`);
   const data =
-    o.data ??
+    options.data ??
     prepareAlignData(preset, {
-      trainSeed: o.trainSeed ?? DEFAULT_ALIGN_SEEDS.trainSeed,
-      evalSeed: o.evalSeed ?? DEFAULT_ALIGN_SEEDS.evalSeed,
-      trainPairs: o.trainPairs,
-      evalPairs: o.evalPairs,
+      trainSeed: options.trainSeed ?? DEFAULT_ALIGN_SEEDS.trainSeed,
+      evalSeed: options.evalSeed ?? DEFAULT_ALIGN_SEEDS.evalSeed,
+      trainPairs: options.trainPairs,
+      evalPairs: options.evalPairs,
     });
   const cfg = data.config;
   const align = alignmentGraph(data, preset.batch, seed);
@@ -468,8 +469,8 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
     kind: ALIGNER_KIND,
     model: cfg,
     training: {
-      recipe: o.recipe,
-      preset: o.preset,
+      recipe: options.recipe,
+      preset: options.preset,
       steps,
       pretrainSteps,
       batch: preset.batch,
@@ -478,8 +479,8 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
       trainPairs: data.n,
     },
   };
-  const aligner = new Aligner(fileConfig, store, data.tokenizer, o.threads);
-  o.onStart?.({
+  const aligner = new Aligner(fileConfig, store, data.tokenizer, options.threads);
+  options.onStart?.({
     params: [...store.values.keys()].filter((k) => !k.startsWith("pretrain.")).reduce((a, k) => a + store.get(k).data.length, 0),
     vocab: cfg.text.vocab,
     trainPairs: data.n,
@@ -491,7 +492,7 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
   const started = performance.now();
   const runStage = async (stage: AlignStage, graph: StageGraph, first: number, count: number) => {
     if (count <= 0) return;
-    const trainStep = await TrainStep.create(graph.loss, store, { threads: o.threads, optimizer: { weightDecay: 0.05 } });
+    const trainStep = await TrainStep.create(graph.loss, store, { threads: options.threads, optimizer: { weightDecay: 0.05 } });
     const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.max(1, Math.min(50, Math.floor(count / 10))), total: count });
     for (let i = 0; i < count; i++) {
       const t0 = performance.now();
@@ -500,10 +501,15 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
       let monitorR1: number | undefined;
       if (stage === "align" && (done % evalEvery === 0 || done === steps)) {
         monitorR1 = (await evaluateRetrieval(aligner, monitor)).i2t.r1;
-        if (o.out)
-          await saveCheckpoint(`${o.out}/checkpoint`, { store, trainStep, config: fileConfig, state: { stage, step: done } });
+        if (options.out)
+          await saveCheckpoint(`${options.out}/checkpoint`, {
+            store,
+            trainStep,
+            config: fileConfig,
+            state: { stage, step: done },
+          });
       }
-      o.onProgress?.({ stage, step: done, steps, loss: r.loss, msPerStep: performance.now() - t0, monitorR1 });
+      options.onProgress?.({ stage, step: done, steps, loss: r.loss, msPerStep: performance.now() - t0, monitorR1 });
     }
   };
   if (pretrain) await runStage("pretrain", pretrain, 0, pretrainSteps);
@@ -513,8 +519,8 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
   const heldOut = await evaluateRetrieval(aligner, data.heldOut);
   const trainFit = await evaluateRetrieval(aligner, data.trainSample);
   const metrics: AlignMetrics = {
-    recipe: o.recipe,
-    preset: o.preset,
+    recipe: options.recipe,
+    preset: options.preset,
     heldOut: { ...heldOut, seed: data.seeds.eval },
     train: { ...trainFit, seed: data.seeds.train },
     compute: {
@@ -527,7 +533,7 @@ export async function trainAlign(o: TrainAlignOptions): Promise<TrainAlignResult
     params: [...store.values.keys()].filter((k) => !k.startsWith("pretrain.")).reduce((a, k) => a + store.get(k).data.length, 0),
     inverseTemperature: aligner.inverseTemperature(),
   };
-  if (o.out) await saveAligner(o.out, { config: fileConfig, store, tokenizer: data.tokenizer, metrics });
+  if (options.out) await saveAligner(options.out, { config: fileConfig, store, tokenizer: data.tokenizer, metrics });
   return { aligner, metrics };
 }
 
@@ -543,21 +549,21 @@ export interface AlignComparison {
  * and compare held-out retrieval. Models are written to `<out>/progressive` and `<out>/direct` when `out` is given.
  */
 export async function compareAlignRecipes(
-  o: Omit<TrainAlignOptions, "recipe" | "data" | "out"> & {
+  options: Omit<TrainAlignOptions, "recipe" | "data" | "out"> & {
     out?: string;
     onRecipe?: (recipe: AlignRecipe) => void;
   },
 ): Promise<AlignComparison> {
-  const preset = alignPresets[o.preset];
+  const preset = alignPresets[options.preset];
   const data = prepareAlignData(preset, {
-    trainSeed: o.trainSeed ?? DEFAULT_ALIGN_SEEDS.trainSeed,
-    evalSeed: o.evalSeed ?? DEFAULT_ALIGN_SEEDS.evalSeed,
-    trainPairs: o.trainPairs,
-    evalPairs: o.evalPairs,
+    trainSeed: options.trainSeed ?? DEFAULT_ALIGN_SEEDS.trainSeed,
+    evalSeed: options.evalSeed ?? DEFAULT_ALIGN_SEEDS.evalSeed,
+    trainPairs: options.trainPairs,
+    evalPairs: options.evalPairs,
   });
   const run = async (recipe: AlignRecipe) => {
-    o.onRecipe?.(recipe);
-    return (await trainAlign({ ...o, recipe, data, out: o.out ? `${o.out}/${recipe}` : undefined })).metrics;
+    options.onRecipe?.(recipe);
+    return (await trainAlign({ ...options, recipe, data, out: options.out ? `${options.out}/${recipe}` : undefined })).metrics;
   };
   const progressive = await run("progressive");
   const direct = await run("direct");

@@ -29,15 +29,15 @@ export interface CharLmOptions {
   trainStep?: TrainStepOptions;
 }
 
-export async function setupCharLm(text: string, o: CharLmOptions): Promise<CharLmSetup> {
+export async function setupCharLm(text: string, options: CharLmOptions): Promise<CharLmSetup> {
   const tokenizer = CharTokenizer.fromText(text);
-  const cfg: GptConfig = { ...o.model, vocab: tokenizer.vocabSize };
+  const cfg: GptConfig = { ...options.model, vocab: tokenizer.vocabSize };
   const { train, valid } = splitTokens(tokenizer.encode(text));
   const g = new Graph();
-  const { loss } = gptTrainGraph(g, cfg, o.batch);
-  const store = (o.store ?? new ParamStore()).initMissing(g, o.seed);
-  const trainStep = await TrainStep.create(loss, store, o.trainStep);
-  const evaluator = await Evaluator.create({ loss }, store, o.trainStep?.threads);
+  const { loss } = gptTrainGraph(g, cfg, options.batch);
+  const store = (options.store ?? new ParamStore()).initMissing(g, options.seed);
+  const trainStep = await TrainStep.create(loss, store, options.trainStep);
+  const evaluator = await Evaluator.create({ loss }, store, options.trainStep?.threads);
   const t = cfg.blockSize;
   return {
     tokenizer,
@@ -47,11 +47,11 @@ export async function setupCharLm(text: string, o: CharLmOptions): Promise<CharL
     unigram: unigramCrossEntropy(train, valid, cfg.vocab),
     store,
     trainStep,
-    batchAt: (step) => ({ ...lmBatch(train, o.batch, t, o.seed, step) }),
+    batchAt: (step) => ({ ...lmBatch(train, options.batch, t, options.seed, step) }),
     evaluate: async (batches = 8) => {
       let sum = 0;
       for (let i = 0; i < batches; i++) {
-        const out = await evaluator.run({ ...lmBatch(valid, o.batch, t, o.seed + 1, i) });
+        const out = await evaluator.run({ ...lmBatch(valid, options.batch, t, options.seed + 1, i) });
         sum += out.loss.data[0] as number;
       }
       return sum / batches;

@@ -149,10 +149,10 @@ export interface TrainEmotionOptions {
   onProgress?: (p: EmotionProgress) => void;
 }
 
-export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<EmotionTrainResult> {
+export async function trainEmotionClassifier(options: TrainEmotionOptions): Promise<EmotionTrainResult> {
   const t0 = performance.now();
-  const hp = { ...defaultEmotionHyperparameters, ...o.hyper };
-  const cfg = o.config;
+  const hp = { ...defaultEmotionHyperparameters, ...options.hyper };
+  const cfg = options.config;
   const g = new Graph();
   const inputs = emotionInputs(g, cfg, hp.batch);
   const allowedBias = g.input("allowed_bias", "float32", [hp.batch, cfg.classes]); // 0 or NOT_ALLOWED
@@ -166,13 +166,13 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
     op.reduceMean(setCrossEntropy(out.logits, allowedBias, anyAllowed, consideredBias)),
     op.mul(op.reduceMean(op.mul(intensityError, intensityError)), hp.intensityWeight),
   );
-  const store = ParamStore.fromGraph(g, o.seed);
+  const store = ParamStore.fromGraph(g, options.seed);
   const trainStep = await TrainStep.create(loss, store, {
     optimizer: { weightDecay: hp.weightDecay, beta2: 0.99 },
-    threads: o.threads,
+    threads: options.threads,
   });
   const batchAt = (step: number): Record<string, HostTensor> => {
-    const samples = Array.from({ length: hp.batch }, (_, i) => o.data.sample(step * hp.batch + i));
+    const samples = Array.from({ length: hp.batch }, (_, i) => options.data.sample(step * hp.batch + i));
     for (const s of samples)
       if (
         s.labels.length === 0 ||
@@ -188,8 +188,8 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
         inSet(samples[Math.floor(k / cfg.classes)], k % cfg.classes) ? 0 : NOT_ALLOWED,
       ),
     });
-    const features = o.data.featurize(samples.map((s) => s.text));
-    const rng = Rng.forName(o.seed, `feature-dropout.${step}`);
+    const features = options.data.featurize(samples.map((s) => s.text));
+    const rng = Rng.forName(options.seed, `feature-dropout.${step}`);
     for (let i = 0; i < features.ids.length; i++)
       if (features.ids[i] !== 0n && rng.next() < hp.featureDropout) features.ids[i] = 0n;
     return {
@@ -211,8 +211,8 @@ export async function trainEmotionClassifier(o: TrainEmotionOptions): Promise<Em
     steps: hp.steps,
     schedule: cosineSchedule({ lr: hp.lr, warmup: hp.warmup, total: hp.steps, minLr: hp.lr / 20 }),
     batchAt,
-    onStep: (s) => o.onProgress?.({ step: s.step, steps: s.steps, loss: s.loss, msPerStep: s.ms }),
+    onStep: (s) => options.onProgress?.({ step: s.step, steps: s.steps, loss: s.loss, msPerStep: s.ms }),
   });
-  const heldOut = await scoreEmotion(store, cfg, o.data, o.data.heldOut, o.threads);
+  const heldOut = await scoreEmotion(store, cfg, options.data, options.data.heldOut, options.threads);
   return { store, losses, heldOut, wallSeconds: (performance.now() - t0) / 1000 };
 }

@@ -39,12 +39,12 @@ function scaler(d: EhrDataset) {
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** Accuracy of a model's scores (class 1 when score > 0) on a dataset. */
-export function plainAccuracy(m: HeModel, d: EhrDataset): number {
+export function plainAccuracy(model: HeModel, dataset: EhrDataset): number {
   let correct = 0;
-  d.x.forEach((row, i) => {
-    if ((plainScore(m, standardise(m, row)) > 0 ? 1 : 0) === d.y[i]) correct++;
+  dataset.x.forEach((row, i) => {
+    if ((plainScore(model, standardise(model, row)) > 0 ? 1 : 0) === dataset.y[i]) correct++;
   });
-  return correct / d.x.length;
+  return correct / dataset.x.length;
 }
 
 async function train(

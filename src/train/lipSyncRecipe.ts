@@ -131,26 +131,26 @@ function featureScaleOf(seqs: readonly FrameSequence[]): number {
   return Math.sqrt(Math.max(1e-6, sumSq / n - (sum / n) ** 2));
 }
 
-export async function trainLipSync(o: LipSyncTrainOptions): Promise<LipSyncTrainResult> {
-  const p = LipSyncPreset.parse(o.preset);
+export async function trainLipSync(options: LipSyncTrainOptions): Promise<LipSyncTrainResult> {
+  const p = LipSyncPreset.parse(options.preset);
   const config = LipSyncConfig.parse({
     ...p.model,
-    melBands: o.melBands,
-    visemes: o.visemes,
-    featureScale: featureScaleOf(o.train),
+    melBands: options.melBands,
+    visemes: options.visemes,
+    featureScale: featureScaleOf(options.train),
   });
-  const { bank, starts, targets } = windowBank(o.train, config, o.silenceValue);
+  const { bank, starts, targets } = windowBank(options.train, config, options.silenceValue);
   if (starts.length === 0) throw new Error("trainLipSync: no training frames");
 
   const g = new Graph();
   const mel = lipSyncInput(g, config, p.batch);
   const target = g.input("targets", "int64", [p.batch]);
   const loss = crossEntropy(lipSyncLogits(new Scope(g).child("lipsync"), config, mel), target);
-  const store = ParamStore.fromGraph(g, o.seed);
-  const trainStep = await TrainStep.create(loss, store, { threads: o.threads, optimizer: { weightDecay: p.weightDecay } });
+  const store = ParamStore.fromGraph(g, options.seed);
+  const trainStep = await TrainStep.create(loss, store, { threads: options.threads, optimizer: { weightDecay: p.weightDecay } });
   const schedule = cosineSchedule({ lr: p.lr, warmup: p.warmup, total: p.steps, minLr: p.lr / 20 });
 
-  const rng = new Rng(o.seed + 1);
+  const rng = new Rng(options.seed + 1);
   const windowSize = config.context * config.melBands;
   const melData = new Float32Array(p.batch * windowSize); // [B, C, M]
   const targetData = new BigInt64Array(p.batch); // [B]
@@ -168,7 +168,7 @@ export async function trainLipSync(o: LipSyncTrainOptions): Promise<LipSyncTrain
     };
     const r = await trainStep.run(batch, schedule(i));
     losses.push(r.loss);
-    o.onProgress?.({ step: i + 1, steps: p.steps, loss: r.loss });
+    options.onProgress?.({ step: i + 1, steps: p.steps, loss: r.loss });
   }
   const tenth = Math.max(1, Math.floor(p.steps / 10));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -5,10 +5,10 @@ import { type GptConfig, gptLogits } from "../models/index.js";
 import { crossEntropy } from "./losses.js";
 
 /** Inputs `ids` and `targets` [B, T] (int64); outputs loss and logits [B, T, V]. */
-export function gptTrainGraph(g: Graph, cfg: GptConfig, batch: number, t = cfg.blockSize) {
-  if (t > cfg.blockSize) throw new Error(`sequence length ${t} exceeds the model's blockSize ${cfg.blockSize}`);
-  const ids = g.input("ids", "int64", [batch, t]);
-  const targets = g.input("targets", "int64", [batch, t]);
-  const logits = gptLogits(g, cfg, ids);
+export function gptTrainGraph(graph: Graph, cfg: GptConfig, batch: number, length = cfg.blockSize) {
+  if (length > cfg.blockSize) throw new Error(`sequence length ${length} exceeds the model's blockSize ${cfg.blockSize}`);
+  const ids = graph.input("ids", "int64", [batch, length]);
+  const targets = graph.input("targets", "int64", [batch, length]);
+  const logits = gptLogits(graph, cfg, ids);
   return { ids, targets, logits, loss: crossEntropy(logits, targets) };
 }

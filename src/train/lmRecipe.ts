@@ -118,52 +118,52 @@ export interface TrainLmResult {
   stats: RouterStats;
 }
 
-export async function trainLm(o: TrainLmOptions): Promise<TrainLmResult> {
-  const preset = lmPresets[o.preset];
-  const steps = o.steps ?? preset.steps;
-  const checkpointDir = join(o.out, "checkpoint");
-  const resuming = o.resume && existsSync(join(checkpointDir, "model.safetensors"));
+export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
+  const preset = lmPresets[options.preset];
+  const steps = options.steps ?? preset.steps;
+  const checkpointDir = join(options.out, "checkpoint");
+  const resuming = options.resume && existsSync(join(checkpointDir, "model.safetensors"));
   // The tokenizer is trained once and saved with the model; a resumed run reuses it.
   let tokenizer: BpeTokenizer;
   let store: ParamStore | undefined;
   let ckpt: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
   if (resuming) {
     ckpt = await loadCheckpoint(checkpointDir);
-    tokenizer = (await loadMoeLm(o.out)).tokenizer;
+    tokenizer = (await loadMoeLm(options.out)).tokenizer;
     store = ckpt.store;
   } else {
     const texts = mixedCorpus(preset.corpus);
     tokenizer = trainBpe([texts.en, texts.zh, texts.code], { vocabSize: preset.vocab });
   }
-  const moe = o.balance ? preset.model.moe : { ...preset.model.moe, biasUpdateRate: 0, auxLossWeight: 0 };
+  const moe = options.balance ? preset.model.moe : { ...preset.model.moe, biasUpdateRate: 0, auxLossWeight: 0 };
   const cfg = MoeLmConfigSchema.parse({ ...preset.model, moe, vocab: tokenizer.vocabSize });
   const corpus = tokenizeCorpus(tokenizer, preset.corpus);
   const t = await setupMoeLmTraining({
     cfg,
     batch: preset.batch,
     seqLen: preset.seqLen,
-    seed: o.seed,
+    seed: options.seed,
     store: store ?? new ParamStore(),
     domainHints: false,
     gumbelAnnealSteps: Math.floor(steps / 2),
-    trainStep: { threads: o.threads },
+    trainStep: { threads: options.threads },
   });
   if (ckpt?.moments) t.trainStep.restore(ckpt.moments, ckpt.step);
   const fileConfig = {
     kind: MODEL_KIND,
     model: cfg,
     training: {
-      preset: o.preset,
+      preset: options.preset,
       steps,
-      seed: o.seed,
+      seed: options.seed,
       corpus: preset.corpus,
-      balance: o.balance,
+      balance: options.balance,
       batch: preset.batch,
       seqLen: preset.seqLen,
     },
   } as const;
-  if (!resuming) await saveMoeLm(o.out, { config: fileConfig, store: t.store, tokenizer });
-  o.onStart?.({
+  if (!resuming) await saveMoeLm(options.out, { config: fileConfig, store: t.store, tokenizer });
+  options.onStart?.({
     params: t.store.count(),
     vocab: cfg.vocab,
     trainTokens: corpus.train.reduce((a, s) => a + s.tokens.length, 0),
@@ -173,18 +173,18 @@ export async function trainLm(o: TrainLmOptions): Promise<TrainLmResult> {
   const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.min(50, Math.floor(steps / 10)), total: steps });
   const tokensPerStep = preset.batch * preset.seqLen;
   const evalEvery = Math.max(1, Math.floor(steps / 5));
-  while (t.trainStep.stepCount < Math.min(steps, o.stopAt ?? steps)) {
+  while (t.trainStep.stepCount < Math.min(steps, options.stopAt ?? steps)) {
     const step = t.trainStep.stepCount;
     const t0 = performance.now();
-    const r = await t.trainStep.run(t.batchAt(corpus.train, o.seed, step, true), schedule(step));
+    const r = await t.trainStep.run(t.batchAt(corpus.train, options.seed, step, true), schedule(step));
     const stats = t.afterStep(r.extras);
     const done = t.trainStep.stepCount;
     let evalLoss: number | undefined;
-    if (done % evalEvery === 0 || done === steps || done === o.stopAt) {
-      evalLoss = (await t.evaluate(corpus.valid, o.seed + 1, 4)).loss;
+    if (done % evalEvery === 0 || done === steps || done === options.stopAt) {
+      evalLoss = (await t.evaluate(corpus.valid, options.seed + 1, 4)).loss;
       await saveCheckpoint(checkpointDir, { store: t.store, trainStep: t.trainStep, config: fileConfig });
     }
-    o.onProgress?.({
+    options.onProgress?.({
       step: done,
       steps,
       loss: r.loss,
@@ -193,7 +193,7 @@ export async function trainLm(o: TrainLmOptions): Promise<TrainLmResult> {
       evalLoss,
     });
   }
-  await saveMoeLm(o.out, { config: fileConfig, store: t.store, tokenizer });
-  const final = await t.evaluate(corpus.valid, o.seed + 1, 8);
+  await saveMoeLm(options.out, { config: fileConfig, store: t.store, tokenizer });
+  const final = await t.evaluate(corpus.valid, options.seed + 1, 8);
   return { evalLoss: final.loss, unigram: corpus.unigram, stats: final.stats };
 }

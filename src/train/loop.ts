@@ -34,32 +34,41 @@ export interface LoopResult {
   evalLosses: { step: number; loss: number }[];
 }
 
-export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
+export async function trainLoop(options: LoopOptions): Promise<LoopResult> {
   const losses: number[] = [];
   const evalLosses: { step: number; loss: number }[] = [];
   const save = () =>
-    o.checkpoint &&
-    saveCheckpoint(o.checkpoint.dir, {
-      store: o.store,
-      trainStep: o.trainStep,
-      config: o.checkpoint.config,
-      state: o.checkpoint.state?.(),
+    options.checkpoint &&
+    saveCheckpoint(options.checkpoint.dir, {
+      store: options.store,
+      trainStep: options.trainStep,
+      config: options.checkpoint.config,
+      state: options.checkpoint.state?.(),
     });
-  while (o.trainStep.stepCount < o.steps) {
-    const step = o.trainStep.stepCount;
-    const lr = o.schedule(step);
+  while (options.trainStep.stepCount < options.steps) {
+    const step = options.trainStep.stepCount;
+    const lr = options.schedule(step);
     const t0 = performance.now();
-    const r = await o.trainStep.run(o.batchAt(step), lr);
+    const r = await options.trainStep.run(options.batchAt(step), lr);
     const ms = performance.now() - t0;
     losses.push(r.loss);
-    const done = o.trainStep.stepCount;
+    const done = options.trainStep.stepCount;
     let evalLoss: number | undefined;
-    if (o.evaluate && o.evalEvery && (done % o.evalEvery === 0 || done === o.steps)) {
-      evalLoss = await o.evaluate();
+    if (options.evaluate && options.evalEvery && (done % options.evalEvery === 0 || done === options.steps)) {
+      evalLoss = await options.evaluate();
       evalLosses.push({ step: done, loss: evalLoss });
     }
-    if (o.checkpoint && (done % o.checkpoint.every === 0 || done === o.steps)) await save();
-    o.onStep?.({ step: done, steps: o.steps, loss: r.loss, gradNorm: r.gradNorm, lr, ms, evalLoss, extras: r.extras });
+    if (options.checkpoint && (done % options.checkpoint.every === 0 || done === options.steps)) await save();
+    options.onStep?.({
+      step: done,
+      steps: options.steps,
+      loss: r.loss,
+      gradNorm: r.gradNorm,
+      lr,
+      ms,
+      evalLoss,
+      extras: r.extras,
+    });
   }
   return { losses, evalLosses };
 }

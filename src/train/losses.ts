@@ -55,10 +55,10 @@ export interface InfoNceOptions {
 }
 
 /** The multiplier 1/τ the InfoNCE logits use: a constant, or exp(clamped logit scale). */
-export function inverseTemperature(g: Graph, o: InfoNceOptions, dtype: DType): Tensor {
-  if (!o.logitScale) return op.scalar(g, 1 / (o.temperature ?? 0.1), dtype);
-  const high = Math.log(o.maxLogitScale ?? 100);
-  const low = op.where(op.less(o.logitScale, 0), 0, o.logitScale);
+export function inverseTemperature(graph: Graph, options: InfoNceOptions, dtype: DType): Tensor {
+  if (!options.logitScale) return op.scalar(graph, 1 / (options.temperature ?? 0.1), dtype);
+  const high = Math.log(options.maxLogitScale ?? 100);
+  const low = op.where(op.less(options.logitScale, 0), 0, options.logitScale);
   return op.exp(op.where(op.greater(low, high), high, low));
 }
 
@@ -68,11 +68,11 @@ export function inverseTemperature(g: Graph, o: InfoNceOptions, dtype: DType): T
  * the image→text cross-entropy (rows) and the text→image one (columns), targets the diagonal.
  * Embeddings are used as given (normalise them first for cosine similarity).
  */
-export function infoNceLoss(image: Tensor, text: Tensor, o: InfoNceOptions = {}): Tensor {
+export function infoNceLoss(image: Tensor, text: Tensor, options: InfoNceOptions = {}): Tensor {
   const [b] = image.shape;
   if (image.rank !== 2 || text.rank !== 2 || typeof b !== "number" || text.shape[0] !== b || text.shape[1] !== image.shape[1])
     throw new Error(`infoNceLoss: expected image and text [B, E] of one static shape, got ${image} and ${text}`);
-  const logits = op.mul(op.matmul(image, op.transposeLast(text)), inverseTemperature(image.graph, o, image.dtype)); // [B, B]
+  const logits = op.mul(op.matmul(image, op.transposeLast(text)), inverseTemperature(image.graph, options, image.dtype)); // [B, B]
   const diagonal = op.arange(image.graph, b); // [B]: pair i's partner is i
   const imageToText = crossEntropy(logits, diagonal);
   const textToImage = crossEntropy(op.transposeLast(logits), diagonal);

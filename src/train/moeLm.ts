@@ -89,21 +89,21 @@ function pickByWeight(streams: DomainTokens[], r: number): DomainTokens {
 }
 
 /** Random windows from the streams by weight, with domain labels, chosen by (seed, step). */
-export function domainWindows(streams: DomainTokens[], batch: number, t: number, seed: number, step: number) {
+export function domainWindows(streams: DomainTokens[], batch: number, length: number, seed: number, step: number) {
   const rng = Rng.forName(seed, `lm-batch:${step}`);
   const total = streams.reduce((a, s) => a + s.weight, 0);
-  const ids = new BigInt64Array(batch * t);
-  const targets = new BigInt64Array(batch * t);
-  const domain = new BigInt64Array(batch * t);
+  const ids = new BigInt64Array(batch * length);
+  const targets = new BigInt64Array(batch * length);
+  const domain = new BigInt64Array(batch * length);
   for (let b = 0; b < batch; b++) {
     const stream = pickByWeight(streams, rng.next() * total);
-    if (stream.tokens.length < t + 2)
-      throw new Error(`a token stream of ${stream.tokens.length} tokens is shorter than one window of ${t + 1}`);
-    const start = rng.int(stream.tokens.length - t - 1);
-    for (let i = 0; i < t; i++) {
-      ids[b * t + i] = BigInt(stream.tokens[start + i]);
-      targets[b * t + i] = BigInt(stream.tokens[start + i + 1]);
-      domain[b * t + i] = BigInt(stream.domain);
+    if (stream.tokens.length < length + 2)
+      throw new Error(`a token stream of ${stream.tokens.length} tokens is shorter than one window of ${length + 1}`);
+    const start = rng.int(stream.tokens.length - length - 1);
+    for (let i = 0; i < length; i++) {
+      ids[b * length + i] = BigInt(stream.tokens[start + i]);
+      targets[b * length + i] = BigInt(stream.tokens[start + i + 1]);
+      domain[b * length + i] = BigInt(stream.domain);
     }
   }
   return { ids, targets, domain };
@@ -147,18 +147,18 @@ function buildGraph(o: MoeLmTrainOptions, train: boolean) {
   return { g, loss: out.auxLoss ? op.add(ce, out.auxLoss) : ce, extras };
 }
 
-export async function setupMoeLmTraining(o: MoeLmTrainOptions): Promise<MoeLmTraining> {
-  const { cfg, batch, seqLen } = o;
-  const trainGraph = buildGraph(o, true);
-  const store = (o.store ?? new ParamStore()).initMissing(trainGraph.g, o.seed);
+export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<MoeLmTraining> {
+  const { cfg, batch, seqLen } = options;
+  const trainGraph = buildGraph(options, true);
+  const store = (options.store ?? new ParamStore()).initMissing(trainGraph.g, options.seed);
   for (const layer of moeLayerIndices(cfg)) {
     if (!store.values.has(routerBiasName(layer)))
       store.set(routerBiasName(layer), [cfg.moe.experts], new Float32Array(cfg.moe.experts));
   }
-  const trainStep = await TrainStep.create(trainGraph.loss, store, { ...o.trainStep, extras: trainGraph.extras });
+  const trainStep = await TrainStep.create(trainGraph.loss, store, { ...options.trainStep, extras: trainGraph.extras });
   // Evaluation: no Gumbel noise, same capacity dispatch (drops are reported).
-  const evalGraph = buildGraph(o, false);
-  const evaluator = await Evaluator.create({ ...evalGraph.extras }, store, o.trainStep?.threads);
+  const evalGraph = buildGraph(options, false);
+  const evaluator = await Evaluator.create({ ...evalGraph.extras }, store, options.trainStep?.threads);
   const n = batch * seqLen;
   const rngFor = (seed: number, step: number, layer: number) => Rng.forName(seed, `gumbel:${step}:${layer}`);
 
@@ -168,13 +168,13 @@ export async function setupMoeLmTraining(o: MoeLmTrainOptions): Promise<MoeLmTra
       ids: { dtype: "int64", shape: [batch, seqLen], data: w.ids },
       targets: { dtype: "int64", shape: [batch, seqLen], data: w.targets },
     };
-    if (o.domainHints) feeds.domain = { dtype: "int64", shape: [batch, seqLen], data: w.domain };
+    if (options.domainHints) feeds.domain = { dtype: "int64", shape: [batch, seqLen], data: w.domain };
     for (const layer of moeLayerIndices(cfg)) {
       if (cfg.moe.biasUpdateRate > 0) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
       if (train && cfg.moe.gumbelTau > 0) {
         // Gumbel(0, 1) = -log(-log(u)), u in (0, 1).
         const rng = rngFor(seed, step, layer);
-        const scale = o.gumbelAnnealSteps > 0 ? Math.max(0, 1 - step / o.gumbelAnnealSteps) : 1;
+        const scale = options.gumbelAnnealSteps > 0 ? Math.max(0, 1 - step / options.gumbelAnnealSteps) : 1;
         const noise = new Float32Array(n * cfg.moe.experts);
         for (let i = 0; i < noise.length; i++)
           noise[i] = -scale * Math.log(-Math.log(Math.min(1 - 1e-7, Math.max(1e-7, rng.next()))));

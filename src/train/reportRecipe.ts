@@ -264,14 +264,14 @@ export interface TrainReportOptions {
   onProgress?: (p: ReportProgress) => void;
 }
 
-export async function trainReport(o: TrainReportOptions): Promise<{ loss: number; examples: number; vocab: number }> {
-  const preset: ReportPreset = reportPresets[o.preset];
-  const steps = o.steps ?? preset.steps;
-  const seed = o.seed ?? DEFAULT_REPORT_SEEDS.seed;
-  const trainSeed = o.trainSeed ?? DEFAULT_REPORT_SEEDS.trainSeed;
-  const alignerDir = o.aligner ?? "assets/aligner";
+export async function trainReport(options: TrainReportOptions): Promise<{ loss: number; examples: number; vocab: number }> {
+  const preset: ReportPreset = reportPresets[options.preset];
+  const steps = options.steps ?? preset.steps;
+  const seed = options.seed ?? DEFAULT_REPORT_SEEDS.seed;
+  const trainSeed = options.trainSeed ?? DEFAULT_REPORT_SEEDS.trainSeed;
+  const alignerDir = options.aligner ?? "assets/aligner";
   if (!existsSync(alignerDir)) throw new Error(`no aligner at ${alignerDir}: the report model starts from its image encoder`);
-  const aligner = await loadAligner(alignerDir, { threads: o.threads });
+  const aligner = await loadAligner(alignerDir, { threads: options.threads });
   const vision = aligner.model;
   const patches = visionSlots(vision, preset.visionPool);
 
@@ -304,21 +304,21 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
   for (const [name, v] of aligner.store.values)
     if (name.startsWith("vision_model.") || name === "visual_projection.weight")
       store.set(name, v.shape, Float32Array.from(v.data));
-  const visionSteps = o.visionSteps ?? preset.visionPretrainSteps;
-  const visionCases = o.visionCases ?? preset.visionPretrainCases;
+  const visionSteps = options.visionSteps ?? preset.visionPretrainSteps;
+  const visionCases = options.visionCases ?? preset.visionPretrainCases;
   const visionLoss =
     visionSteps > 0
       ? await pretrainVision(vision, store, {
           steps: visionSteps,
           cases: visionCases,
-          seed: o.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
-          threads: o.threads,
-          onProgress: o.onProgress,
+          seed: options.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
+          threads: options.threads,
+          onProgress: options.onProgress,
         })
       : undefined;
   store.initMissing(graph.loss.graph, seed);
   for (const layer of moeLayerIndices(lm)) store.set(routerBiasName(layer), [lm.moe.experts], new Float32Array(lm.moe.experts));
-  const trainStep = await TrainStep.create(graph.loss, store, { threads: o.threads, extras: graph.extras });
+  const trainStep = await TrainStep.create(graph.loss, store, { threads: options.threads, extras: graph.extras });
   const schedule = cosineSchedule({ lr: preset.lr, warmup: Math.min(100, Math.floor(steps / 10)), total: steps });
   const imageGroup = lm.moe.groups.findIndex((x) => x.name === "image");
   const per = vision.image.windows.length * vision.image.imageSize * vision.image.imageSize;
@@ -373,7 +373,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     const stats = routerStats(lm, r.extras, b * t);
     for (const l of stats.layers) updateRouterBias(store.get(routerBiasName(l.layer)).data, l.load, lm.moe.biasUpdateRate);
     loss = (r.extras.ce.data as Float32Array)[0];
-    o.onProgress?.({ stage: "report", step: step + 1, steps, loss, msPerStep: performance.now() - t0 });
+    options.onProgress?.({ stage: "report", step: step + 1, steps, loss, msPerStep: performance.now() - t0 });
   }
   const config: ReportModelFileConfig = {
     kind: REPORT_MODEL_KIND,
@@ -381,7 +381,7 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     vision,
     visionPool: preset.visionPool,
     training: {
-      preset: o.preset,
+      preset: options.preset,
       steps,
       seed,
       trainSeed,
@@ -399,6 +399,6 @@ export async function trainReport(o: TrainReportOptions): Promise<{ loss: number
     cases.flatMap((c) => [reportText(c.report.en, "en"), reportText(c.report.zh, "zh")]),
     lexiconFromTerms(reportTerms),
   );
-  await saveReportModel(o.out, { config, store, tokenizer, generalWords, weights: "f16" });
+  await saveReportModel(options.out, { config, store, tokenizer, generalWords, weights: "f16" });
   return { loss, examples: data.length, vocab: tokenizer.vocabSize };
 }

@@ -3,13 +3,13 @@
 export type Schedule = (step: number) => number;
 
 /** Linear warmup to `lr`, then cosine decay to `minLr` at `total` steps. */
-export function cosineSchedule(o: { lr: number; warmup: number; total: number; minLr?: number }): Schedule {
-  const minLr = o.minLr ?? o.lr / 10;
+export function cosineSchedule(options: { lr: number; warmup: number; total: number; minLr?: number }): Schedule {
+  const minLr = options.minLr ?? options.lr / 10;
   return (step) => {
-    if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
-    if (step >= o.total) return minLr;
-    const progress = (step - o.warmup) / Math.max(1, o.total - o.warmup);
-    return minLr + 0.5 * (o.lr - minLr) * (1 + Math.cos(Math.PI * progress));
+    if (step < options.warmup) return (options.lr * (step + 1)) / options.warmup;
+    if (step >= options.total) return minLr;
+    const progress = (step - options.warmup) / Math.max(1, options.total - options.warmup);
+    return minLr + 0.5 * (options.lr - minLr) * (1 + Math.cos(Math.PI * progress));
   };
 }
 

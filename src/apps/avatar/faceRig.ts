@@ -7,7 +7,7 @@ export const VISEMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "
 export type Viseme = (typeof VISEMES)[number];
 
 /** Morph-target name of a viseme on the head mesh (TalkingHead / Ready Player Me convention). */
-export const visemeMorphName = (v: Viseme): string => `viseme_${v}`;
+export const visemeMorphName = (viseme: Viseme): string => `viseme_${viseme}`;
 
 /** ARKit blend shapes the head carries for expressions, blinking and the jaw. */
 export const EXPRESSION_SHAPES = [

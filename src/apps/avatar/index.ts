@@ -34,9 +34,9 @@ export interface AvatarServiceSet extends AvatarServices {
   close(): Promise<void>;
 }
 
-export async function loadAvatarServices(o: { emotionDir?: string; lipSyncDir?: string } = {}): Promise<AvatarServiceSet> {
-  const emotionDir = o.emotionDir ?? SHIPPED_EMOTION_MODEL_DIR;
-  const lipSyncDir = o.lipSyncDir ?? SHIPPED_LIPSYNC_MODEL_DIR;
+export async function loadAvatarServices(options: { emotionDir?: string; lipSyncDir?: string } = {}): Promise<AvatarServiceSet> {
+  const emotionDir = options.emotionDir ?? SHIPPED_EMOTION_MODEL_DIR;
+  const lipSyncDir = options.lipSyncDir ?? SHIPPED_LIPSYNC_MODEL_DIR;
   const emotion: EmotionClassifier | undefined = existsSync(join(emotionDir, "config.json"))
     ? await loadEmotionClassifier(emotionDir)
     : undefined;

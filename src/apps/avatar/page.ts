@@ -4,8 +4,10 @@
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function avatarPage(o: { speechUnavailable?: string } = {}): string {
-  const warning = o.speechUnavailable ? `<p class="warn" id="speech-warning">${escapeHtml(o.speechUnavailable)}</p>` : "";
+export function avatarPage(options: { speechUnavailable?: string } = {}): string {
+  const warning = options.speechUnavailable
+    ? `<p class="warn" id="speech-warning">${escapeHtml(options.speechUnavailable)}</p>`
+    : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AIGC Studio · Digital human</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

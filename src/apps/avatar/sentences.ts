@@ -10,8 +10,8 @@ const endInStreamingText = /[.!?;]+["'”’)]*\s+|[。！？；]+["'”’）]*
  * Complete sentences at the start of `text` and what is left after them. With
  * `streaming`, text may still grow, so "… 3." at its end is not yet a sentence ("3.5" may follow).
  */
-export function splitSentences(text: string, o: { streaming?: boolean } = {}): { sentences: string[]; rest: string } {
-  const end = new RegExp(o.streaming ? endInStreamingText : endInFinishedText);
+export function splitSentences(text: string, options: { streaming?: boolean } = {}): { sentences: string[]; rest: string } {
+  const end = new RegExp(options.streaming ? endInStreamingText : endInFinishedText);
   const sentences: string[] = [];
   let from = 0;
   for (let m = end.exec(text); m; m = end.exec(text)) {

@@ -27,7 +27,7 @@ const truthOf = (c: SynthCase): LabelledFinding[] => c.findings.map(({ region: _
 export async function evaluateReports(
   generator: ReportGenerator,
   cases: readonly SynthCase[],
-  o: { lang: ReportLanguage; constrained: boolean; onCase?: (done: number) => void },
+  options: { lang: ReportLanguage; constrained: boolean; onCase?: (done: number) => void },
 ): Promise<ReportEval & { samples: { id: string; text: string }[] }> {
   const medicalWords = loadMedicalWordList() ?? new Set<string>();
   const latencies: number[] = [];
@@ -35,12 +35,15 @@ export async function evaluateReports(
   for (const [i, c] of cases.entries()) {
     const t0 = performance.now();
     texts.push(
-      await generator.write({ slice: c, context: contextFromSynthEhr(c.ehr), lang: o.lang }, { constrained: o.constrained }),
+      await generator.write(
+        { slice: c, context: contextFromSynthEhr(c.ehr), lang: options.lang },
+        { constrained: options.constrained },
+      ),
     );
     latencies.push(performance.now() - t0);
-    o.onCase?.(i + 1);
+    options.onCase?.(i + 1);
   }
-  const scores = findingScores(cases.map((c, i) => ({ predicted: labelReport(texts[i], o.lang), truth: truthOf(c) })));
+  const scores = findingScores(cases.map((c, i) => ({ predicted: labelReport(texts[i], options.lang), truth: truthOf(c) })));
   // A medical-looking word (in Debian's medical word list, or near a lexicon term) is valid
   // when it is a lexicon term or one of the reference reports' own words (e.g. the header
   // "impression", which the medical word list also holds).
@@ -53,7 +56,7 @@ export async function evaluateReports(
       if (hit.valid || general.has(hit.text.toLowerCase())) valid++;
     }
   }
-  const references = cases.map((c) => metricTokens(reportText(c.report[o.lang], o.lang)));
+  const references = cases.map((c) => metricTokens(reportText(c.report[options.lang], options.lang)));
   const hypotheses = texts.map(metricTokens);
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

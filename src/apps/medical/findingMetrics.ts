@@ -23,14 +23,20 @@ export interface FindingScores extends FindingCounts {
 
 const sizeTolerance = (mm: number) => Math.max(3, 0.2 * mm);
 
-/** Whether `p` describes `t` (sizes within tolerance); returns the size error, or undefined for no match. */
-export function findingDistance(p: LabelledFinding, t: LabelledFinding): number | undefined {
-  if (p.type !== t.type || p.side !== t.side || p.lobe !== t.lobe || p.severity !== t.severity) return undefined;
-  if (Boolean(p.airBronchograms) !== Boolean(t.airBronchograms)) return undefined;
-  if (t.sizeMm === undefined && p.sizeMm === undefined) return 0;
-  if (t.sizeMm === undefined || p.sizeMm === undefined) return undefined;
-  const error = Math.abs(p.sizeMm - t.sizeMm);
-  return error <= sizeTolerance(t.sizeMm) ? error : undefined;
+/** Whether `predicted` describes `truth` (sizes within tolerance); returns the size error, or undefined for no match. */
+export function findingDistance(predicted: LabelledFinding, truth: LabelledFinding): number | undefined {
+  if (
+    predicted.type !== truth.type ||
+    predicted.side !== truth.side ||
+    predicted.lobe !== truth.lobe ||
+    predicted.severity !== truth.severity
+  )
+    return undefined;
+  if (Boolean(predicted.airBronchograms) !== Boolean(truth.airBronchograms)) return undefined;
+  if (truth.sizeMm === undefined && predicted.sizeMm === undefined) return 0;
+  if (truth.sizeMm === undefined || predicted.sizeMm === undefined) return undefined;
+  const error = Math.abs(predicted.sizeMm - truth.sizeMm);
+  return error <= sizeTolerance(truth.sizeMm) ? error : undefined;
 }
 
 /** One case: true positives, false positives, false negatives under one-to-one matching. */

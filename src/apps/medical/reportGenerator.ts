@@ -63,19 +63,22 @@ export class ReportGenerator {
     readonly generalWords: readonly string[],
   ) {}
 
-  static async load(dir: string, o: { int8?: boolean; threads?: number; maxBatch?: number } = {}): Promise<ReportGenerator> {
+  static async load(
+    dir: string,
+    options: { int8?: boolean; threads?: number; maxBatch?: number } = {},
+  ): Promise<ReportGenerator> {
     const files = await loadReportModelFiles(dir);
     const { config, store, tokenizer } = files;
     const text = { encode: (s: string) => tokenizer.encode(s), decode: (ids: readonly number[]) => tokenizer.decode(ids) };
     const lm = await MoeLmModel.create(config.lm, store, text, {
-      int8: o.int8,
-      threads: o.threads,
+      int8: options.int8,
+      threads: options.threads,
       eosId: tokenizer.idOf("<|eos|>"),
     });
     const { features } = visionFeaturesGraph(config.vision, 1, config.visionPool);
-    const vision = Evaluator.create({ features }, store, o.threads);
+    const vision = Evaluator.create({ features }, store, options.threads);
     const lexicon = lexiconFromTerms(reportTerms);
-    const batcher = new ContinuousBatcher(lm, { maxBatch: o.maxBatch ?? 8, maxWaitMs: 2 });
+    const batcher = new ContinuousBatcher(lm, { maxBatch: options.maxBatch ?? 8, maxWaitMs: 2 });
     return new ReportGenerator(config, lm, vision, files, batcher, lexicon, files.generalWords);
   }
 
@@ -103,7 +106,7 @@ export class ReportGenerator {
   }
 
   /** The report as it is written, token by token (greedy). */
-  async stream(req: ReportRequest, o: ReportOptions = {}): Promise<AsyncIterable<StreamChunk>> {
+  async stream(req: ReportRequest, options: ReportOptions = {}): Promise<AsyncIterable<StreamChunk>> {
     const slots = this.config.lm.image!.slots;
     const prompt = reportPrompt(this.files.tokenizer, slots, req.context, req.lang);
     const features = await this.imageFeatures(req.slice);
@@ -111,18 +114,18 @@ export class ReportGenerator {
     return this.batcher.submit(
       prompt,
       {
-        maxTokens: Math.min(o.maxTokens ?? 320, room),
+        maxTokens: Math.min(options.maxTokens ?? 320, room),
         temperature: 0,
-        logitsMask: (o.constrained ?? true) ? constrainedMask(this.masker(req.lang)) : undefined,
+        logitsMask: (options.constrained ?? true) ? constrainedMask(this.masker(req.lang)) : undefined,
       },
       features,
     );
   }
 
   /** The whole report text. */
-  async write(req: ReportRequest, o: ReportOptions = {}): Promise<string> {
+  async write(req: ReportRequest, options: ReportOptions = {}): Promise<string> {
     let text = "";
-    for await (const chunk of await this.stream(req, o)) text += chunk.text;
+    for await (const chunk of await this.stream(req, options)) text += chunk.text;
     return text;
   }
 

@@ -49,23 +49,23 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-export async function measureOurStep(o: EngineBenchOptions): Promise<{ stepMs: number; params: number; times: number[] }> {
-  const cfg = { vocab: o.vocab, blockSize: o.seq, dim: o.dim, heads: o.heads, layers: o.layers };
+export async function measureOurStep(options: EngineBenchOptions): Promise<{ stepMs: number; params: number; times: number[] }> {
+  const cfg = { vocab: options.vocab, blockSize: options.seq, dim: options.dim, heads: options.heads, layers: options.layers };
   const g = new Graph();
-  const { loss } = gptTrainGraph(g, cfg, o.batch);
+  const { loss } = gptTrainGraph(g, cfg, options.batch);
   const store = ParamStore.fromGraph(g, 0);
-  const trainStep = await TrainStep.create(loss, store, { threads: o.threads });
+  const trainStep = await TrainStep.create(loss, store, { threads: options.threads });
   const rng = new Rng(0);
-  const tokens = () => BigInt64Array.from({ length: o.batch * o.seq }, () => BigInt(rng.int(o.vocab)));
+  const tokens = () => BigInt64Array.from({ length: options.batch * options.seq }, () => BigInt(rng.int(options.vocab)));
   const batch = {
-    ids: { dtype: "int64" as const, shape: [o.batch, o.seq], data: tokens() },
-    targets: { dtype: "int64" as const, shape: [o.batch, o.seq], data: tokens() },
+    ids: { dtype: "int64" as const, shape: [options.batch, options.seq], data: tokens() },
+    targets: { dtype: "int64" as const, shape: [options.batch, options.seq], data: tokens() },
   };
   const times: number[] = [];
-  for (let i = 0; i < o.warmup + o.steps; i++) {
+  for (let i = 0; i < options.warmup + options.steps; i++) {
     const t0 = performance.now();
     await trainStep.run(batch, 3e-4);
-    if (i >= o.warmup) times.push(performance.now() - t0);
+    if (i >= options.warmup) times.push(performance.now() - t0);
   }
   return { stepMs: median(times), params: store.count(), times };
 }
@@ -76,7 +76,7 @@ export function debianPython(): string {
 }
 
 /** Run bench/engine_torch.py; null with a reason where Python or torch is missing. */
-export function measureTorchStep(o: EngineBenchOptions): {
+export function measureTorchStep(options: EngineBenchOptions): {
   torchStepMs: number | null;
   info?: Record<string, unknown>;
   note?: string;
@@ -85,19 +85,19 @@ export function measureTorchStep(o: EngineBenchOptions): {
   const args = [
     script,
     "--batch",
-    o.batch,
+    options.batch,
     "--seq",
-    o.seq,
+    options.seq,
     "--d",
-    o.dim,
+    options.dim,
     "--heads",
-    o.heads,
+    options.heads,
     "--layers",
-    o.layers,
+    options.layers,
     "--vocab",
-    o.vocab,
+    options.vocab,
   ]
-    .concat(["--threads", o.threads, "--warmup", o.warmup, "--steps", o.steps])
+    .concat(["--threads", options.threads, "--warmup", options.warmup, "--steps", options.steps])
     .map(String);
   const r = spawnSync(debianPython(), args, { encoding: "utf8", timeout: 600_000 });
   if (r.error)
@@ -115,14 +115,17 @@ export function measureTorchStep(o: EngineBenchOptions): {
   }
 }
 
-export async function runEngineBench(o: EngineBenchOptions, log: (line: string) => void = () => {}): Promise<EngineBenchResult> {
+export async function runEngineBench(
+  options: EngineBenchOptions,
+  log: (line: string) => void = () => {},
+): Promise<EngineBenchResult> {
   log(
-    `engine: batch ${o.batch} x ${o.seq} tokens, d=${o.dim}, ${o.heads} heads, ${o.layers} layers, vocab ${o.vocab}, ${o.threads} threads`,
+    `engine: batch ${options.batch} x ${options.seq} tokens, d=${options.dim}, ${options.heads} heads, ${options.layers} layers, vocab ${options.vocab}, ${options.threads} threads`,
   );
-  const ours = await measureOurStep(o);
-  log(`aigc (ONNX Runtime): ${ours.stepMs.toFixed(1)} ms/step median of ${o.steps} (${ours.params} params)`);
+  const ours = await measureOurStep(options);
+  log(`aigc (ONNX Runtime): ${ours.stepMs.toFixed(1)} ms/step median of ${options.steps} (${ours.params} params)`);
   let torch: ReturnType<typeof measureTorchStep> = { torchStepMs: null, note: "skipped (--no-torch)" };
-  if (!o.noTorch) torch = measureTorchStep(o);
+  if (!options.noTorch) torch = measureTorchStep(options);
   if (torch.torchStepMs !== null)
     log(`PyTorch ${torch.info?.torch} (${torch.info?.blas}): ${torch.torchStepMs.toFixed(1)} ms/step median`);
   else log(`PyTorch anchor unavailable: ${torch.note}`);

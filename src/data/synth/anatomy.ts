@@ -82,9 +82,9 @@ function inEllipse(x: number, y: number, e: Ellipse): boolean {
 }
 
 /** Normalised radius of (x, y) in the ellipse: < 1 inside. */
-export function ellipseRadius(x: number, y: number, e: Ellipse): number {
-  const u = (x - e.cx) / e.a;
-  const v = (y - e.cy) / e.b;
+export function ellipseRadius(x: number, y: number, ellipse: Ellipse): number {
+  const u = (x - ellipse.cx) / ellipse.a;
+  const v = (y - ellipse.cy) / ellipse.b;
   return Math.sqrt(u * u + v * v);
 }
 

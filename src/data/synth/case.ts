@@ -93,9 +93,11 @@ export function synthChestCase(seed: number, index: number, opts?: SynthOptions)
  * findings with all their attributes. Two cases with the same signature differ in their
  * reports only by wording, which no image can tell apart.
  */
-export function findingSignature(c: SynthCase): string {
-  const findings = c.findings.map(({ region: _region, ...rest }) => Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
-  return JSON.stringify([c.sliceLevel, c.cardiothoracicRatio ?? null, findings]);
+export function findingSignature(synthCase: SynthCase): string {
+  const findings = synthCase.findings.map(({ region: _region, ...rest }) =>
+    Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)),
+  );
+  return JSON.stringify([synthCase.sliceLevel, synthCase.cardiothoracicRatio ?? null, findings]);
 }
 
 export interface SynthSetOptions extends SynthOptions {

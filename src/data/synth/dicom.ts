@@ -99,18 +99,18 @@ function birthDate(studyDate: string, age: number): string {
 }
 
 /** Encodes the case as a DICOM Part 10 CT image (signed 16-bit, slope 1, intercept 0: stored value = HU). */
-export function encodeCtDicom(c: SynthCase): Uint8Array {
-  const uid = (what: number): string => derivedUid(c.seed, c.index, what);
+export function encodeCtDicom(synthCase: SynthCase): Uint8Array {
+  const uid = (what: number): string => derivedUid(synthCase.seed, synthCase.index, what);
   const sopInstanceUid = uid(uidKinds.instance);
-  const studyTime = String(80000 + (hash32(c.seed, c.index, 0x7173) % 90000)).padStart(6, "0");
-  const spacing = ds(c.pixelSpacingMm);
-  const originX = ds(-(c.width / 2 - 0.5) * c.pixelSpacingMm);
-  const originY = ds(-(c.height / 2 - 0.5) * c.pixelSpacingMm);
-  const z = sliceZ[c.sliceLevel];
+  const studyTime = String(80000 + (hash32(synthCase.seed, synthCase.index, 0x7173) % 90000)).padStart(6, "0");
+  const spacing = ds(synthCase.pixelSpacingMm);
+  const originX = ds(-(synthCase.width / 2 - 0.5) * synthCase.pixelSpacingMm);
+  const originY = ds(-(synthCase.height / 2 - 0.5) * synthCase.pixelSpacingMm);
+  const z = sliceZ[synthCase.sliceLevel];
 
-  const pixels = new Uint8Array(c.hu.length * 2);
+  const pixels = new Uint8Array(synthCase.hu.length * 2);
   const pixelView = new DataView(pixels.buffer);
-  for (let p = 0; p < c.hu.length; p++) pixelView.setInt16(p * 2, c.hu[p], true);
+  for (let p = 0; p < synthCase.hu.length; p++) pixelView.setInt16(p * 2, synthCase.hu[p], true);
 
   const meta: Element[] = [
     { group: 0x0002, element: 0x0001, vr: "OB", value: new Uint8Array([0, 1]) },
@@ -127,26 +127,26 @@ export function encodeCtDicom(c: SynthCase): Uint8Array {
     text(0x0008, 0x0008, "CS", "ORIGINAL\\PRIMARY\\AXIAL"),
     text(0x0008, 0x0016, "UI", ctImageStorage),
     text(0x0008, 0x0018, "UI", sopInstanceUid),
-    text(0x0008, 0x0020, "DA", c.studyDate),
-    text(0x0008, 0x0021, "DA", c.studyDate),
-    text(0x0008, 0x0022, "DA", c.studyDate),
-    text(0x0008, 0x0023, "DA", c.studyDate),
+    text(0x0008, 0x0020, "DA", synthCase.studyDate),
+    text(0x0008, 0x0021, "DA", synthCase.studyDate),
+    text(0x0008, 0x0022, "DA", synthCase.studyDate),
+    text(0x0008, 0x0023, "DA", synthCase.studyDate),
     text(0x0008, 0x0030, "TM", studyTime),
     text(0x0008, 0x0031, "TM", studyTime),
     text(0x0008, 0x0032, "TM", studyTime),
     text(0x0008, 0x0033, "TM", studyTime),
-    text(0x0008, 0x0050, "SH", `ACC${String(hash32(c.seed, c.index, 0xacc) % 1e9).padStart(9, "0")}`),
+    text(0x0008, 0x0050, "SH", `ACC${String(hash32(synthCase.seed, synthCase.index, 0xacc) % 1e9).padStart(9, "0")}`),
     text(0x0008, 0x0060, "CS", "CT"),
     text(0x0008, 0x0070, "LO", "AIGC Studio (synthetic)"),
     text(0x0008, 0x0090, "PN", ""),
     text(0x0008, 0x1030, "LO", "CT CHEST (SYNTHETIC)"),
-    text(0x0008, 0x103e, "LO", `AXIAL ${c.sliceLevel.toUpperCase()} SLICE (SYNTHETIC)`),
+    text(0x0008, 0x103e, "LO", `AXIAL ${synthCase.sliceLevel.toUpperCase()} SLICE (SYNTHETIC)`),
     text(0x0008, 0x1090, "LO", "synthChestCase"),
-    text(0x0010, 0x0010, "PN", c.ehr.patientName),
-    text(0x0010, 0x0020, "LO", c.ehr.patientId),
-    text(0x0010, 0x0030, "DA", birthDate(c.studyDate, c.ehr.age)),
-    text(0x0010, 0x0040, "CS", c.ehr.sex),
-    text(0x0010, 0x1010, "AS", `${String(c.ehr.age).padStart(3, "0")}Y`),
+    text(0x0010, 0x0010, "PN", synthCase.ehr.patientName),
+    text(0x0010, 0x0020, "LO", synthCase.ehr.patientId),
+    text(0x0010, 0x0030, "DA", birthDate(synthCase.studyDate, synthCase.ehr.age)),
+    text(0x0010, 0x0040, "CS", synthCase.ehr.sex),
+    text(0x0010, 0x1010, "AS", `${String(synthCase.ehr.age).padStart(3, "0")}Y`),
     text(0x0018, 0x0015, "CS", "CHEST"),
     text(0x0018, 0x0050, "DS", "5"),
     text(0x0018, 0x0060, "DS", "120"),
@@ -156,7 +156,7 @@ export function encodeCtDicom(c: SynthCase): Uint8Array {
     text(0x0018, 0x5100, "CS", "HFS"),
     text(0x0020, 0x000d, "UI", uid(uidKinds.study)),
     text(0x0020, 0x000e, "UI", uid(uidKinds.series)),
-    text(0x0020, 0x0010, "SH", String(c.index % 100000)),
+    text(0x0020, 0x0010, "SH", String(synthCase.index % 100000)),
     text(0x0020, 0x0011, "IS", "1"),
     text(0x0020, 0x0012, "IS", "1"),
     text(0x0020, 0x0013, "IS", "1"),
@@ -168,8 +168,8 @@ export function encodeCtDicom(c: SynthCase): Uint8Array {
     text(0x0020, 0x1041, "DS", String(z)),
     us(0x0028, 0x0002, 1),
     text(0x0028, 0x0004, "CS", "MONOCHROME2"),
-    us(0x0028, 0x0010, c.height),
-    us(0x0028, 0x0011, c.width),
+    us(0x0028, 0x0010, synthCase.height),
+    us(0x0028, 0x0011, synthCase.width),
     text(0x0028, 0x0030, "DS", `${spacing}\\${spacing}`),
     us(0x0028, 0x0100, 16),
     us(0x0028, 0x0101, 16),

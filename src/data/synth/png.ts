@@ -61,6 +61,10 @@ export function encodeGrayPng(width: number, height: number, gray: Uint8Array): 
 }
 
 /** The case's HU through a linear window (DICOM PS3.3 C.11.2.1.2), as an 8-bit PNG. */
-export function encodePng(c: SynthCase, window: { center: number; width: number } = lungWindow): Uint8Array {
-  return encodeGrayPng(c.width, c.height, windowValues(Float32Array.from(c.hu), window.center, window.width));
+export function encodePng(synthCase: SynthCase, window: { center: number; width: number } = lungWindow): Uint8Array {
+  return encodeGrayPng(
+    synthCase.width,
+    synthCase.height,
+    windowValues(Float32Array.from(synthCase.hu), window.center, window.width),
+  );
 }

@@ -295,8 +295,8 @@ export function writeReports(
 }
 
 /** The report as one text: "FINDINGS:\n…\n\nIMPRESSION:\n…" or "检查所见：…\n\n诊断意见：…". */
-export function reportText(r: SynthReport, lang: "en" | "zh"): string {
+export function reportText(report: SynthReport, lang: "en" | "zh"): string {
   return lang === "en"
-    ? `FINDINGS:\n${r.findings}\n\nIMPRESSION:\n${r.impression}`
-    : `检查所见：${r.findings}\n\n诊断意见：${r.impression}`;
+    ? `FINDINGS:\n${report.findings}\n\nIMPRESSION:\n${report.impression}`
+    : `检查所见：${report.findings}\n\n诊断意见：${report.impression}`;
 }

@@ -8,9 +8,9 @@ import { reportText } from "./report.js";
 import type { SynthCase } from "./types.js";
 
 /** Everything about a case but its pixels, as written to <id>.json. */
-export function caseRecord(c: SynthCase): Omit<SynthCase, "hu"> & { reportText: { en: string; zh: string } } {
-  const { hu: _pixels, ...rest } = c;
-  return { ...rest, reportText: { en: reportText(c.report.en, "en"), zh: reportText(c.report.zh, "zh") } };
+export function caseRecord(synthCase: SynthCase): Omit<SynthCase, "hu"> & { reportText: { en: string; zh: string } } {
+  const { hu: _pixels, ...rest } = synthCase;
+  return { ...rest, reportText: { en: reportText(synthCase.report.en, "en"), zh: reportText(synthCase.report.zh, "zh") } };
 }
 
 export interface WrittenCase {
@@ -20,11 +20,11 @@ export interface WrittenCase {
   json: string;
 }
 
-export function writeSynthCase(dir: string, c: SynthCase): WrittenCase {
+export function writeSynthCase(dir: string, synthCase: SynthCase): WrittenCase {
   mkdirSync(dir, { recursive: true });
-  const files = { dicom: `${c.id}.dcm`, png: `${c.id}.png`, json: `${c.id}.json` };
-  writeFileSync(join(dir, files.dicom), encodeCtDicom(c));
-  writeFileSync(join(dir, files.png), encodePng(c));
-  writeFileSync(join(dir, files.json), `${JSON.stringify(caseRecord(c), null, 2)}\n`);
-  return { id: c.id, ...files };
+  const files = { dicom: `${synthCase.id}.dcm`, png: `${synthCase.id}.png`, json: `${synthCase.id}.json` };
+  writeFileSync(join(dir, files.dicom), encodeCtDicom(synthCase));
+  writeFileSync(join(dir, files.png), encodePng(synthCase));
+  writeFileSync(join(dir, files.json), `${JSON.stringify(caseRecord(synthCase), null, 2)}\n`);
+  return { id: synthCase.id, ...files };
 }

@@ -33,13 +33,13 @@ export interface HeModelCard {
   width: number;
 }
 
-export const modelCard = (m: HeModel & { name: string }): HeModelCard => ({
-  name: m.name,
-  kind: m.kind,
-  features: m.features,
-  featureMean: m.featureMean,
-  featureStd: m.featureStd,
-  width: modelWidth(m),
+export const modelCard = (model: HeModel & { name: string }): HeModelCard => ({
+  name: model.name,
+  kind: model.kind,
+  features: model.features,
+  featureMean: model.featureMean,
+  featureStd: model.featureStd,
+  width: modelWidth(model),
 });
 
 /** The request body of POST /v1/secure/infer. */
@@ -65,8 +65,8 @@ export interface HeInferResponse {
   computeMs: number;
 }
 
-export const publicKeys = (k: HeKeySet): HePublicKeys => {
-  const { secretKey: _secret, ...rest } = k;
+export const publicKeys = (keys: HeKeySet): HePublicKeys => {
+  const { secretKey: _secret, ...rest } = keys;
   return rest;
 };
 

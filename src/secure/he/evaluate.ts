@@ -33,10 +33,10 @@ export interface HeOpCounts {
   depth: number;
 }
 
-export function opCounts(m: HeModel): HeOpCounts {
-  const n = modelWidth(m);
+export function opCounts(model: HeModel): HeOpCounts {
+  const n = modelWidth(model);
   const logN = Math.log2(n);
-  if (m.kind === "logistic")
+  if (model.kind === "logistic")
     return {
       rotationsTop: 0,
       rotationsLow: logN,
@@ -65,8 +65,8 @@ export interface EvalKeys {
 }
 
 /** The layout a model uses under a runtime. */
-export function layoutFor(rt: HeRuntime, m: HeModel): SlotLayout {
-  return slotLayout(modelWidth(m), rt.slots);
+export function layoutFor(rt: HeRuntime, model: HeModel): SlotLayout {
+  return slotLayout(modelWidth(model), rt.slots);
 }
 
 /** Encode `values` repeated in every block at offsets [0, values.length), zero elsewhere. */
@@ -99,27 +99,27 @@ function addPlainAt(rt: HeRuntime, s: SealScope, layout: SlotLayout, ct: CipherT
 }
 
 /**
- * Evaluate `m` on one input ciphertext. Returns a new ciphertext (owned by the caller:
+ * Evaluate `model` on one input ciphertext. Returns a new ciphertext (owned by the caller:
  * delete it) at the lowest level, holding sample i's score in slot i · block.
  */
-export function evaluateModel(rt: HeRuntime, m: HeModel, input: CipherText, keys: EvalKeys): CipherText {
+export function evaluateModel(rt: HeRuntime, model: HeModel, input: CipherText, keys: EvalKeys): CipherText {
   const s = new SealScope();
   try {
-    const layout = layoutFor(rt, m);
+    const layout = layoutFor(rt, model);
     const ev = rt.evaluator;
     let out: CipherText;
-    if (m.kind === "logistic") {
-      const w = blockPlain(rt, s, layout, m.weights, rt.scale);
+    if (model.kind === "logistic") {
+      const w = blockPlain(rt, s, layout, model.weights, rt.scale);
       const t = s.track(must(ev.multiplyPlain(input, w), "multiplyPlain"));
       ev.rescaleToNext(t, t);
-      out = addPlainAt(rt, s, layout, blockSum(rt, s, t, layout.width, keys.galoisKeys), [m.bias]);
+      out = addPlainAt(rt, s, layout, blockSum(rt, s, t, layout.width, keys.galoisKeys), [model.bias]);
     } else {
       if (!keys.relinKeys) throw new Error("the MLP needs relinearisation keys");
       const n = layout.width;
-      const inDim = m.features.length;
-      const hidden = m.b1.length;
-      const w1 = (i: number, k: number) => (i < inDim && k < hidden ? m.w1[i][k] : 0);
-      const w2 = (k: number) => (k < hidden ? m.w2[k] : 0);
+      const inDim = model.features.length;
+      const hidden = model.b1.length;
+      const w1 = (i: number, k: number) => (i < inDim && k < hidden ? model.w1[i][k] : 0);
+      const w2 = (k: number) => (k < hidden ? model.w2[k] : 0);
       // r_k = rot(ct, k), each built from an earlier one with a single power-of-two key.
       const rotations: CipherText[] = [input];
       for (let k = 1; k < n; k++) {
@@ -142,18 +142,18 @@ export function evaluateModel(rt: HeRuntime, m: HeModel, input: CipherText, keys
       }
       ev.rescaleToNext(h!, h!);
       ev.rescaleToNext(g!, g!);
-      const hb = addPlainAt(rt, s, layout, h!, m.b1);
+      const hb = addPlainAt(rt, s, layout, h!, model.b1);
       const gb = addPlainAt(
         rt,
         s,
         layout,
         g!,
-        m.b1.map((b, k) => b * m.w2[k]),
+        model.b1.map((b, k) => b * model.w2[k]),
       );
       const p = s.track(must(ev.multiply(hb, gb), "multiply"));
       ev.relinearize(p, keys.relinKeys, p);
       ev.rescaleToNext(p, p);
-      out = addPlainAt(rt, s, layout, blockSum(rt, s, p, n, keys.galoisKeys), [m.b2]);
+      out = addPlainAt(rt, s, layout, blockSum(rt, s, p, n, keys.galoisKeys), [model.b2]);
     }
     // Drop to the last level: the response carries one prime instead of several.
     const last = s.track(rt.context.lastParmsId);

@@ -50,26 +50,26 @@ export const heStandardMaxBits128: Readonly<Record<number, number>> = Object.fre
   32768: 881,
 });
 
-export const slotCount = (p: HeParams): number => p.polyModulusDegree / 2;
-export const totalModulusBits = (p: HeParams): number => p.coeffModulusBits.reduce((a, b) => a + b, 0);
+export const slotCount = (params: HeParams): number => params.polyModulusDegree / 2;
+export const totalModulusBits = (params: HeParams): number => params.coeffModulusBits.reduce((a, b) => a + b, 0);
 /** Rescales available: every prime except the first (data) and the last (special). */
-export const multiplicativeDepth = (p: HeParams): number => p.coeffModulusBits.length - 2;
-export const scaleOf = (p: HeParams): number => 2 ** p.scaleBits;
+export const multiplicativeDepth = (params: HeParams): number => params.coeffModulusBits.length - 2;
+export const scaleOf = (params: HeParams): number => 2 ** params.scaleBits;
 
 /** Build a SEAL context at 128-bit security; throws if SEAL rejects the parameters. */
-export function createContext(seal: Seal, p: HeParams): Context {
+export function createContext(seal: Seal, params: HeParams): Context {
   const parms = seal.EncryptionParameters(seal.SchemeType.ckks);
-  const bits = Int32Array.from(p.coeffModulusBits);
-  const moduli = seal.CoeffModulus.Create(p.polyModulusDegree, bits);
+  const bits = Int32Array.from(params.coeffModulusBits);
+  const moduli = seal.CoeffModulus.Create(params.polyModulusDegree, bits);
   try {
-    parms.setPolyModulusDegree(p.polyModulusDegree);
+    parms.setPolyModulusDegree(params.polyModulusDegree);
     parms.setCoeffModulus(moduli);
     const context = seal.Context(parms, true, seal.SecurityLevel.tc128);
     if (!context.parametersSet()) {
       context.delete();
       throw new Error(
-        `CKKS parameters ${p.name} are not valid at 128-bit security: N=${p.polyModulusDegree} allows at most ` +
-          `${heStandardMaxBits128[p.polyModulusDegree] ?? "?"} modulus bits, got ${totalModulusBits(p)}`,
+        `CKKS parameters ${params.name} are not valid at 128-bit security: N=${params.polyModulusDegree} allows at most ` +
+          `${heStandardMaxBits128[params.polyModulusDegree] ?? "?"} modulus bits, got ${totalModulusBits(params)}`,
       );
     }
     return context;

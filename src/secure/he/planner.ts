@@ -163,15 +163,15 @@ export async function calibrateOpCosts(params?: HeParams, reps = 5): Promise<{ c
 }
 
 /** Predicted server milliseconds per ciphertext: op counts × measured costs. */
-export function predictServerMs(ops: HeOpCounts, c: HeOpCosts): number {
+export function predictServerMs(ops: HeOpCounts, costs: HeOpCosts): number {
   return (
-    ops.rotationsTop * c.rotationTopMs +
-    ops.rotationsLow * c.rotationLowMs +
-    ops.multiplyPlain * c.multiplyPlainMs +
-    ops.multiplyRelin * c.multiplyRelinRescaleMs +
-    (ops.rescale - ops.multiplyRelin) * c.rescaleMs +
-    ops.add * c.addMs +
-    ops.encodes * c.encodeMs
+    ops.rotationsTop * costs.rotationTopMs +
+    ops.rotationsLow * costs.rotationLowMs +
+    ops.multiplyPlain * costs.multiplyPlainMs +
+    ops.multiplyRelin * costs.multiplyRelinRescaleMs +
+    (ops.rescale - ops.multiplyRelin) * costs.rescaleMs +
+    ops.add * costs.addMs +
+    ops.encodes * costs.encodeMs
   );
 }
 

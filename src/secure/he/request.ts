@@ -39,8 +39,8 @@ export const inferRequestSchema = z
 export type InferRequestBody = z.infer<typeof inferRequestSchema>;
 
 /** A zod error as one line: "field: problem; field: problem". */
-export function describeZodError(e: z.ZodError): string {
-  return e.issues
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`)
     .join("; ");

@@ -39,16 +39,16 @@ export interface Deletable {
 /** Tracks SEAL objects and deletes them all, newest first, on `dispose()`. */
 export class SealScope {
   private readonly owned: Deletable[] = [];
-  /** Track `x` (freed when the scope is disposed) and return it. */
-  track<T extends Deletable>(x: T): T {
-    this.owned.push(x);
-    return x;
+  /** Track `handle` (freed when the scope is disposed) and return it. */
+  track<T extends Deletable>(handle: T): T {
+    this.owned.push(handle);
+    return handle;
   }
-  /** Stop tracking `x`: the caller now owns it (e.g. a result that outlives the scope). */
-  release<T extends Deletable>(x: T): T {
-    const i = this.owned.lastIndexOf(x);
+  /** Stop tracking `handle`: the caller now owns it (e.g. a result that outlives the scope). */
+  release<T extends Deletable>(handle: T): T {
+    const i = this.owned.lastIndexOf(handle);
     if (i >= 0) this.owned.splice(i, 1);
-    return x;
+    return handle;
   }
   get size(): number {
     return this.owned.length;
@@ -77,14 +77,14 @@ export async function withSeal<T>(fn: (scope: SealScope) => T | Promise<T>): Pro
 
 /** The result of a SEAL call that returns a value when no destination is given. */
 // biome-ignore lint/suspicious/noConfusingVoidType: node-seal types these results as `T | void`.
-export function must<T>(x: T | undefined | void, what: string): T {
-  if (x === undefined || x === null) throw new Error(`SEAL ${what} returned nothing`);
-  return x as T;
+export function must<T>(result: T | undefined | void, what: string): T {
+  if (result === undefined || result === null) throw new Error(`SEAL ${what} returned nothing`);
+  return result as T;
 }
 
 /** A thrown SEAL error (node-seal throws plain objects or Errors) as a message. */
-export function sealMessage(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (typeof e === "string") return e;
-  return String(e);
+export function sealMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "string") return error;
+  return String(error);
 }

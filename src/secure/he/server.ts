@@ -62,7 +62,7 @@ export class HeServer {
    * `owner` (a tenant id) namespaces the held evaluation keys: a key id works only for the
    * owner whose request sent the keys.
    */
-  infer(body: unknown, o: { owner?: string } = {}): HeInferResponse {
+  infer(body: unknown, options: { owner?: string } = {}): HeInferResponse {
     const parsed = inferRequestSchema.safeParse(body);
     if (!parsed.success) throw new HeRequestError(400, "invalid_request", describeZodError(parsed.error));
     const req = parsed.data;
@@ -77,7 +77,7 @@ export class HeServer {
     if (req.params !== undefined && req.params !== params)
       throw new HeRequestError(400, "params_mismatch", `this server evaluates with parameters "${params}", got "${req.params}"`);
     const started = performance.now();
-    const { keyId, keys } = this.evalKeys(o.owner ?? "", req.keyId, req.galoisKeys, req.relinKeys);
+    const { keyId, keys } = this.evalKeys(options.owner ?? "", req.keyId, req.galoisKeys, req.relinKeys);
     if (model.kind === "mlp" && !keys.relinKeys)
       throw new HeRequestError(400, "missing_relin_keys", `model "${model.name}" multiplies ciphertexts: send relinKeys`);
     const layout = layoutFor(this.rt, model);
@@ -158,9 +158,9 @@ export class HeServer {
     return { keyId: id, keys };
   }
 
-  private touch(id: string, k: HeldKeys): void {
+  private touch(id: string, heldKeys: HeldKeys): void {
     this.keys.delete(id);
-    this.keys.set(id, k);
+    this.keys.set(id, heldKeys);
   }
 
   private loadKey(field: string, b64: string, load: (b: string) => void): void {
@@ -171,9 +171,9 @@ export class HeServer {
     }
   }
 
-  private loadCiphertext(s: SealScope, field: string, b64: string): CipherText {
+  private loadCiphertext(scope: SealScope, field: string, b64: string): CipherText {
     const { seal, context } = this.rt;
-    const ct = s.track(seal.CipherText());
+    const ct = scope.track(seal.CipherText());
     try {
       loadChecked(field, b64, (b) => ct.load(context, b));
     } catch (e) {
@@ -182,8 +182,8 @@ export class HeServer {
     const bad = (why: string) => new HeRequestError(400, "invalid_ciphertext", `${field} ${why}`);
     if (ct.size !== 2) throw bad(`has ${ct.size} polynomials; a fresh ciphertext has 2`);
     if (!ct.isNttForm) throw bad("is not in NTT form (not a CKKS ciphertext)");
-    const pid = s.track(ct.parmsId);
-    const first = s.track(context.firstParmsId);
+    const pid = scope.track(ct.parmsId);
+    const first = scope.track(context.firstParmsId);
     if (!sameIds(pid.values, first.values))
       throw bad("is not at the top level of these parameters: send freshly encrypted inputs");
     if (Math.abs(Math.log2(ct.scale) - this.rt.params.scaleBits) > 0.01)

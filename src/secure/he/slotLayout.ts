@@ -15,8 +15,8 @@ export interface SlotLayout {
 
 const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-export function modelWidth(m: HeModel): number {
-  return nextPow2(Math.max(m.features.length, m.kind === "mlp" ? m.b1.length : 1));
+export function modelWidth(model: HeModel): number {
+  return nextPow2(Math.max(model.features.length, model.kind === "mlp" ? model.b1.length : 1));
 }
 
 export function slotLayout(width: number, slots: number): SlotLayout {

@@ -18,15 +18,15 @@ export function chineseIdCheckChar(first17: string): string {
   return idCheckChars[sum % 11];
 }
 
-/** True when `s` is a valid 18-character PRC resident ID number. */
-export function isValidChineseId(s: string, today: Date = new Date()): boolean {
-  if (!/^\d{17}[\dXx]$/.test(s)) return false;
-  if (!provinceCodes.has(Number(s.slice(0, 2)))) return false;
-  const year = Number(s.slice(6, 10));
-  const month = Number(s.slice(10, 12));
-  const day = Number(s.slice(12, 14));
+/** True when `id` is a valid 18-character PRC resident ID number. */
+export function isValidChineseId(id: string, today: Date = new Date()): boolean {
+  if (!/^\d{17}[\dXx]$/.test(id)) return false;
+  if (!provinceCodes.has(Number(id.slice(0, 2)))) return false;
+  const year = Number(id.slice(6, 10));
+  const month = Number(id.slice(10, 12));
+  const day = Number(id.slice(12, 14));
   if (!isPastDate(year, month, day, today)) return false;
-  return chineseIdCheckChar(s.slice(0, 17)) === s[17].toUpperCase();
+  return chineseIdCheckChar(id.slice(0, 17)) === id[17].toUpperCase();
 }
 
 /**
@@ -111,21 +111,21 @@ export function monthFromName(name: string): number {
  * 1979年3月7日, 1979年3月, YYYYMMDD) names a real past date. Two-digit years are read as
  * 19yy or 20yy, whichever is not in the future. Year-month forms use day 1.
  */
-export function isPastDateText(s: string, today: Date = new Date()): boolean {
-  let m = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/.exec(s);
+export function isPastDateText(text: string, today: Date = new Date()): boolean {
+  let m = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/.exec(text);
   if (m) return isPastDate(+m[1], +m[2], +m[3], today);
-  m = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
+  m = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
   if (m) return isPastDate(+m[1], +m[2], +m[3], today);
-  m = /^(\d{4})年(\d{1,2})月(?:(\d{1,2})[日号])?$/.exec(s);
+  m = /^(\d{4})年(\d{1,2})月(?:(\d{1,2})[日号])?$/.exec(text);
   if (m) return isPastDate(+m[1], +m[2], m[3] === undefined ? 1 : +m[3], today);
-  m = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})$/.exec(s);
+  m = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})$/.exec(text);
   if (m) {
     const years = m[3].length === 4 ? [+m[3]] : [2000 + +m[3], 1900 + +m[3]];
     return years.some((y) => isPastDate(y, +m![1], +m![2], today) || isPastDate(y, +m![2], +m![1], today));
   }
-  m = /^([A-Za-z]{3,9})\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$/.exec(s);
+  m = /^([A-Za-z]{3,9})\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$/.exec(text);
   if (m) return isPastDate(+m[3], monthFromName(m[1]), +m[2], today);
-  m = /^(\d{1,2})(?:st|nd|rd|th)? ([A-Za-z]{3,9})\.?,? (\d{4})$/.exec(s);
+  m = /^(\d{1,2})(?:st|nd|rd|th)? ([A-Za-z]{3,9})\.?,? (\d{4})$/.exec(text);
   if (m) return isPastDate(+m[3], monthFromName(m[2]), +m[1], today);
   return false;
 }

@@ -68,7 +68,7 @@ export class LocalLmProvider implements Provider {
     this.models = [...byName.keys()];
   }
 
-  static async create(o: {
+  static async create(options: {
     name?: string;
     models: readonly LocalModelSpec[];
     price: ProviderPrice;
@@ -76,7 +76,7 @@ export class LocalLmProvider implements Provider {
     threads?: number;
   }): Promise<LocalLmProvider> {
     const byName = new Map<string, LocalModel>();
-    for (const spec of o.models) {
+    for (const spec of options.models) {
       const files = await loadMoeLm(spec.dir);
       const tokenizer = {
         encode: (s: string) => files.tokenizer.encode(s),
@@ -85,21 +85,21 @@ export class LocalLmProvider implements Provider {
       const eosId = files.tokenizer.idOf("<|eos|>");
       const model = await MoeLmModel.create(files.config.model, files.store, tokenizer, {
         int8: spec.int8,
-        threads: o.threads,
+        threads: options.threads,
         eosId,
-        denseFromRows: o.batching.denseFromRows,
+        denseFromRows: options.batching.denseFromRows,
       });
       const table = files.store.get("model.embed_tokens.weight");
       byName.set(spec.name, {
         spec,
         model,
         embedTable: { data: table.data, width: table.shape[1] },
-        batcher: new ContinuousBatcher(model, { maxBatch: o.batching.maxBatch, maxWaitMs: o.batching.maxWaitMs }),
+        batcher: new ContinuousBatcher(model, { maxBatch: options.batching.maxBatch, maxWaitMs: options.batching.maxWaitMs }),
         eosId,
         encode: tokenizer.encode,
       });
     }
-    return new LocalLmProvider(o.name ?? "local", o.price, byName);
+    return new LocalLmProvider(options.name ?? "local", options.price, byName);
   }
 
   load(): ProviderLoad {

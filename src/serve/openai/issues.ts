@@ -40,14 +40,14 @@ function valueAt(root: unknown, path: readonly PathKey[]): unknown {
 }
 
 /** A short rendering of a received value; long strings and containers are summarised, never dumped. */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? "" : "s"}`;
-  if (typeof v === "object") return "an object";
-  if (typeof v === "string") return v.length > 40 ? `a string of ${v.length} characters` : JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return typeof v;
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? "" : "s"}`;
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return typeof value;
 }
 
 const typeNames: Record<string, string> = {

@@ -262,8 +262,8 @@ export class OpenAiCompatibleProvider implements Provider {
     );
   }
 
-  private transportError(e: unknown, ctx: ProviderContext, deadline: Deadline): ProviderError {
-    if (e instanceof ProviderError) return e;
+  private transportError(error: unknown, ctx: ProviderContext, deadline: Deadline): ProviderError {
+    if (error instanceof ProviderError) return error;
     if (ctx.signal.aborted) return new ProviderError(this.name, 499, "aborted", false, "request aborted by the caller");
     if (deadline.expired) {
       return new ProviderError(
@@ -274,7 +274,7 @@ export class OpenAiCompatibleProvider implements Provider {
         `provider '${this.name}' did not answer within ${this.timeoutMs} ms`,
       );
     }
-    const code = errorCode(e) ?? (e instanceof Error ? e.message : String(e));
+    const code = errorCode(error) ?? (error instanceof Error ? error.message : String(error));
     return new ProviderError(
       this.name,
       502,

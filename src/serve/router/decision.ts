@@ -54,16 +54,16 @@ export interface RouteDecision {
  * plus `; failed=vllm:503,vllm:timeout,cloud:open` when attempts failed (HTTP status, error kind, or open circuit).
  * Provider names are restricted to header-safe characters by the config schema.
  */
-export function formatRouteHeader(d: RouteDecision): string {
+export function formatRouteHeader(decision: RouteDecision): string {
   const failure = (a: RouteAttempt): string | number | undefined =>
     a.outcome === "circuit-open" ? "open" : a.error === "http_error" ? a.status : a.error;
-  const failed = d.attempts.filter((a) => a.outcome !== "ok").map((a) => `${a.provider}:${failure(a)}`);
+  const failed = decision.attempts.filter((a) => a.outcome !== "ok").map((a) => `${a.provider}:${failure(a)}`);
   const parts = [
-    `provider=${d.provider ?? "none"}`,
-    `zone=${d.zone ?? "none"}`,
-    `reason=${d.reason}`,
-    `attempts=${d.attempts.filter((a) => a.outcome !== "circuit-open").length}`,
-    `sensitive=${d.sensitive}`,
+    `provider=${decision.provider ?? "none"}`,
+    `zone=${decision.zone ?? "none"}`,
+    `reason=${decision.reason}`,
+    `attempts=${decision.attempts.filter((a) => a.outcome !== "circuit-open").length}`,
+    `sensitive=${decision.sensitive}`,
   ];
   if (failed.length > 0) parts.push(`failed=${failed.join(",")}`);
   return parts.join("; ");

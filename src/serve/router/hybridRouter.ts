@@ -189,8 +189,8 @@ export class HybridRouter {
     return { object: "list", data: [...seen].map(([id, owner]) => ({ id, object: "model", created, owned_by: owner })) };
   }
 
-  private overloaded(p: Provider): boolean {
-    const load = p.load();
+  private overloaded(provider: Provider): boolean {
+    const load = provider.load();
     return load.queued >= this.config.overflow.queueDepth || load.p95LatencyMs >= this.config.overflow.p95LatencyMs;
   }
 

@@ -59,10 +59,10 @@ export interface EmotionPrediction {
   valence: number;
 }
 
-export const featurizerConfigOf = (m: EmotionClassifierConfig): FeaturizerConfig => ({
-  buckets: m.buckets,
-  maxTokens: m.maxTokens,
-  featuresPerToken: m.featuresPerToken,
+export const featurizerConfigOf = (config: EmotionClassifierConfig): FeaturizerConfig => ({
+  buckets: config.buckets,
+  maxTokens: config.maxTokens,
+  featuresPerToken: config.featuresPerToken,
 });
 
 /** Write a model folder (atomically); weights in float16 (half the bytes; loading widens them back). */

@@ -130,7 +130,7 @@ export interface EmotionEvaluation extends PolarityReport {
 
 export async function evaluateEmotionClassifier(
   classifier: EmotionClassifier,
-  o: { trainSeed?: number; heldOutSize?: number } = {},
+  options: { trainSeed?: number; heldOutSize?: number } = {},
 ): Promise<EmotionEvaluation> {
   const sentences = readAmazonSentences();
   const predictions = await classifier.classifyMany(sentences.map((s) => s.text));
@@ -139,10 +139,10 @@ export async function evaluateEmotionClassifier(
   const reviewDev = await polarityReport(dev, await classifier.classifyMany(dev.map((s) => s.text)));
 
   const recorded = classifier.config.training.seed;
-  const trainSeed = o.trainSeed ?? (typeof recorded === "number" ? recorded : DEFAULT_HELD_OUT_TRAIN_SEED);
+  const trainSeed = options.trainSeed ?? (typeof recorded === "number" ? recorded : DEFAULT_HELD_OUT_TRAIN_SEED);
   const seed = trainSeed + HELD_OUT_SEED_OFFSET;
   const generator = new EmotionSentenceGenerator(seed, { vocabulary: readVaderVocabulary() });
-  const heldOut = generator.samples(0, o.heldOutSize ?? HELD_OUT_SIZE);
+  const heldOut = generator.samples(0, options.heldOutSize ?? HELD_OUT_SIZE);
   const heldOutPred = await classifier.classifyMany(heldOut.map((s) => s.text));
   const accuracyOf = (lang?: string) => {
     const idx = heldOut.map((_, i) => i).filter((i) => !lang || heldOut[i].lang === lang);

@@ -474,10 +474,10 @@ export class EmotionSentenceGenerator {
 
   constructor(
     readonly seed: number,
-    o: GeneratorOptions = {},
+    options: GeneratorOptions = {},
   ) {
-    this.englishShare = o.englishShare ?? 0.6;
-    this.vocabulary = o.vocabulary ?? [];
+    this.englishShare = options.englishShare ?? 0.6;
+    this.vocabulary = options.vocabulary ?? [];
   }
 
   sample(index: number): EmotionSample {
@@ -546,4 +546,4 @@ export class EmotionSentenceGenerator {
   }
 }
 
-export const emotionIndex = (e: Emotion): number => EMOTIONS.indexOf(e);
+export const emotionIndex = (emotion: Emotion): number => EMOTIONS.indexOf(emotion);

@@ -120,27 +120,34 @@ export function interleaveReviews(
   };
 }
 
-export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<TrainEmotionModelResult> {
-  const seed = o.seed ?? DEFAULT_EMOTION_SEED;
-  const config = { ...defaultEmotionModelConfig, ...o.config };
+export async function trainEmotionModel(options: TrainEmotionModelOptions): Promise<TrainEmotionModelResult> {
+  const seed = options.seed ?? DEFAULT_EMOTION_SEED;
+  const config = { ...defaultEmotionModelConfig, ...options.config };
   const vocabulary = readVaderVocabulary();
   const generator = new EmotionSentenceGenerator(seed, { vocabulary });
-  const heldOut = new EmotionSentenceGenerator(seed + HELD_OUT_SEED_OFFSET, { vocabulary }).samples(0, o.heldOutSize ?? 2000);
+  const heldOut = new EmotionSentenceGenerator(seed + HELD_OUT_SEED_OFFSET, { vocabulary }).samples(
+    0,
+    options.heldOutSize ?? 2000,
+  );
   const fcfg = featurizerConfigOf(config);
-  const reviewShare = o.reviewShare ?? DEFAULT_REVIEW_SHARE;
+  const reviewShare = options.reviewShare ?? DEFAULT_REVIEW_SHARE;
   if (!(reviewShare >= 0 && reviewShare < 1)) throw new Error(`reviewShare must be in [0, 1), got ${reviewShare}`);
-  const reviews = reviewShare > 0 ? reviewSplit().train.map((s) => reviewLabelled(s, o.reviewsPolarOnly ?? true)) : [];
+  const reviews = reviewShare > 0 ? reviewSplit().train.map((s) => reviewLabelled(s, options.reviewsPolarOnly ?? true)) : [];
   const train = await trainEmotionClassifier({
     config,
     seed,
-    threads: o.threads,
-    hyper: { ...o.hyper, ...(o.steps ? { steps: o.steps } : {}), ...(o.batch ? { batch: o.batch } : {}) },
+    threads: options.threads,
+    hyper: {
+      ...options.hyper,
+      ...(options.steps ? { steps: options.steps } : {}),
+      ...(options.batch ? { batch: options.batch } : {}),
+    },
     data: {
       sample: interleaveReviews((i) => labelled(generator.sample(i)), reviews, reviewShare, seed),
       heldOut: heldOut.map(labelled),
       featurize: (texts) => featurize(texts, fcfg),
     },
-    onProgress: o.onProgress,
+    onProgress: options.onProgress,
   });
   const fileConfig: EmotionModelFileConfig = {
     kind: EMOTION_MODEL_KIND,
@@ -158,12 +165,12 @@ export async function trainEmotionModel(o: TrainEmotionModelOptions): Promise<Tr
       wallSeconds: Math.round(train.wallSeconds),
     },
   };
-  await saveEmotionModel(o.out, fileConfig, train.store);
-  if (o.evaluate === false) return { train };
-  const classifier = await loadEmotionClassifier(o.out); // the float16 weights as shipped
-  const evaluation = await evaluateEmotionClassifier(classifier, { trainSeed: seed, heldOutSize: o.heldOutSize });
+  await saveEmotionModel(options.out, fileConfig, train.store);
+  if (options.evaluate === false) return { train };
+  const classifier = await loadEmotionClassifier(options.out); // the float16 weights as shipped
+  const evaluation = await evaluateEmotionClassifier(classifier, { trainSeed: seed, heldOutSize: options.heldOutSize });
   await writeModelFolder(
-    o.out,
+    options.out,
     { "metrics.json": jsonFile({ ...evaluation, training: fileConfig.training }) },
     { keep: "others" },
   );

@@ -43,17 +43,17 @@ export async function heldOutUtterances(preset: LipSyncPresetName, seed: number,
   return ds.heldOut;
 }
 
-export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLipSyncResult> {
-  const preset = LIPSYNC_PRESET_VALUES[o.preset];
+export async function buildLipSyncModel(options: BuildLipSyncOptions): Promise<BuildLipSyncResult> {
+  const preset = LIPSYNC_PRESET_VALUES[options.preset];
   const features = DEFAULT_LOG_MEL;
   const data = await buildLipSyncDataset({
     trainUtterances: preset.trainUtterances,
     heldOutUtterances: preset.heldOutUtterances,
     mandarinShare: preset.mandarinShare,
-    seed: o.seed,
+    seed: options.seed,
     features,
     keepHeldOutAudio: true,
-    onProgress: (done, total) => o.onProgress?.({ phase: "synthesise", done, total }),
+    onProgress: (done, total) => options.onProgress?.({ phase: "synthesise", done, total }),
   });
   const t0 = performance.now();
   const trained = await trainLipSync({
@@ -62,9 +62,9 @@ export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLi
     melBands: features.melBands,
     silenceValue: Math.log(features.logFloor),
     visemes: VISEMES.length,
-    seed: o.seed,
-    threads: o.threads,
-    onProgress: (p) => o.onProgress?.({ phase: "train", done: p.step, total: p.steps, loss: p.loss }),
+    seed: options.seed,
+    threads: options.threads,
+    onProgress: (p) => options.onProgress?.({ phase: "train", done: p.step, total: p.steps, loss: p.loss }),
   });
   const trainSeconds = (performance.now() - t0) / 1000;
   const file: LipSyncModelFile = {
@@ -75,14 +75,14 @@ export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLi
     output: "visemes",
     algorithmicLatencyMs: algorithmicLatencyMs(features, trained.config),
   };
-  await writeModelFolder(o.out, { "model.onnx": trained.onnx, "config.json": jsonFile(file) }, { keep: "others" });
-  o.onProgress?.({ phase: "evaluate", done: 0, total: 1 });
+  await writeModelFolder(options.out, { "model.onnx": trained.onnx, "config.json": jsonFile(file) }, { keep: "others" });
+  options.onProgress?.({ phase: "evaluate", done: 0, total: 1 });
   const metrics = await evaluateLipSync({
-    model: await loadLipSyncModel(o.out),
+    model: await loadLipSyncModel(options.out),
     utterances: data.heldOut,
     headAudio: await loadHeadAudio(),
   });
-  o.onProgress?.({ phase: "evaluate", done: 1, total: 1 });
+  options.onProgress?.({ phase: "evaluate", done: 1, total: 1 });
   const result: BuildLipSyncResult = {
     metrics,
     modelBytes: trained.onnx.length,
@@ -93,8 +93,11 @@ export async function buildLipSyncModel(o: BuildLipSyncOptions): Promise<BuildLi
     trainSeconds,
   };
   await writeModelFolder(
-    o.out,
-    { "metrics.json": jsonFile({ preset: o.preset, seed: o.seed, ...result }), "RECIPE.md": recipeText(o, result, file) },
+    options.out,
+    {
+      "metrics.json": jsonFile({ preset: options.preset, seed: options.seed, ...result }),
+      "RECIPE.md": recipeText(options, result, file),
+    },
     { keep: "others" },
   );
   return result;

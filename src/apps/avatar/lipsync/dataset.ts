@@ -267,31 +267,31 @@ function randomVoice(lang: SpeechLang, dialects: readonly string[], variants: re
 }
 
 /** Build both splits: train sentences × train voices, held-out sentences × held-out voices. */
-export async function buildLipSyncDataset(o: BuildOptions): Promise<LipSyncDataset> {
-  const features = o.features ?? DEFAULT_LOG_MEL;
+export async function buildLipSyncDataset(options: BuildOptions): Promise<LipSyncDataset> {
+  const features = options.features ?? DEFAULT_LOG_MEL;
   const corpus = sentenceCorpus();
   const englishDialects = (await listVoices()).dialects.filter((d) => d.lang === "en").map((d) => d.code);
   const bySplit = (heldOut: boolean, lang: SpeechLang) => corpus.filter((s) => s.heldOut === heldOut && s.lang === lang);
-  const total = o.trainUtterances + o.heldOutUtterances;
+  const total = options.trainUtterances + options.heldOutUtterances;
   let done = 0;
   const build = async (heldOut: boolean, n: number): Promise<LipSyncUtterance[]> => {
     // One stream per split, so the held-out set depends on the seed only, not on the train size.
-    const rng = Rng.forName(o.seed, heldOut ? "held-out" : "train");
+    const rng = Rng.forName(options.seed, heldOut ? "held-out" : "train");
     const pools = { en: bySplit(heldOut, "en"), zh: bySplit(heldOut, "zh") };
     const variants = heldOut ? HELD_OUT_VARIANTS : TRAIN_VARIANTS;
     const out: LipSyncUtterance[] = [];
     for (let i = 0; i < n; i++) {
-      const lang: SpeechLang = rng.next() < o.mandarinShare ? "zh" : "en";
+      const lang: SpeechLang = rng.next() < options.mandarinShare ? "zh" : "en";
       const sentence = pick(pools[lang], rng);
       const voice = randomVoice(lang, englishDialects, variants, rng);
-      out.push(await makeUtterance(sentence, voice, rng, features, heldOut && o.keepHeldOutAudio, !heldOut));
-      o.onProgress?.(++done, total);
+      out.push(await makeUtterance(sentence, voice, rng, features, heldOut && options.keepHeldOutAudio, !heldOut));
+      options.onProgress?.(++done, total);
       // Synthesis is synchronous: give timers (a progress bar's redraw) a turn.
       await new Promise((resolve) => setImmediate(resolve));
     }
     return out;
   };
-  const heldOut = await build(true, o.heldOutUtterances);
-  const train = await build(false, o.trainUtterances);
+  const heldOut = await build(true, options.heldOutUtterances);
+  const train = await build(false, options.trainUtterances);
   return { train, heldOut, features };
 }

@@ -132,11 +132,11 @@ async function streamUtterance(model: LoadedLipSyncModel, u: LipSyncUtterance, c
   return { probs, times };
 }
 
-export async function evaluateLipSync(o: EvaluateOptions): Promise<LipSyncMetrics> {
-  const chunkMs = o.chunkMs ?? 20;
-  const features = o.model.file.features;
+export async function evaluateLipSync(options: EvaluateOptions): Promise<LipSyncMetrics> {
+  const chunkMs = options.chunkMs ?? 20;
+  const features = options.model.file.features;
   const hop = frameMs(features);
-  const maxLag = Math.round((o.maxLagMs ?? 200) / hop);
+  const maxLag = Math.round((options.maxLagMs ?? 200) / hop);
   const offsetMs = (500 * features.windowSamples) / features.sampleRate;
   const targets: Int32Array[] = [];
   const predicted: Int32Array[] = [];
@@ -146,8 +146,8 @@ export async function evaluateLipSync(o: EvaluateOptions): Promise<LipSyncMetric
   const times: number[] = [];
   let ruleHits = 0;
   const counts = new Array<number>(VISEMES.length).fill(0);
-  for (const u of o.utterances) {
-    const { probs, times: chunkTimes } = await streamUtterance(o.model, u, chunkMs);
+  for (const u of options.utterances) {
+    const { probs, times: chunkTimes } = await streamUtterance(options.model, u, chunkMs);
     times.push(...chunkTimes);
     const frames = Math.min(probs.length, u.targets.length);
     const y = u.targets.subarray(0, frames);
@@ -169,9 +169,9 @@ export async function evaluateLipSync(o: EvaluateOptions): Promise<LipSyncMetric
     targetOpen.push(Float64Array.from(y, (v) => OPENNESS[v]));
     const rule = visemeTrack(u.phonemes, hop, { frames, sampleOffsetMs: offsetMs, unknown: "sil" });
     for (let t = 0; t < frames; t++) if (rule[t] === y[t]) ruleHits++;
-    if (o.headAudio && u.samples) headAudio.push(o.headAudio.frames(u.samples, u.sampleRate, frames, hop, offsetMs));
+    if (options.headAudio && u.samples) headAudio.push(options.headAudio.frames(u.samples, u.sampleRate, frames, hop, offsetMs));
   }
-  const english = o.utterances.map((u) => u.lang === "en");
+  const english = options.utterances.map((u) => u.lang === "en");
   const onlyEnglish = <T>(xs: readonly T[]) => xs.filter((_, i) => english[i]);
   const anyEnglish = english.some(Boolean);
   const total = targets.reduce((n, y) => n + y.length, 0);
@@ -213,7 +213,7 @@ export async function evaluateLipSync(o: EvaluateOptions): Promise<LipSyncMetric
     englishFrameAccuracy: anyEnglish ? laggedAccuracy(onlyEnglish(predicted), onlyEnglish(targets), 0) : null,
     headaudioEnglishFrameAccuracy:
       anyEnglish && headAudio.length ? laggedAccuracy(onlyEnglish(headAudio), onlyEnglish(targets), 0) : null,
-    n: o.utterances.length,
+    n: options.utterances.length,
     frames: total,
   };
 }

@@ -46,7 +46,7 @@ export const DEFAULT_LOG_MEL: LogMelConfig = {
 };
 
 /** Milliseconds between frames. */
-export const frameMs = (c: LogMelConfig): number => (1000 * c.hopSamples) / c.sampleRate;
+export const frameMs = (config: LogMelConfig): number => (1000 * config.hopSamples) / config.sampleRate;
 
 /** Half-width of the resampling filter, in input samples per side (at the lower of the two rates). */
 const SINC_HALF_TAPS = 16;

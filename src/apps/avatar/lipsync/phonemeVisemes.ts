@@ -155,7 +155,7 @@ export interface PhonemeSpan {
 }
 
 /** Index of a viseme in VISEMES (the model's output order). */
-export const visemeIndex = (v: Viseme): number => VISEMES.indexOf(v);
+export const visemeIndex = (viseme: Viseme): number => VISEMES.indexOf(viseme);
 
 export interface VisemeTrackOptions {
   /** Where a frame samples the phoneme track, in ms from the frame's start; default its centre, 12.5 (25 ms window). */

@@ -34,11 +34,11 @@ export class LipSyncStreamer {
   private readonly silence: Float32Array;
   private readonly melBands: number;
 
-  constructor(private readonly o: LipSyncStreamerOptions) {
-    this.mel = new LogMelStream(o.inputSampleRate, o.features);
-    this.melBands = o.features.melBands;
-    this.silence = new Float32Array(this.melBands).fill(Math.log(o.features.logFloor));
-    const past = o.context - 1 - o.lookahead;
+  constructor(private readonly options: LipSyncStreamerOptions) {
+    this.mel = new LogMelStream(options.inputSampleRate, options.features);
+    this.melBands = options.features.melBands;
+    this.silence = new Float32Array(this.melBands).fill(Math.log(options.features.logFloor));
+    const past = options.context - 1 - options.lookahead;
     this.history = Array.from({ length: past }, () => this.silence);
     this.historyStart = -past;
   }
@@ -57,13 +57,13 @@ export class LipSyncStreamer {
   async flush(): Promise<Float32Array[]> {
     const tail = this.mel.flush();
     const total = this.historyStart + this.history.length + tail.length;
-    const pad = Array.from({ length: Math.max(0, Math.min(this.o.lookahead, total - this.nextFrame)) }, () => this.silence);
+    const pad = Array.from({ length: Math.max(0, Math.min(this.options.lookahead, total - this.nextFrame)) }, () => this.silence);
     return this.decide([...tail, ...pad]);
   }
 
   private async decide(frames: Float32Array[]): Promise<Float32Array[]> {
     this.history.push(...frames);
-    const { context, lookahead, visemes } = this.o;
+    const { context, lookahead, visemes } = this.options;
     const available = this.historyStart + this.history.length; // frames known so far
     const count = Math.max(0, available - lookahead - this.nextFrame);
     if (count === 0) return [];
@@ -72,7 +72,7 @@ export class LipSyncStreamer {
       const first = this.nextFrame + n - (context - 1 - lookahead) - this.historyStart;
       for (let c = 0; c < context; c++) windows.set(this.history[first + c], (n * context + c) * this.melBands);
     }
-    const probs = await this.o.infer(windows, count);
+    const probs = await this.options.infer(windows, count);
     if (probs.length !== count * visemes)
       throw new Error(`LipSyncStreamer: infer returned ${probs.length} values for ${count} windows; expected ${count * visemes}`);
     this.nextFrame += count;

@@ -70,8 +70,8 @@ export class SpeechThread {
     });
   }
 
-  private failAll(e: Error): void {
-    for (const w of this.waiting.values()) w.reject(e);
+  private failAll(error: Error): void {
+    for (const w of this.waiting.values()) w.reject(error);
     this.waiting.clear();
   }
 }
