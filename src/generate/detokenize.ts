@@ -1,5 +1,5 @@
 // Incremental detokenization: the text of a growing token sequence without decoding the
-// whole sequence every step (which made a long generation quadratic). The idea is vLLM's
+// whole sequence every step (which would make a long generation quadratic). The idea is vLLM's
 // prefix and read offsets: decode a short window twice, with and without the new tokens,
 // and take what the new tokens add; commit it once it ends on a whole character (a byte-level
 // tokenizer can split one UTF-8 character over several tokens, which decode as U+FFFD until

@@ -2,7 +2,8 @@
 // before a byte of it is parsed (413 with a key, 401 without), while /health keeps
 // answering. 50 concurrent requests against one budget never spend more than it, in one
 // process and across two replicas sharing a real redis-server: each request holds the most
-// it can cost before it is dispatched (the old check-then-record let all 50 through).
+// it can cost before it is dispatched (checking the spend, then recording it after the call,
+// would let all 50 through).
 //
 // The priced provider is a loopback stand-in for a public cloud API (test/helpers/
 // fakeUpstream.ts): no such service can run here, and the test is about our side of it.

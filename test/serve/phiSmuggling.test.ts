@@ -80,7 +80,7 @@ const v = (name: string, path: Path, body: Record<string, unknown>, marker: stri
 const c = "/v1/chat/completions";
 
 const variants: readonly Variant[] = [
-  // Fields the old classifier did not read.
+  // Fields beside the message text: names, user, stop, tool calls and results, response schemas, metadata.
   v("message name", c, chat([user("Summarise my chart.", { name: "Michael Johnson" })]), "Michael Johnson"),
   v("user field", c, chat([user("Hello there")], { user: "jane.doe@example.com" }), "jane.doe@example.com"),
   v("stop sequences", c, chat([user("Count to ten")], { stop: ["SSN 536-22-8491"] }), "SSN 536-22-8491"),

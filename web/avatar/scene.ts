@@ -91,7 +91,7 @@ function cpuMorphs(mesh: THREE.Mesh): CpuMorphedMesh {
   geometry.morphAttributes = {};
   position.setUsage(THREE.DynamicDrawUsage);
   normal?.setUsage(THREE.DynamicDrawUsage);
-  mesh.frustumCulled = false; // the bounds no longer know how far the morphs move it
+  mesh.frustumCulled = false; // the geometry's bounds do not cover how far the morphs move it
   return new CpuMorphedMesh(position.array as Float32Array, normal?.array as Float32Array | undefined, targets);
 }
 
