@@ -7,12 +7,11 @@ import { join } from "node:path";
 import { z } from "zod";
 import { BpeTokenizer } from "../data/index.js";
 import {
-  float32ToFloat16,
   jsonFile,
   type ParamStore,
   readModelConfig,
   readModelWeights,
-  type SafeTensor,
+  storeTensors,
   writeModelFolder,
 } from "../runtime/index.js";
 import { MoeLmConfig } from "./moeLm.js";
@@ -40,13 +39,7 @@ export interface MoeLmFiles {
  * weights back to float32, so the model then computes exactly as the rounded weights say.
  */
 export async function saveMoeLm(dir: string, files: MoeLmFiles, options: { weights?: "f32" | "f16" } = {}): Promise<void> {
-  const tensors: Record<string, SafeTensor> = {};
-  for (const [name, v] of files.store.values) {
-    tensors[name] =
-      options.weights === "f16"
-        ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
-        : { dtype: "F32", shape: v.shape, data: v.data };
-  }
+  const tensors = storeTensors(files.store, { weights: options.weights });
   // Other entries of the folder (checkpoint/, model.onnx, RECIPE.md) stay.
   await writeModelFolder(
     dir,

@@ -17,12 +17,11 @@ import { z } from "zod";
 import { BpeTokenizer } from "../data/index.js";
 import { Graph, op, type Tensor } from "../graph/index.js";
 import {
-  float32ToFloat16,
   jsonFile,
   type ParamStore,
   readModelConfig,
   readModelWeights,
-  type SafeTensor,
+  storeTensors,
   writeModelFolder,
 } from "../runtime/index.js";
 import { AlignerConfig, alignerImageTower } from "./aligner.js";
@@ -103,14 +102,7 @@ export async function saveReportModel(
     weights?: "f32" | "f16";
   },
 ): Promise<void> {
-  const tensors: Record<string, SafeTensor> = {};
-  for (const [name, v] of options.store.values) {
-    if (!keptParam(name)) continue;
-    tensors[name] =
-      options.weights === "f16"
-        ? { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) }
-        : { dtype: "F32", shape: v.shape, data: v.data };
-  }
+  const tensors = storeTensors(options.store, { weights: options.weights, include: keptParam });
   await writeModelFolder(
     dir,
     {

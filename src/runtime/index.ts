@@ -5,7 +5,7 @@
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 export { Evaluator } from "./evaluator.js";
 export { jsonFile, type ModelFile, readModelConfig, readModelWeights, writeModelFolder } from "./modelFolder.js";
-export { ParamStore } from "./params.js";
+export { ParamStore, storeTensors } from "./params.js";
 export { hash32, hashString, Rng } from "./rng.js";
 export { float32ToFloat16, readSafetensors, type SafeTensor } from "./safetensors.js";
 export { type CompiledGraph, compile, defaultThreads, type HostTensor, ortVersion } from "./session.js";

@@ -3,6 +3,7 @@
 
 import type { Graph, Init } from "../graph/index.js";
 import { Rng } from "./rng.js";
+import { float32ToFloat16, type SafeTensor } from "./safetensors.js";
 import type { HostTensor } from "./session.js";
 
 export interface ParamEntry {
@@ -72,4 +73,24 @@ export class ParamStore {
     for (const v of this.values.values()) n += v.data.length;
     return n;
   }
+}
+
+/**
+ * The store's parameters as safetensors entries: float32, or float16 for shipped models (half
+ * the bytes; loading widens them back, so the model computes exactly as the rounded weights say).
+ * `include` picks which parameters are written (default: all).
+ */
+export function storeTensors(
+  store: ParamStore,
+  options: { weights?: "f32" | "f16"; include?: (name: string) => boolean } = {},
+): Record<string, SafeTensor> {
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [name, value] of store.values) {
+    if (options.include && !options.include(name)) continue;
+    tensors[name] =
+      options.weights === "f16"
+        ? { dtype: "F16", shape: value.shape, data: float32ToFloat16(value.data) }
+        : { dtype: "F32", shape: value.shape, data: value.data };
+  }
+  return tensors;
 }

@@ -7,12 +7,11 @@ import { Scope } from "../../../nn/index.js";
 import {
   type CompiledGraph,
   compile,
-  float32ToFloat16,
   jsonFile,
   type ParamStore,
   readModelConfig,
   readModelWeights,
-  type SafeTensor,
+  storeTensors,
   writeModelFolder,
 } from "../../../runtime/index.js";
 import { EMOTIONS, type Emotion } from "../faceRig.js";
@@ -67,8 +66,7 @@ export const featurizerConfigOf = (config: EmotionClassifierConfig): FeaturizerC
 
 /** Write a model folder (atomically); weights in float16 (half the bytes; loading widens them back). */
 export async function saveEmotionModel(dir: string, config: EmotionModelFileConfig, store: ParamStore): Promise<void> {
-  const tensors: Record<string, SafeTensor> = {};
-  for (const [name, v] of store.values) tensors[name] = { dtype: "F16", shape: v.shape, data: float32ToFloat16(v.data) };
+  const tensors = storeTensors(store, { weights: "f16" });
   // Other entries of the folder (RECIPE.md, metrics) stay.
   await writeModelFolder(
     dir,
