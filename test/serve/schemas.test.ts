@@ -199,7 +199,10 @@ describe("completion and embedding requests", () => {
     );
     assert.match(badRequest(embeddingsRequestSchema, { model: "e", input: [] }).message, /'input'/);
     const many = Array.from({ length: maxEmbeddingInputs + 1 }, () => "x");
-    assert.match(badRequest(embeddingsRequestSchema, { model: "e", input: many }).message, /an array of 1 to 2048 strings.*got an array of 2049 items/);
+    assert.match(
+      badRequest(embeddingsRequestSchema, { model: "e", input: many }).message,
+      /an array of 1 to 2048 strings.*got an array of 2049 items/,
+    );
     assert.equal(parseBody(embeddingsRequestSchema, { model: "e", input: many.slice(1) }).input.length, maxEmbeddingInputs);
   });
 });
