@@ -5,6 +5,7 @@
 
 import Fastify, { type FastifyInstance } from "fastify";
 import type { HeServer } from "../secure/index.js";
+import { defaultBodyLimit, defaultEncryptedBodyLimit } from "./config.js";
 import { errorBody, HttpError, toHttpError } from "./errors.js";
 import { createGate, type Gate } from "./gate.js";
 import { installPipeline, type RegisteredRoute } from "./pipeline.js";
@@ -33,9 +34,6 @@ export interface AppOptions {
   /** fastify's logger: true, false, or pino options such as { level: "warn" }. */
   logger?: boolean | { level: string };
 }
-
-export const defaultBodyLimit = 1024 * 1024;
-export const defaultEncryptedBodyLimit = 32 * 1024 * 1024;
 
 const routeLists = new WeakMap<FastifyInstance, RegisteredRoute[]>();
 

@@ -26,6 +26,10 @@ const positiveInt = () => z.int({ error: "expected a positive integer" }).positi
 const nonNegativeInt = () => z.int({ error: "expected an integer >= 0" }).nonnegative({ error: "expected an integer >= 0" });
 const portNumber = "expected a port number 0-65535 (0 = any free port)";
 
+/** Largest body of an API route, and of an encrypted-inference request (multi-MB evaluation keys). */
+export const defaultBodyLimit = 1024 * 1024;
+export const defaultEncryptedBodyLimit = 32 * 1024 * 1024;
+
 /** The shipped LM: a tiny MoE base model under assets/. */
 export const shippedModel = { name: "aigc-lm-tiny", dir: "assets/lm-tiny" } as const;
 
@@ -43,9 +47,9 @@ export const serverConfigSchema = z
         host: z.string().min(1).default("127.0.0.1"),
         port: z.int({ error: portNumber }).min(0, { error: portNumber }).max(65535, { error: portNumber }).default(8080),
         /** Largest request body of the API routes; larger ones are refused (413) before a byte is parsed. */
-        bodyLimitBytes: positiveInt().default(1024 * 1024),
+        bodyLimitBytes: positiveInt().default(defaultBodyLimit),
         /** Largest encrypted-inference body (it carries multi-MB evaluation keys). */
-        encryptedBodyLimitBytes: positiveInt().default(32 * 1024 * 1024),
+        encryptedBodyLimitBytes: positiveInt().default(defaultEncryptedBodyLimit),
       })
       .prefault({}),
     models: z

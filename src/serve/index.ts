@@ -5,8 +5,6 @@ export {
   type AppOptions,
   type AppPlugin,
   buildApp,
-  defaultBodyLimit,
-  defaultEncryptedBodyLimit,
   registeredRoutes,
 } from "./app.js";
 export {
