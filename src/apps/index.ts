@@ -22,7 +22,9 @@ export {
   loadLipSyncModel,
 } from "./avatar/lipsync/node.js";
 export { ESPEAK_PACKAGE, encodeWav, SPEECH_LANGS, type SpeechLang, synthesizeSpeech } from "./avatar/speech/index.js";
-export { evaluateReports, type ReportEval } from "./medical/evaluateReports.js";
-export { medicalApp } from "./medical/http.js";
+export { type EvalRecords, evalContext, evaluateReports, type ReportEval } from "./medical/evaluateReports.js";
+export { matchedPredictions } from "./medical/findingMetrics.js";
+export { gateNotes, medicalApp } from "./medical/http.js";
+export { expectedCalibrationError, findingConfidence, fitImageGate, huProfile, ImageGate } from "./medical/imageGate.js";
 export { contextFromJson, readSlice } from "./medical/inputs.js";
 export { ReportGenerator } from "./medical/reportGenerator.js";

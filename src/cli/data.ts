@@ -66,7 +66,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command("synth-ct")
     .description(
-      "write synthetic chest CT slices (<id>.dcm, <id>.png, <id>.json with findings, EHR and en/zh reports) and index.json",
+      "write synthetic chest CT slices (<id>.dcm, <id>.png, <id>.json with findings, EHR and en/zh reports, <id>.fhir.json: the EHR as a FHIR R4 Bundle) and index.json",
     )
     .requiredOption("--n <n>", "number of cases (all English reports distinct)", integerIn("--n", 1, 1_000_000))
     .requiredOption(

@@ -7,8 +7,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
-import { contextFromJson, evaluateReports, type ReportEval, ReportGenerator, readSlice } from "../apps/index.js";
-import { labelReport, MedicalFileError, type SynthCase, synthChestSet } from "../data/index.js";
+import {
+  contextFromJson,
+  type EvalRecords,
+  evaluateReports,
+  fitImageGate,
+  gateNotes,
+  type ReportEval,
+  ReportGenerator,
+  readSlice,
+} from "../apps/index.js";
+import { MedicalFileError, type SynthCase, synthChestSet } from "../data/index.js";
 import { type ReportLanguage, reportLanguages } from "../models/index.js";
 import { type ReportPresetName, reportPresets, trainReport } from "../train/index.js";
 import { nonNegativeInt, positiveInt } from "./args.js";
@@ -19,6 +28,33 @@ export const SHIPPED_REPORT_MODEL_DIR = fileURLToPath(new URL("../../assets/repo
 /** Held-out cases come from a seed never used in training. */
 export const REPORT_EVAL_SEED = 31;
 /** Shown with every report. */
+/** Cases the gate is fitted on (the report model's training seed) and calibrated on (a seed nothing else uses). */
+export const GATE_SEEDS = { fit: 11, fitCases: 1500, calibration: 51, calibrationCases: 400 } as const;
+
+/** Fits and writes `dir`/gate.json, with a progress bar. */
+async function fitGate(dir: string, o: { threads?: number }): Promise<void> {
+  const generator = await ReportGenerator.load(dir, { threads: o.threads });
+  const bar = new cliProgress.SingleBar(
+    { format: "report gate |{bar}| {value}/{total} slices | ETA {eta_formatted}", stream: process.stderr, noTTYOutput: true },
+    cliProgress.Presets.shades_classic,
+  );
+  try {
+    const fitCases = synthChestSet(GATE_SEEDS.fit, GATE_SEEDS.fitCases);
+    const calibrationCases = synthChestSet(GATE_SEEDS.calibration, GATE_SEEDS.calibrationCases);
+    bar.start(fitCases.length + calibrationCases.length, 0);
+    const gate = await fitImageGate(generator, { fitCases, calibrationCases, onProgress: (done) => bar.update(done) });
+    bar.stop();
+    await gate.save(dir);
+    const f = gate.file;
+    console.log(
+      `gate in ${join(dir, "gate.json")}: HU-profile threshold ${f.hu.threshold.toFixed(2)}, feature threshold ${f.features.threshold.toFixed(2)}, confidence temperature ${f.labelTemperature}`,
+    );
+  } finally {
+    bar.stop();
+    await generator.close();
+  }
+}
+
 export const syntheticDisclaimer =
   "This report was written by a model trained only on synthetic CT images and records; it is not a medical opinion.";
 
@@ -46,6 +82,10 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
       nonNegativeInt("--vision-steps"),
     )
     .option("--vision-cases <n>", "stage 1 synthetic cases (default: the preset's)", positiveInt("--vision-cases"))
+    .option(
+      "--vision-checkpoint <dir>",
+      "keep stage 1's result here: read when it matches (same aligner, steps, cases, seed), written when not",
+    )
     .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
     .action(
       async (o: {
@@ -55,6 +95,7 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
         steps?: number;
         visionSteps?: number;
         visionCases?: number;
+        visionCheckpoint?: string;
         threads?: number;
       }) => {
         const bar = new cliProgress.SingleBar(
@@ -79,11 +120,21 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
           console.log(
             `final report-token loss ${r.loss.toFixed(3)} on ${r.examples} sequences, vocab ${r.vocab}; model in ${o.out}`,
           );
+          await fitGate(o.out, { threads: o.threads });
         } finally {
           bar.stop();
         }
       },
     );
+
+  groups.train
+    .command("report-gate")
+    .description(
+      "fit a report model's gate (is this a chest CT slice the model can read?) and its finding-confidence temperature",
+    )
+    .option("--model <dir>", "report model folder", "runs/report-model")
+    .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+    .action((o: { model: string; threads?: number }) => fitGate(o.model, o));
 
   groups.eval
     .command("report")
@@ -96,6 +147,11 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
     .addOption(new Option("--lang <lang>", "report language").choices([...reportLanguages]).default("en"))
     .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
     .option("--only <variant>", "one variant only: fp32-constrained, fp32-unconstrained, int8-constrained, int8-unconstrained")
+    .addOption(
+      new Option("--records <which>", "the record each image is reported with: its own, another case's, or none")
+        .choices(["own", "shuffled", "none"])
+        .default("own"),
+    )
     .option("--json", "print JSON")
     .action(
       async (o: {
@@ -105,6 +161,7 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
         lang: ReportLanguage;
         threads?: number;
         only?: string;
+        records: EvalRecords;
         json?: boolean;
       }) => {
         const cases = o.data ? await casesFromDir(o.data, o.n) : synthChestSet(REPORT_EVAL_SEED, o.n);
@@ -121,11 +178,12 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
               const r = await evaluateReports(generator, cases, {
                 lang: o.lang,
                 constrained,
+                records: o.records,
                 onCase: (done) => {
                   if (!o.json && done % 50 === 0) console.error(`${name}: ${done}/${cases.length}`);
                 },
               });
-              const { samples: _, ...scores } = r;
+              const { texts: _, ...scores } = r;
               const row = table[precision] ?? {};
               row[constrained ? "constrained" : "unconstrained"] = scores;
               table[precision] = row;
@@ -155,7 +213,12 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
     .option("--no-constraints", "decode without the terminology and section constraints")
     .option("--int8", "run the int8 model", false)
     .option("--stream", "print the report as it is written", false)
-    .option("--json", "print { report, findings, notes, disclaimer, ms } as JSON", false)
+    .option(
+      "--allow-out-of-distribution",
+      "report on an image that is not like a chest CT slice, flagged as outside what the model was trained on",
+      false,
+    )
+    .option("--json", "print { report, findings, notes, outOfDistribution, disclaimer, ms } as JSON", false)
     .action(
       async (o: {
         image: string;
@@ -165,6 +228,7 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
         constraints: boolean;
         int8: boolean;
         stream: boolean;
+        allowOutOfDistribution: boolean;
         json: boolean;
       }) => {
         let input: ReturnType<typeof readSlice>;
@@ -189,21 +253,49 @@ export function registerReportCommands(groups: { train: Command; eval: Command; 
         const generator = await ReportGenerator.load(o.model ?? SHIPPED_REPORT_MODEL_DIR, { int8: o.int8 });
         try {
           const t0 = performance.now();
+          const { reading, verdict } = await generator.assess(input.slice, input);
+          if (!verdict.accepted && !o.allowOutOfDistribution) {
+            console.error(
+              `aigc report: ${o.image}: this model reads axial chest CT slices only, and this image is not like one:\n` +
+                `${verdict.reasons.map((r) => `  - ${r}\n`).join("")}` +
+                "(--allow-out-of-distribution writes a report flagged as outside what the model was trained on)",
+            );
+            process.exitCode = 2;
+            return;
+          }
           let text = "";
           for await (const chunk of await generator.stream(
-            { slice: input.slice, context, lang: o.lang },
+            { slice: input.slice, context: context.context, lang: o.lang },
             { constrained: o.constraints },
+            reading,
           )) {
             text += chunk.text;
             if (o.stream && !o.json) process.stdout.write(chunk.text);
           }
           const ms = performance.now() - t0;
-          const findings = labelReport(text, o.lang);
+          const findings = generator.findings(text, o.lang, reading, verdict);
+          const notes = [...input.notes, ...context.notes, ...gateNotes(generator, verdict)];
           if (o.json) {
-            console.log(JSON.stringify({ report: text, findings, notes: input.notes, disclaimer: syntheticDisclaimer, ms }));
+            console.log(
+              JSON.stringify({
+                report: text,
+                findings,
+                notes,
+                outOfDistribution: !verdict.accepted,
+                disclaimer: syntheticDisclaimer,
+                ms,
+              }),
+            );
           } else {
             if (!o.stream) process.stdout.write(text);
-            process.stdout.write(`\n\n${input.notes.map((n) => `Note: ${n}\n`).join("")}${syntheticDisclaimer}\n`);
+            const confidences = findings
+              .filter((f) => f.confidence !== undefined)
+              .map((f) => `  ${f.type}${f.side ? ` ${f.side}` : ""}${f.lobe ? ` ${f.lobe}` : ""}: ${f.confidence}\n`)
+              .join("");
+            process.stdout.write(
+              `\n\n${confidences ? `Confidence of each finding (from the image):\n${confidences}` : ""}` +
+                `${notes.map((n) => `Note: ${n}\n`).join("")}${syntheticDisclaimer}\n`,
+            );
           }
         } finally {
           await generator.close();

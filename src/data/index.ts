@@ -6,12 +6,25 @@ export { BpeTokenizer, trainBpe } from "./bpe.js";
 export { CharTokenizer } from "./charTokenizer.js";
 export { type MixedCorpusSizes, mixedCorpus } from "./corpora.js";
 export { FORTUNES_DIR, loadFortunes } from "./corpus.js";
-export { type Ehr, ehrFromFhir, MedicalFileError, type MedicalImage, readMedicalImage, windowValues } from "./medical/index.js";
+export {
+  type ClinicalRecord,
+  type Ehr,
+  ehrFromFhir,
+  MedicalFileError,
+  type MedicalImage,
+  readMedicalImage,
+  recordFromEhr,
+  recordFromFhir,
+  recordFromSynthEhr,
+  type SmokingStatusCode,
+  windowValues,
+} from "./medical/index.js";
 export {
   encodeCtDicom,
   encodeGrayPng,
   encodePng,
   type FindingType,
+  fhirBundleFromSynthEhr,
   findingTypes,
   type LabelledFinding,
   labelReport,

@@ -33,6 +33,7 @@ export { loadMoeLm, MODEL_KIND, saveMoeLm } from "./moeLmFiles.js";
 export { moeLmInferenceGraph } from "./moeLmInference.js";
 export { MoeLmModel } from "./moeLmModel.js";
 export {
+  type GeneralWords,
   loadReportModelFiles,
   REPORT_MODEL_KIND,
   type ReportModelFileConfig,
@@ -44,7 +45,7 @@ export {
 } from "./reportModel.js";
 export {
   type ClinicalContext,
-  contextFromFhir,
+  contextFromRecord,
   contextFromSynthEhr,
   contextText,
   type ReportLanguage,

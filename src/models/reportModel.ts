@@ -6,9 +6,9 @@
 //
 // On disk a report model folder holds config.json (kind "aigc-report-model": the LM config
 // with its image section, and the vision tower's config), model.safetensors (vision_model.*
-// and model.* under Hugging Face-style names), tokenizer.json and words.json (the general,
-// non-medical words of the training reports, which constrained decoding allows besides the
-// terminology lexicon).
+// vision_head.* and model.* under Hugging Face-style names), tokenizer.json and words.json
+// (the general, non-medical words of the training reports per language, which constrained
+// decoding allows besides the terminology lexicon of that language).
 
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -89,8 +89,13 @@ export function visionFeaturesGraph(vision: AlignerConfig, batch: number, pool =
 
 // ---------------------------------------------------------------- files
 
-/** Parameters the report model keeps: the vision tower's and the LM's (not the unused projection head). */
-const keptParam = (name: string) => name.startsWith("vision_model.") || name.startsWith("model.") || name.startsWith("lm_head.");
+/**
+ * Parameters the report model keeps: the vision tower's, its finding head (vision_head: the
+ * image's own reading of the findings, which gives their confidence) and the LM's; not the
+ * aligner's unused projection.
+ */
+const keptParam = (name: string) =>
+  name.startsWith("vision_model.") || name.startsWith("vision_head.") || name.startsWith("model.") || name.startsWith("lm_head.");
 
 export async function saveReportModel(
   dir: string,
@@ -98,7 +103,7 @@ export async function saveReportModel(
     config: ReportModelFileConfig;
     store: ParamStore;
     tokenizer: BpeTokenizer;
-    generalWords: readonly string[];
+    generalWords: GeneralWords;
     weights?: "f32" | "f16";
   },
 ): Promise<void> {
@@ -115,11 +120,15 @@ export async function saveReportModel(
   );
 }
 
+/** The non-medical words of the training reports, per report language. */
+export type GeneralWords = { en: string[]; zh: string[] };
+const GeneralWordsFile = z.object({ generalWords: z.object({ en: z.array(z.string()), zh: z.array(z.string()) }) });
+
 export interface ReportModelFiles {
   config: ReportModelFileConfig;
   store: ParamStore;
   tokenizer: BpeTokenizer;
-  generalWords: string[];
+  generalWords: GeneralWords;
 }
 
 export async function loadReportModelFiles(dir: string): Promise<ReportModelFiles> {
@@ -140,9 +149,8 @@ export async function loadReportModelFiles(dir: string): Promise<ReportModelFile
   if (tokenizer.vocabSize !== config.lm.vocab)
     throw new ReportModelError(`${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model's vocab is ${config.lm.vocab}`);
   const wordsPath = join(dir, "words.json");
-  const words = existsSync(wordsPath)
-    ? z.object({ generalWords: z.array(z.string()) }).safeParse(JSON.parse(await readFile(wordsPath, "utf8")))
-    : undefined;
-  if (!words?.success) throw new ReportModelError(`${wordsPath} is missing or not { "generalWords": string[] }`);
+  const words = existsSync(wordsPath) ? GeneralWordsFile.safeParse(JSON.parse(await readFile(wordsPath, "utf8"))) : undefined;
+  if (!words?.success)
+    throw new ReportModelError(`${wordsPath} is missing or not { "generalWords": { "en": string[], "zh": string[] } }`);
   return { config, store, tokenizer, generalWords: words.data.generalWords };
 }

@@ -2,7 +2,7 @@
 // (no names, IDs or dates: only age, sex, smoking, symptoms, vitals, labs, history), then the
 // language tag.
 
-import type { BpeTokenizer, Ehr, SynthEhr } from "../data/index.js";
+import { type BpeTokenizer, type ClinicalRecord, recordFromSynthEhr, type SynthEhr } from "../data/index.js";
 import { ReportModelError } from "./reportModel.js";
 
 export const reportLanguages = ["en", "zh"] as const;
@@ -20,49 +20,49 @@ export interface ClinicalContext {
   history: string[];
 }
 
-export function contextFromSynthEhr(ehr: SynthEhr): ClinicalContext {
-  const v = ehr.vitals;
-  const l = ehr.labs;
+/**
+ * The prompt's context from a structured record: the project's JSON EHR and a FHIR Bundle
+ * both become a ClinicalRecord first (data/medical/fhirRecord.ts), so the same patient
+ * reads the same either way.
+ */
+export function contextFromRecord(record: ClinicalRecord): ClinicalContext {
+  const fields = (pairs: [string, number | undefined, string?][]): Record<string, string> =>
+    Object.fromEntries(pairs.filter(([, v]) => v !== undefined).map(([k, v, unit = ""]) => [k, `${v}${unit}`]));
+  const v = record.vitals;
+  const l = record.labs;
+  const smoking = record.smoking;
   return {
-    age: ehr.age,
-    sex: ehr.sex === "M" ? "male" : "female",
-    smoking: ehr.smoker.status === "never" ? "never smoker" : `${ehr.smoker.status} smoker ${ehr.smoker.packYears} pack-years`,
-    symptoms: ehr.symptoms,
+    age: record.age,
+    sex: record.sex,
+    smoking:
+      smoking === undefined
+        ? undefined
+        : smoking.status === "never"
+          ? "never smoker"
+          : `${smoking.status} smoker${smoking.packYears === undefined ? "" : ` ${smoking.packYears} pack-years`}`,
+    symptoms: record.symptoms,
     vitals: {
-      HR: `${v.heartRate}`,
-      RR: `${v.respRate}`,
-      SpO2: `${v.spo2}%`,
-      T: `${v.tempC}`,
-      BP: `${v.systolic}/${v.diastolic}`,
+      ...fields([
+        ["HR", v.heartRate],
+        ["RR", v.respRate],
+        ["SpO2", v.spo2, "%"],
+        ["T", v.tempC],
+      ]),
+      ...(v.systolic !== undefined && v.diastolic !== undefined ? { BP: `${v.systolic}/${v.diastolic}` } : {}),
     },
-    labs: {
-      WBC: `${l.wbc}`,
-      CRP: `${l.crp}`,
-      Hb: `${l.hemoglobin}`,
-      PLT: `${l.platelets}`,
-      NTproBNP: `${l.ntProBnp}`,
-      LDH: `${l.ldh}`,
-    },
-    history: ehr.history,
+    labs: fields([
+      ["WBC", l.wbc],
+      ["CRP", l.crp],
+      ["Hb", l.hemoglobin],
+      ["PLT", l.platelets],
+      ["NTproBNP", l.ntProBnp],
+      ["LDH", l.ldh],
+    ]),
+    history: record.history,
   };
 }
 
-/** A FHIR-derived EHR: observations become vitals/labs by their display names, conditions the history. */
-export function contextFromFhir(ehr: Ehr): ClinicalContext {
-  const labs: Record<string, string> = {};
-  for (const o of ehr.observations.slice(0, 12)) {
-    if (o.value === null || typeof o.value === "object") continue;
-    labs[o.display.slice(0, 40)] = `${o.value}${o.unit ? ` ${o.unit}` : ""}`;
-  }
-  return {
-    age: ehr.age,
-    sex: ehr.sex,
-    symptoms: [],
-    vitals: {},
-    labs,
-    history: ehr.conditions.slice(0, 8).map((c) => c.display.slice(0, 60)),
-  };
-}
+export const contextFromSynthEhr = (ehr: SynthEhr): ClinicalContext => contextFromRecord(recordFromSynthEhr(ehr));
 
 /** The EHR as one compact line, always in the same order (short: every token costs decode time). */
 export function contextText(context: ClinicalContext): string {

@@ -12,6 +12,8 @@ export {
   casePair,
   compareAlignRecipes,
   DEFAULT_ALIGN_SEEDS,
+  FINDING_LABELS,
+  findingLabels,
   type TrainAlignOptions,
   trainAlign,
 } from "./alignRecipe.js";
@@ -29,7 +31,7 @@ export { gptTrainGraph } from "./lm.js";
 export { type LmPresetName, lmPresets, type TrainLmOptions, type TrainLmResult, tokenizeCorpus, trainLm } from "./lmRecipe.js";
 export { trainLoop } from "./loop.js";
 export { type DomainTokens, setupMoeLmTraining } from "./moeLm.js";
-export { type ReportPresetName, reportPresets, trainReport } from "./reportRecipe.js";
+export { type ReportPresetName, reportGeneralWords, reportPresets, trainReport } from "./reportRecipe.js";
 export { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
 export { cosineSchedule } from "./schedule.js";
 export { corpusBleu, metricTokens, rougeL } from "./textMetrics.js";

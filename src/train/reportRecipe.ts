@@ -5,6 +5,7 @@
 // the cases (the same model writes both).
 
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   type BpeTokenizer,
   gatherRows,
@@ -19,8 +20,10 @@ import { Graph, op, type Tensor } from "../graph/index.js";
 import {
   type AlignerConfig,
   alignerImageTower,
+  type ClinicalContext,
   contextFromSynthEhr,
   contextText,
+  type GeneralWords,
   loadAligner,
   MoeLmConfig,
   moeLayerIndices,
@@ -38,7 +41,7 @@ import {
   visionTokens,
 } from "../models/index.js";
 import { defaultMoeConfig, linear, Scope, updateRouterBias } from "../nn/index.js";
-import { type HostTensor, ParamStore, Rng, TrainStep } from "../runtime/index.js";
+import { type HostTensor, loadCheckpoint, ParamStore, Rng, saveCheckpoint, TrainStep } from "../runtime/index.js";
 import { FINDING_LABELS, findingLabels } from "./alignRecipe.js";
 import { binaryCrossEntropyWithLogits } from "./losses.js";
 import { routerStats } from "./moeLm.js";
@@ -94,15 +97,15 @@ export const reportPresets = {
   },
   /** The shipped model. */
   default: {
-    cases: 4000,
+    cases: 6000,
     zhShare: 0.3,
-    steps: 1500,
+    steps: 3000,
     batch: 16,
     seqLen: 384,
     lr: 2e-3,
     bpeVocab: 1400,
     visionPool: 2,
-    labelLossWeight: 0.5,
+    labelLossWeight: 1,
     visionPretrainSteps: 5000,
     visionPretrainCases: 24000,
     dim: 128,
@@ -172,12 +175,39 @@ interface Example {
   reportStart: number;
 }
 
+/**
+ * The record a training case is shown with. Never its own: the synthetic records are drawn
+ * from the findings (fever with consolidation, COPD with emphysema), so a model that sees
+ * its own case's record learns to read findings from it, and a record that says COPD makes
+ * it write emphysema the image does not show. Every finding must come from the image, so
+ * the record is another case's (drawn independently of this one's findings), with fields
+ * missing the way real records lack them, or absent.
+ */
+export function trainingContext(cases: readonly SynthCase[], index: number, rng: Rng): ClinicalContext {
+  if (rng.chance(0.2)) return { symptoms: [], vitals: {}, labs: {}, history: [] };
+  let other = rng.int(cases.length - 1);
+  if (other >= index) other++;
+  const full = contextFromSynthEhr(cases[other].ehr);
+  if (rng.chance(0.6)) return full;
+  const keep = <T>(xs: Record<string, T>) => Object.fromEntries(Object.entries(xs).filter(() => rng.chance(0.7)));
+  return {
+    age: rng.chance(0.9) ? full.age : undefined,
+    sex: rng.chance(0.9) ? full.sex : undefined,
+    smoking: rng.chance(0.7) ? full.smoking : undefined,
+    symptoms: rng.chance(0.7) ? full.symptoms : [],
+    vitals: keep(full.vitals),
+    labs: keep(full.labs),
+    history: rng.chance(0.7) ? full.history : [],
+  };
+}
+
 function examples(
   cases: readonly SynthCase[],
   tokenizer: BpeTokenizer,
   slots: number,
   zhShare: number,
   seqLen: number,
+  seed: number,
 ): Example[] {
   const eos = tokenizer.idOf("<|eos|>");
   if (eos === undefined) throw new Error("the report tokenizer has no <|eos|> token");
@@ -185,7 +215,8 @@ function examples(
   cases.forEach((c, i) => {
     const langs: ReportLanguage[] = i / cases.length < zhShare ? ["en", "zh"] : ["en"];
     for (const lang of langs) {
-      const prompt = reportPrompt(tokenizer, slots, contextFromSynthEhr(c.ehr), lang);
+      const context = trainingContext(cases, i, Rng.forName(seed, `report-context:${i}:${lang}`));
+      const prompt = reportPrompt(tokenizer, slots, context, lang);
       const report = tokenizer.encode(reportText(c.report[lang], lang), { allowSpecial: false });
       const ids = [...prompt, ...report, eos];
       if (ids.length > seqLen + 1)
@@ -194,6 +225,16 @@ function examples(
     }
   });
   return out;
+}
+
+/** The general words of the training reports, per language (each language's own lexicon cut out). */
+export function reportGeneralWords(cases: readonly SynthCase[]): GeneralWords {
+  const of = (lang: ReportLanguage) =>
+    generalWordsFromTexts(
+      cases.map((c) => reportText(c.report[lang], lang)),
+      lexiconFromTerms(reportTerms.map((t) => t[lang])),
+    );
+  return { en: of("en"), zh: of("zh") };
 }
 
 export interface ReportTraining {
@@ -260,6 +301,13 @@ export interface TrainReportOptions {
   trainSeed?: number;
   /** Cases of the vision pre-training stage (a seed the report training and evaluation do not use). */
   visionSeed?: number;
+  /**
+   * A folder that keeps stage 1's result: read when it holds a stage 1 made with the same
+   * aligner, steps, cases and seed; written when it does not. Stage 1 is most of the wall
+   * time and does not depend on anything stage 2 does, so recipes that change only stage 2
+   * run it once.
+   */
+  visionCheckpoint?: string;
   threads?: number;
   onProgress?: (p: ReportProgress) => void;
 }
@@ -296,7 +344,7 @@ export async function trainReport(options: TrainReportOptions): Promise<{ loss: 
     moe: { ...defaultMoeConfig, expertHidden: preset.expertHidden, scoreFunc: "sigmoid", gumbelTau: 0 },
     image: { slots: patches, features: vision.image.dim },
   });
-  const data = examples(cases, tokenizer, patches, preset.zhShare, preset.seqLen);
+  const data = examples(cases, tokenizer, patches, preset.zhShare, preset.seqLen, seed);
   const t = Math.max(...data.map((e) => e.ids.length)) - 1;
   const b = preset.batch;
   const graph = trainGraph(lm, vision, preset, b, t);
@@ -306,16 +354,36 @@ export async function trainReport(options: TrainReportOptions): Promise<{ loss: 
       store.set(name, v.shape, Float32Array.from(v.data));
   const visionSteps = options.visionSteps ?? preset.visionPretrainSteps;
   const visionCases = options.visionCases ?? preset.visionPretrainCases;
-  const visionLoss =
-    visionSteps > 0
-      ? await pretrainVision(vision, store, {
-          steps: visionSteps,
-          cases: visionCases,
-          seed: options.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed,
-          threads: options.threads,
-          onProgress: options.onProgress,
-        })
+  const visionSeed = options.visionSeed ?? DEFAULT_REPORT_SEEDS.visionSeed;
+  const stage1 = {
+    stage: "report-vision-pretrain",
+    aligner: alignerDir,
+    steps: visionSteps,
+    cases: visionCases,
+    seed: visionSeed,
+  };
+  let visionLoss: number | undefined;
+  const kept =
+    options.visionCheckpoint && existsSync(join(options.visionCheckpoint, "model.safetensors"))
+      ? await loadCheckpoint(options.visionCheckpoint)
       : undefined;
+  if (kept && JSON.stringify(kept.config) === JSON.stringify(stage1)) {
+    for (const [name, v] of kept.store.values) if (name.startsWith("vision_model.")) store.set(name, v.shape, v.data);
+    visionLoss = typeof kept.state.loss === "number" ? kept.state.loss : undefined;
+  } else if (visionSteps > 0) {
+    visionLoss = await pretrainVision(vision, store, {
+      steps: visionSteps,
+      cases: visionCases,
+      seed: visionSeed,
+      threads: options.threads,
+      onProgress: options.onProgress,
+    });
+    if (options.visionCheckpoint) {
+      const tower = new ParamStore();
+      for (const [name, v] of store.values) if (name.startsWith("vision_model.")) tower.set(name, v.shape, v.data);
+      await saveCheckpoint(options.visionCheckpoint, { store: tower, config: stage1, state: { loss: visionLoss } });
+    }
+  }
   store.initMissing(graph.loss.graph, seed);
   for (const layer of moeLayerIndices(lm)) store.set(routerBiasName(layer), [lm.moe.experts], new Float32Array(lm.moe.experts));
   const trainStep = await TrainStep.create(graph.loss, store, { threads: options.threads, extras: graph.extras });
@@ -395,10 +463,7 @@ export async function trainReport(options: TrainReportOptions): Promise<{ loss: 
       finalLoss: loss,
     },
   };
-  const generalWords = generalWordsFromTexts(
-    cases.flatMap((c) => [reportText(c.report.en, "en"), reportText(c.report.zh, "zh")]),
-    lexiconFromTerms(reportTerms),
-  );
+  const generalWords = reportGeneralWords(cases);
   await saveReportModel(options.out, { config, store, tokenizer, generalWords, weights: "f16" });
   return { loss, examples: data.length, vocab: tokenizer.vocabSize };
 }

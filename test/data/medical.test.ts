@@ -397,12 +397,23 @@ describe("FHIR R4 EHR", () => {
     assert.equal(patient.age, 45);
 
     const weight = readFhirEhr(fixture("observation-example1.json"), { asOf }).observations;
-    assert.deepEqual(weight, [{ code: "29463-7", display: "Body Weight", value: 185, unit: "lbs", date: "2016-03-28" }]);
+    const flat = ({ code, display, value, unit, date }: (typeof weight)[number]) => ({ code, display, value, unit, date });
+    assert.deepEqual(weight.map(flat), [
+      { code: "29463-7", display: "Body Weight", value: 185, unit: "lbs", date: "2016-03-28" },
+    ]);
+    assert.deepEqual(
+      weight[0].codings.map((c) => c.code),
+      ["29463-7", "3141-9", "27113001", "body-weight"], // every coding kept, not only the first
+    );
     const smoke = readFhirEhr(fixture("observation-example3.json"), { asOf }).observations[0];
     assert.equal(smoke.value, "YES");
 
-    const condition = readFhirEhr(fixture("condition-example1.json"), { asOf }).conditions;
-    assert.deepEqual(condition, [{ code: "39065001", display: "Burnt Ear", status: "active", onset: "2012-05-24" }]);
+    const [condition] = readFhirEhr(fixture("condition-example1.json"), { asOf }).conditions;
+    const { code, display, status, onset } = condition;
+    assert.deepEqual(
+      { code, display, status, onset },
+      { code: "39065001", display: "Burnt Ear", status: "active", onset: "2012-05-24" },
+    );
 
     const bundle = readFhirEhr(fixture("bundle-example4.json"), { asOf });
     assert.ok(bundle.observations.length >= 3);

@@ -120,7 +120,7 @@ test("real files: a report input or a clear error", () => {
   }
   const fhirDir = "test/data/fixtures/medical/fhir-r4";
   for (const f of readdirSync(fhirDir).filter((x) => x.endsWith(".json"))) {
-    const context = contextFromJson(JSON.parse(readFileSync(join(fhirDir, f), "utf8")), f);
+    const { context } = contextFromJson(JSON.parse(readFileSync(join(fhirDir, f), "utf8")), f);
     assert.ok(contextText(context).startsWith("EHR:"), f);
   }
   assert.throws(

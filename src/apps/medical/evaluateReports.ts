@@ -5,7 +5,7 @@
 
 import { type LabelledFinding, labelReport, reportText, type SynthCase } from "../../data/index.js";
 import { loadMedicalWordList, termValidity } from "../../generate/index.js";
-import { contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
+import { type ClinicalContext, contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
 import { corpusBleu, metricTokens, rougeL } from "../../train/index.js";
 import { findingScores } from "./findingMetrics.js";
 import type { ReportGenerator } from "./reportGenerator.js";
@@ -24,21 +24,38 @@ export interface ReportEval {
 
 const truthOf = (c: SynthCase): LabelledFinding[] => c.findings.map(({ region: _, ...f }) => f);
 
+/**
+ * The record each case is reported with: its own, another case's (the records rotated by
+ * one, so every image meets a record drawn for other findings), or none. A model whose
+ * findings come from the image scores the same with all three.
+ */
+export type EvalRecords = "own" | "shuffled" | "none";
+
+export function evalContext(cases: readonly SynthCase[], i: number, records: EvalRecords): ClinicalContext {
+  if (records === "none") return { symptoms: [], vitals: {}, labs: {}, history: [] };
+  return contextFromSynthEhr(cases[records === "own" ? i : (i + 1) % cases.length].ehr);
+}
+
 export async function evaluateReports(
   generator: ReportGenerator,
   cases: readonly SynthCase[],
-  options: { lang: ReportLanguage; constrained: boolean; onCase?: (done: number) => void },
-): Promise<ReportEval & { samples: { id: string; text: string }[] }> {
+  options: {
+    lang: ReportLanguage;
+    constrained: boolean;
+    /** Default "own"; or the context of each case (e.g. its record sent as a FHIR Bundle). */
+    records?: EvalRecords | ((i: number) => ClinicalContext);
+    onCase?: (done: number) => void;
+  },
+): Promise<ReportEval & { texts: string[] }> {
+  const records = options.records ?? "own";
+  const contextOf = typeof records === "function" ? records : (i: number) => evalContext(cases, i, records);
   const medicalWords = loadMedicalWordList() ?? new Set<string>();
   const latencies: number[] = [];
   const texts: string[] = [];
   for (const [i, c] of cases.entries()) {
     const t0 = performance.now();
     texts.push(
-      await generator.write(
-        { slice: c, context: contextFromSynthEhr(c.ehr), lang: options.lang },
-        { constrained: options.constrained },
-      ),
+      await generator.write({ slice: c, context: contextOf(i), lang: options.lang }, { constrained: options.constrained }),
     );
     latencies.push(performance.now() - t0);
     options.onCase?.(i + 1);
@@ -69,6 +86,6 @@ export async function evaluateReports(
     rougeL: hypotheses.reduce((a, h, i) => a + rougeL(h, references[i]), 0) / Math.max(1, cases.length),
     latencyMs: { p50: at(0.5), p95: at(0.95) },
     n: cases.length,
-    samples: cases.slice(0, 3).map((c, i) => ({ id: c.id, text: texts[i] })),
+    texts,
   };
 }

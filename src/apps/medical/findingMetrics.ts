@@ -39,8 +39,8 @@ export function findingDistance(predicted: LabelledFinding, truth: LabelledFindi
   return error <= sizeTolerance(truth.sizeMm) ? error : undefined;
 }
 
-/** One case: true positives, false positives, false negatives under one-to-one matching. */
-export function matchFindings(predicted: readonly LabelledFinding[], truth: readonly LabelledFinding[]): FindingCounts {
+/** Which predicted findings match a true one under one-to-one matching (greedy, closest size first). */
+export function matchedPredictions(predicted: readonly LabelledFinding[], truth: readonly LabelledFinding[]): boolean[] {
   const pairs: { p: number; t: number; d: number }[] = [];
   predicted.forEach((p, i) => {
     truth.forEach((t, j) => {
@@ -56,7 +56,13 @@ export function matchFindings(predicted: readonly LabelledFinding[], truth: read
     usedP.add(p);
     usedT.add(t);
   }
-  return { truePositives: usedP.size, falsePositives: predicted.length - usedP.size, falseNegatives: truth.length - usedT.size };
+  return predicted.map((_, i) => usedP.has(i));
+}
+
+/** One case: true positives, false positives, false negatives under one-to-one matching. */
+export function matchFindings(predicted: readonly LabelledFinding[], truth: readonly LabelledFinding[]): FindingCounts {
+  const truePositives = matchedPredictions(predicted, truth).filter(Boolean).length;
+  return { truePositives, falsePositives: predicted.length - truePositives, falseNegatives: truth.length - truePositives };
 }
 
 /** Micro-averaged precision, recall and F1 over cases. A case with no findings either way is skipped by the counts. */

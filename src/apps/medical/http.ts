@@ -12,7 +12,6 @@ import {
   encodeCtDicom,
   encodeGrayPng,
   encodePng,
-  labelReport,
   MedicalFileError,
   readMedicalImage,
   type SynthCase,
@@ -21,6 +20,7 @@ import {
 } from "../../data/index.js";
 import { type ReportLanguage, reportLanguages } from "../../models/index.js";
 import { type AppPage, type AppPlugin, defineRoute, type Gate, HttpError, type Served, startSse } from "../../serve/index.js";
+import type { GateVerdict } from "./imageGate.js";
 import { contextFromJson, sliceFromImage } from "./inputs.js";
 import { medicalPage } from "./page.js";
 import type { ReportGenerator } from "./reportGenerator.js";
@@ -44,6 +44,8 @@ const jsonRequest = z.object({
   lang: z.enum(reportLanguages).default("en"),
   stream: z.boolean().default(false),
   constrained: z.boolean().default(true),
+  /** Report on an image the gate refuses, flagged as outside what the model was trained on. */
+  allowOutOfDistribution: z.boolean().default(false),
 });
 
 interface ReportInput {
@@ -52,9 +54,26 @@ interface ReportInput {
   lang: ReportLanguage;
   stream: boolean;
   constrained: boolean;
+  allowOutOfDistribution: boolean;
 }
 
 const badInput = (message: string) => new HttpError(400, "invalid_medical_input", message);
+
+/** 422: the image is readable but not one the model can report on. */
+const notChestCt = (reasons: readonly string[]) =>
+  new HttpError(
+    422,
+    "not_a_chest_ct",
+    `this model reads axial chest CT slices only, and this image is not like one: ${reasons.join("; ")}. ` +
+      "Send allowOutOfDistribution: true for a report flagged as outside what the model was trained on.",
+  );
+
+/** What the gate said, as notes for the response. */
+export function gateNotes(generator: ReportGenerator, verdict: GateVerdict): string[] {
+  if (!generator.gate) return ["this report model has no gate.json: whether the image is a chest CT slice was not checked"];
+  if (verdict.accepted) return [];
+  return [`OUTSIDE WHAT THE MODEL WAS TRAINED ON: ${verdict.reasons.join("; ")}`];
+}
 
 async function readInput(req: FastifyRequest): Promise<ReportInput> {
   if (req.isMultipart()) {
@@ -89,6 +108,7 @@ async function readInput(req: FastifyRequest): Promise<ReportInput> {
       lang: lang as ReportLanguage,
       stream: fields.stream === "true",
       constrained: fields.constrained !== "false",
+      allowOutOfDistribution: fields.allowOutOfDistribution === "true",
     };
   }
   const parsed = jsonRequest.safeParse(req.body);
@@ -160,13 +180,24 @@ export async function medicalRoutes(app: FastifyInstance, opts: { reports: Repor
         throw e;
       }
       const t0 = performance.now();
+      const { reading, verdict } = await generator.assess(slice.slice, slice);
+      if (!verdict.accepted && !input.allowOutOfDistribution) throw notChestCt(verdict.reasons);
       const stream = await generator.stream(
-        { slice: slice.slice, context, lang: input.lang },
+        { slice: slice.slice, context: context.context, lang: input.lang },
         { constrained: input.constrained },
+        reading,
       );
       const { hu, width, height } = slice.slice;
       const preview = `data:image/png;base64,${Buffer.from(encodeGrayPng(width, height, windowValues(Float32Array.from(hu), -600, 1500))).toString("base64")}`;
-      const meta = { notes: slice.notes, disclaimer: syntheticDisclaimer, width, height, preview };
+      const meta = {
+        notes: [...slice.notes, ...context.notes, ...gateNotes(generator, verdict)],
+        outOfDistribution: !verdict.accepted,
+        disclaimer: syntheticDisclaimer,
+        width,
+        height,
+        preview,
+      };
+      const findingsOf = (report: string) => generator.findings(report, input.lang, reading, verdict);
       const served: Served = ctx.served;
       served.completionTokens = 0;
       if (!input.stream) {
@@ -175,7 +206,7 @@ export async function medicalRoutes(app: FastifyInstance, opts: { reports: Repor
           report += chunk.text;
           served.completionTokens++;
         }
-        return { report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 };
+        return { report, findings: findingsOf(report), ...meta, ms: performance.now() - t0 };
       }
       const sse = startSse(gate, req, reply);
       let report = "";
@@ -186,9 +217,7 @@ export async function medicalRoutes(app: FastifyInstance, opts: { reports: Repor
           served.completionTokens++;
           if (chunk.text) sse.send(JSON.stringify({ delta: chunk.text }));
         }
-        sse.send(
-          JSON.stringify({ done: true, report, findings: labelReport(report, input.lang), ...meta, ms: performance.now() - t0 }),
-        );
+        sse.send(JSON.stringify({ done: true, report, findings: findingsOf(report), ...meta, ms: performance.now() - t0 }));
       } catch (e) {
         sse.fail(e);
       }

@@ -6,14 +6,16 @@
 // from `aigc data synth-ct`, or its `ehr` object alone).
 
 import { z } from "zod";
-import { ehrFromFhir, MedicalFileError, type MedicalImage, readMedicalImage, type SynthEhr } from "../../data/index.js";
-import { type ClinicalContext, contextFromFhir, contextFromSynthEhr } from "../../models/index.js";
+import { MedicalFileError, type MedicalImage, readMedicalImage, recordFromFhir, recordFromSynthEhr } from "../../data/index.js";
+import { type ClinicalContext, contextFromRecord } from "../../models/index.js";
 import type { HuSlice } from "./reportGenerator.js";
 
 export interface SliceInput {
   slice: HuSlice;
   /** What was assumed to read the file (empty for a CT DICOM slice). */
   notes: string[];
+  /** PNG/JPEG: the share of coloured pixels (a CT render is grey). */
+  colourShare?: number;
 }
 
 /** The lung window of the synthetic PNGs (center -600, width 1500), inverted. */
@@ -38,7 +40,7 @@ export function sliceFromImage(image: MedicalImage): SliceInput {
     const low = lungWindow.center - lungWindow.width / 2;
     values = image.plane(0).map((g) => low + (g / 255) * lungWindow.width);
   }
-  return { slice: { hu: values, width: image.width, height: image.height }, notes };
+  return { slice: { hu: values, width: image.width, height: image.height }, notes, colourShare: image.raster?.colourShare };
 }
 
 export function readSlice(path: string): SliceInput {
@@ -69,9 +71,21 @@ const synthEhrSchema = z.object({
   history: z.array(z.string()),
 });
 
-/** A clinical context from FHIR R4 JSON or this project's EHR JSON; MedicalFileError says what is wrong. */
-export function contextFromJson(json: unknown, file: string): ClinicalContext {
-  if (typeof json === "object" && json !== null && "resourceType" in json) return contextFromFhir(ehrFromFhir(json, file));
+/** The prompt's context and what was left out of it (FHIR codes the model does not read). */
+export interface ContextInput {
+  context: ClinicalContext;
+  notes: string[];
+}
+
+/**
+ * A clinical context from FHIR R4 JSON or this project's EHR JSON, both through the same
+ * structured record; MedicalFileError says what is wrong.
+ */
+export function contextFromJson(json: unknown, file: string): ContextInput {
+  if (typeof json === "object" && json !== null && "resourceType" in json) {
+    const record = recordFromFhir(json, file);
+    return { context: contextFromRecord(record), notes: record.notes };
+  }
   const candidate = typeof json === "object" && json !== null && "ehr" in json ? (json as { ehr: unknown }).ehr : json;
   const parsed = synthEhrSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -82,5 +96,5 @@ export function contextFromJson(json: unknown, file: string): ClinicalContext {
     );
   }
   // Names and IDs are not needed: the report model never sees them.
-  return contextFromSynthEhr({ ...parsed.data, patientName: "", patientId: "", mrn: "" } satisfies SynthEhr);
+  return { context: contextFromRecord(recordFromSynthEhr(parsed.data)), notes: [] };
 }

@@ -13,21 +13,22 @@ body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:1.5rem auto;paddi
 #stage{position:relative;width:384px;height:384px;background:#000}
 #stage img,#stage canvas{position:absolute;left:0;top:0;width:384px;height:384px;image-rendering:pixelated}
 #report{white-space:pre-wrap;background:#f6f6f6;padding:.75rem;min-height:12rem;border-radius:4px}
-#findings li{margin:.1rem 0}.note{color:#666;font-size:13px}button{margin:.15rem}
+#findings li{margin:.1rem 0}.conf{color:#555;font-variant-numeric:tabular-nums}#flag{display:none;background:#fde2e1;color:#8a1c16;padding:.4rem .6rem;border-radius:4px;margin:.3rem 0}.note{color:#666;font-size:13px}button{margin:.15rem}
 </style></head><body>
 <h1>CT + EHR → report</h1>
 <p class="note">The model was trained on synthetic CT slices and records only. It is a demonstration, not a medical device.</p>
 <form id="form" class="row">
 <div class="col"><label>CT image (DICOM, NIfTI, PNG) <input type="file" id="image"></label><br>
 <label>EHR (FHIR R4 JSON or AIGC Studio JSON) <input type="file" id="ehr"></label><br>
-<label>Language <select id="lang"><option value="en">English</option><option value="zh">中文</option></select></label>
+<label>Language <select id="lang"><option value="en">English</option><option value="zh">中文</option></select></label><br>
+<label><input type="checkbox" id="ood"> report even on an image unlike a chest CT slice (flagged)</label>
 <button type="submit" id="write">Write report</button></div>
 <div class="col">Or a bundled sample: ${buttons}</div>
 </form>
 <div class="row">
 <div class="col"><div id="stage"><img id="preview" alt=""><canvas id="overlay" width="384" height="384"></canvas></div>
 <p class="note" id="notes"></p></div>
-<div class="col"><pre id="report" aria-live="polite"></pre><ul id="findings"></ul><p class="note" id="status"></p></div>
+<div class="col"><p id="flag" role="alert"></p><pre id="report" aria-live="polite"></pre><ul id="findings"></ul><p class="note" id="status"></p></div>
 </div>
 <script src="/api-fetch.js"></script>
 <script type="module">
@@ -50,14 +51,15 @@ function highlight(findings) {
     c.strokeStyle = "#ffcc00"; c.strokeRect(x0, y0, x1 - x0, y1 - y0); c.fillStyle = "#ffcc00"; c.fillText(f.type, x0 + 3, y0 + 14);
     const li = document.createElement("li"); li.className = "finding";
     li.textContent = [f.type, f.side, f.lobe, f.sizeMm ? f.sizeMm + " mm" : "", f.severity].filter(Boolean).join(" · ");
+    if (f.confidence !== undefined) { const c = document.createElement("span"); c.className = "conf"; c.textContent = " — confidence " + Math.round(100 * f.confidence) + "%"; li.append(c); }
     $("findings").append(li);
   }
 }
 async function write(imageBase64, ehr) {
-  $("report").textContent = ""; $("status").textContent = "writing…"; highlight([]); window.__report = { done: false, chunks: 0 };
+  $("report").textContent = ""; $("status").textContent = "writing…"; highlight([]); $("flag").style.display = "none"; $("notes").textContent = ""; window.__report = { done: false, chunks: 0 };
   const res = await aigcFetch("/v1/medical/reports", { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ image: imageBase64, ehr, lang: $("lang").value, stream: true }) });
-  if (!res.ok) { const e = await res.json(); $("status").textContent = "error: " + e.error.message; window.__report = { done: true, error: e.error.message }; return; }
+    body: JSON.stringify({ image: imageBase64, ehr, lang: $("lang").value, stream: true, allowOutOfDistribution: $("ood").checked }) });
+  if (!res.ok) { const e = await res.json(); $("status").textContent = "error: " + e.error.code; $("flag").textContent = e.error.message; $("flag").style.display = "block"; window.__report = { done: true, error: e.error.message }; return; }
   const reader = res.body.getReader(); const decoder = new TextDecoder(); let buffer = "";
   for (;;) {
     const { value, done } = await reader.read(); if (done) break;
@@ -70,7 +72,8 @@ async function write(imageBase64, ehr) {
       if (event.delta) { $("report").textContent += event.delta; window.__report.chunks++; }
       if (event.error) $("status").textContent = "error: " + event.error.message;
       if (event.done) {
-        highlight(event.findings); $("notes").textContent = [...event.notes, event.disclaimer].join(" ");
+        highlight(event.findings); $("notes").innerText = [...event.notes, event.disclaimer].join("\\n");
+        if (event.outOfDistribution) { $("flag").textContent = "Outside what the model was trained on: this image is not like a chest CT slice, so the report below is not to be trusted."; $("flag").style.display = "block"; }
         if (event.preview) $("preview").src = event.preview;
         $("status").textContent = "done in " + Math.round(event.ms) + " ms"; window.__report = { ...window.__report, done: true, findings: event.findings };
       }

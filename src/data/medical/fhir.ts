@@ -1,13 +1,21 @@
 // EHR input as FHIR R4 JSON: Patient, Observation and Condition resources, alone or in a
 // Bundle (nested Bundles too), reduced to one small typed Ehr record. Other resource types
-// in a Bundle are skipped; a single resource of another type is refused.
+// in a Bundle are skipped; a single resource of another type is refused. Besides a flat
+// summary (code, display, value, unit, date), each observation and condition keeps every
+// coding, the UCUM quantity and its statuses, which fhirRecord.ts needs to map codes and
+// units into the structured record.
 
 import { z } from "zod";
 import { type FileInput, loadInput, MedicalFileError } from "./errors.js";
 
 const coding = z.object({ system: z.string().optional(), code: z.string().optional(), display: z.string().optional() });
 const codeableConcept = z.object({ coding: z.array(coding).optional(), text: z.string().optional() });
-const quantity = z.object({ value: z.number().optional(), unit: z.string().optional(), code: z.string().optional() });
+const quantity = z.object({
+  value: z.number().optional(),
+  unit: z.string().optional(),
+  system: z.string().optional(),
+  code: z.string().optional(),
+});
 const period = z.object({ start: z.string().optional(), end: z.string().optional() });
 
 const patientSchema = z.object({
@@ -45,6 +53,7 @@ const conditionSchema = z.object({
   id: z.string().optional(),
   code: codeableConcept.optional(),
   clinicalStatus: codeableConcept.optional(),
+  verificationStatus: codeableConcept.optional(),
   onsetDateTime: z.string().optional(),
   recordedDate: z.string().optional(),
 });
@@ -69,14 +78,48 @@ export interface EhrCondition {
   onset: string | null;
 }
 
+export interface EhrCoding {
+  system: string | null;
+  code: string | null;
+  display: string | null;
+}
+
+export interface EhrQuantity {
+  value: number | null;
+  /** the human-readable unit as sent */
+  unit: string | null;
+  /** the code system of `code`, http://unitsofmeasure.org for UCUM */
+  system: string | null;
+  code: string | null;
+}
+
+/** An observation (or one component of one) with all its codings, its quantity and its status. */
+export interface CodedObservation extends EhrObservation {
+  codings: EhrCoding[];
+  text: string | null;
+  /** Observation.status (final, amended, entered-in-error, …); a component has its observation's */
+  status: string | null;
+  quantity: EhrQuantity | null;
+  /** valueCodeableConcept's codings, [] when the value is not a concept */
+  valueCodings: EhrCoding[];
+  valueText: string | null;
+}
+
+export interface CodedCondition extends EhrCondition {
+  codings: EhrCoding[];
+  text: string | null;
+  /** verificationStatus code: confirmed, provisional, refuted, entered-in-error, … */
+  verificationStatus: string | null;
+}
+
 export interface Ehr {
   patientId?: string;
   /** whole years at `asOf` */
   age?: number;
   sex?: "male" | "female" | "other" | "unknown";
   birthDate?: string;
-  observations: EhrObservation[];
-  conditions: EhrCondition[];
+  observations: CodedObservation[];
+  conditions: CodedCondition[];
 }
 
 function conceptCode(concept: z.infer<typeof codeableConcept> | undefined): { code: string; display: string } {
@@ -84,6 +127,14 @@ function conceptCode(concept: z.infer<typeof codeableConcept> | undefined): { co
   const code = first?.code ?? concept?.text ?? "unknown";
   const display = concept?.text ?? first?.display ?? code;
   return { code, display };
+}
+
+function codingsOf(concept: z.infer<typeof codeableConcept> | undefined): EhrCoding[] {
+  return (concept?.coding ?? []).map((c) => ({ system: c.system ?? null, code: c.code ?? null, display: c.display ?? null }));
+}
+
+function statusCode(concept: z.infer<typeof codeableConcept> | undefined): string | null {
+  return concept?.coding?.[0]?.code ?? concept?.text ?? null;
 }
 
 type ValueFields = {
@@ -103,6 +154,19 @@ function observationValueOf(fields: ValueFields): { value: EhrObservation["value
   if (fields.valueString !== undefined) return { value: fields.valueString, unit: null };
   if (fields.valueCodeableConcept !== undefined) return { value: conceptCode(fields.valueCodeableConcept).display, unit: null };
   return { value: null, unit: null };
+}
+
+function codedDetail(concept: z.infer<typeof codeableConcept>, fields: ValueFields, status: string | null) {
+  const q = fields.valueQuantity;
+  return {
+    codings: codingsOf(concept),
+    text: concept.text ?? null,
+    status,
+    quantity:
+      q === undefined ? null : { value: q.value ?? null, unit: q.unit ?? null, system: q.system ?? null, code: q.code ?? null },
+    valueCodings: codingsOf(fields.valueCodeableConcept),
+    valueText: fields.valueCodeableConcept?.text ?? null,
+  };
 }
 
 /** Whole years between a FHIR date (YYYY[-MM[-DD]]) and `asOf`. */
@@ -163,20 +227,28 @@ export function ehrFromFhir(json: unknown, file = "<fhir json>", options: FhirOp
       case "Observation": {
         const obs = check(observationSchema);
         const date = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.issued ?? null;
-        const main = observationValueOf(obs);
-        if (main.value !== null || obs.component === undefined)
-          ehr.observations.push({ ...conceptCode(obs.code), ...main, date });
-        for (const component of obs.component ?? []) {
-          ehr.observations.push({ ...conceptCode(component.code), ...observationValueOf(component), date });
-        }
+        const status = obs.status ?? null;
+        const push = (concept: z.infer<typeof codeableConcept>, fields: ValueFields): void => {
+          ehr.observations.push({
+            ...conceptCode(concept),
+            ...observationValueOf(fields),
+            date,
+            ...codedDetail(concept, fields, status),
+          });
+        };
+        if (observationValueOf(obs).value !== null || obs.component === undefined) push(obs.code, obs);
+        for (const component of obs.component ?? []) push(component.code, component);
         return;
       }
       case "Condition": {
         const condition = check(conditionSchema);
         ehr.conditions.push({
           ...conceptCode(condition.code),
-          status: condition.clinicalStatus?.coding?.[0]?.code ?? condition.clinicalStatus?.text ?? null,
+          status: statusCode(condition.clinicalStatus),
           onset: condition.onsetDateTime ?? condition.recordedDate ?? null,
+          codings: codingsOf(condition.code),
+          text: condition.code?.text ?? null,
+          verificationStatus: statusCode(condition.verificationStatus),
         });
         return;
       }

@@ -11,6 +11,8 @@ export interface GrayImage {
   readonly height: number;
   /** width×height luminance (0.299 R + 0.587 G + 0.114 B), row-major, in 0..255 */
   readonly pixels: Float32Array;
+  /** Share of pixels whose colour channels differ by more than 24 levels: 0 for a grey image (CT renders are grey). */
+  readonly colourShare: number;
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
@@ -32,6 +34,18 @@ function luminance(rgba: Uint8Array, width: number, height: number): Float32Arra
     out[i] = 0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2];
   }
   return out;
+}
+
+/** Share of pixels whose channels differ by more than 24 of 255 (more than JPEG's chroma noise on a grey image). */
+function colourShare(rgba: Uint8Array, width: number, height: number): number {
+  let coloured = 0;
+  for (let i = 0; i < width * height; i++) {
+    const r = rgba[4 * i];
+    const g = rgba[4 * i + 1];
+    const b = rgba[4 * i + 2];
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 24) coloured++;
+  }
+  return coloured / Math.max(1, width * height);
 }
 
 function decodeFailure(file: string, format: string, err: unknown): MedicalFileError {
@@ -59,7 +73,14 @@ export function readPng(input: FileInput, name = "<png bytes>"): GrayImage {
       `PNG decoded to ${png.data.length} bytes, expected ${png.width * png.height * 4}`,
     );
   }
-  return { file, format: "png", width: png.width, height: png.height, pixels: luminance(png.data, png.width, png.height) };
+  return {
+    file,
+    format: "png",
+    width: png.width,
+    height: png.height,
+    pixels: luminance(png.data, png.width, png.height),
+    colourShare: colourShare(png.data, png.width, png.height),
+  };
 }
 
 /** Reads a baseline or progressive JPEG as grayscale. */
@@ -81,5 +102,6 @@ export function readJpeg(input: FileInput, name = "<jpeg bytes>"): GrayImage {
     width: image.width,
     height: image.height,
     pixels: luminance(image.data, image.width, image.height),
+    colourShare: colourShare(image.data, image.width, image.height),
   };
 }

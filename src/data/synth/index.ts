@@ -13,6 +13,7 @@ export {
   synthDefaults,
 } from "./case.js";
 export { ctImageStorage, derivedUid, encodeCtDicom, explicitVrLittleEndian } from "./dicom.js";
+export { fhirBundleFromSynthEhr } from "./fhirBundle.js";
 export { labelReport } from "./labeller.js";
 export { compareFindings, massSizeRange, noduleSizeRange } from "./plan.js";
 export { encodeGrayPng, encodePng, lungWindow } from "./png.js";

@@ -1,8 +1,11 @@
-// Writes a case to disk: <id>.dcm, <id>.png and <id>.json (findings, EHR, reports; no pixels).
+// Writes a case to disk: <id>.dcm, <id>.png, <id>.json (findings, EHR, reports; no pixels) and
+// <id>.fhir.json (the same EHR as a FHIR R4 Bundle, the way hospital systems send one).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Rng } from "../../runtime/index.js";
 import { encodeCtDicom } from "./dicom.js";
+import { fhirBundleFromSynthEhr } from "./fhirBundle.js";
 import { encodePng } from "./png.js";
 import { reportText } from "./report.js";
 import type { SynthCase } from "./types.js";
@@ -18,13 +21,21 @@ export interface WrittenCase {
   dicom: string;
   png: string;
   json: string;
+  fhir: string;
 }
 
 export function writeSynthCase(dir: string, synthCase: SynthCase): WrittenCase {
   mkdirSync(dir, { recursive: true });
-  const files = { dicom: `${synthCase.id}.dcm`, png: `${synthCase.id}.png`, json: `${synthCase.id}.json` };
+  const files = {
+    dicom: `${synthCase.id}.dcm`,
+    png: `${synthCase.id}.png`,
+    json: `${synthCase.id}.json`,
+    fhir: `${synthCase.id}.fhir.json`,
+  };
   writeFileSync(join(dir, files.dicom), encodeCtDicom(synthCase));
   writeFileSync(join(dir, files.png), encodePng(synthCase));
   writeFileSync(join(dir, files.json), `${JSON.stringify(caseRecord(synthCase), null, 2)}\n`);
+  const bundle = fhirBundleFromSynthEhr(synthCase.ehr, Rng.forName(synthCase.seed, `fhir-bundle:${synthCase.index}`));
+  writeFileSync(join(dir, files.fhir), `${JSON.stringify(bundle, null, 2)}\n`);
   return { id: synthCase.id, ...files };
 }
