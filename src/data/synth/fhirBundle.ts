@@ -95,12 +95,15 @@ interface LabSpec {
   quantity: (v: number, rng: Rng) => Quantity;
 }
 
+/** Cell counts come as 10*3/uL (US labs) or 10*9/L (SI): the same number either way. */
+const cellCount = (v: number, rng: Rng): Quantity =>
+  rng.chance(0.5) ? { value: v, unit: "10*3/uL", code: "10*3/uL" } : { value: v, unit: "10*9/L", code: "10*9/L" };
+
 const labSpecs: Record<keyof SynthLabs, LabSpec> = {
   wbc: {
     loinc: "6690-2",
     display: "Leukocytes [#/volume] in Blood by Automated count",
-    quantity: (v, rng) =>
-      rng.chance(0.5) ? { value: v, unit: "10*3/uL", code: "10*3/uL" } : { value: v, unit: "10*9/L", code: "10*9/L" },
+    quantity: cellCount,
   },
   crp: {
     loinc: "1988-5",
@@ -117,8 +120,7 @@ const labSpecs: Record<keyof SynthLabs, LabSpec> = {
   platelets: {
     loinc: "777-3",
     display: "Platelets [#/volume] in Blood by Automated count",
-    quantity: (v, rng) =>
-      rng.chance(0.5) ? { value: v, unit: "10*3/uL", code: "10*3/uL" } : { value: v, unit: "10*9/L", code: "10*9/L" },
+    quantity: cellCount,
   },
   ntProBnp: {
     loinc: "33762-6",
