@@ -24,6 +24,7 @@ import {
   readSlice,
 } from "../src/apps/index.js";
 import { fhirBundleFromSynthEhr, labelReport, MedicalFileError, synthChestSet } from "../src/data/index.js";
+import { emptyContext } from "../src/models/index.js";
 import { Rng } from "../src/runtime/index.js";
 import { buildNonChestCorpus } from "../test/medical/nonChestCorpus.js";
 
@@ -111,11 +112,7 @@ try {
       k.refused++;
       continue;
     }
-    const text = await generator.write(
-      { slice: input.slice, context: { symptoms: [], vitals: {}, labs: {}, history: [] }, lang: "en" },
-      {},
-      reading,
-    );
+    const text = await generator.write({ slice: input.slice, context: emptyContext(), lang: "en" }, {}, reading);
     if (labelReport(text, "en").length > 0) {
       k.silent++;
       silentFindings++;

@@ -48,6 +48,7 @@ export {
   contextFromRecord,
   contextFromSynthEhr,
   contextText,
+  emptyContext,
   type ReportLanguage,
   reportLanguages,
   reportPrompt,

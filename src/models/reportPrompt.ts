@@ -20,6 +20,9 @@ export interface ClinicalContext {
   history: string[];
 }
 
+/** The context of a patient with no record: the prompt then carries the image alone. */
+export const emptyContext = (): ClinicalContext => ({ symptoms: [], vitals: {}, labs: {}, history: [] });
+
 /**
  * The prompt's context from a structured record: the project's JSON EHR and a FHIR Bundle
  * both become a ClinicalRecord first (data/medical/fhirRecord.ts), so the same patient

@@ -23,6 +23,7 @@ import {
   type ClinicalContext,
   contextFromSynthEhr,
   contextText,
+  emptyContext,
   type GeneralWords,
   loadAligner,
   MoeLmConfig,
@@ -184,7 +185,7 @@ interface Example {
  * missing the way real records lack them, or absent.
  */
 export function trainingContext(cases: readonly SynthCase[], index: number, rng: Rng): ClinicalContext {
-  if (rng.chance(0.2)) return { symptoms: [], vitals: {}, labs: {}, history: [] };
+  if (rng.chance(0.2)) return emptyContext();
   let other = rng.int(cases.length - 1);
   if (other >= index) other++;
   const full = contextFromSynthEhr(cases[other].ehr);

@@ -28,6 +28,7 @@ import { MedicalFileError } from "../../src/data/medical/index.js";
 import { encodeCtDicom, fhirBundleFromSynthEhr, labelReport, synthChestSet } from "../../src/data/synth/index.js";
 import { acceptsText } from "../../src/generate/constraints/automaton.js";
 import { loadReportModelFiles } from "../../src/models/reportModel.js";
+import { emptyContext } from "../../src/models/reportPrompt.js";
 import { Rng } from "../../src/runtime/rng.js";
 import { buildApp } from "../../src/serve/app.js";
 import { buildNonChestCorpus, type NonChestImage } from "./nonChestCorpus.js";
@@ -145,11 +146,7 @@ test("no image that is no chest CT slice gets findings silently (≥ 200 screens
     }
     const { reading, verdict } = await generator.assess(input.slice, input);
     if (verdict.accepted) {
-      const text = await generator.write(
-        { slice: input.slice, context: { symptoms: [], vitals: {}, labs: {}, history: [] }, lang: "en" },
-        {},
-        reading,
-      );
+      const text = await generator.write({ slice: input.slice, context: emptyContext(), lang: "en" }, {}, reading);
       if (labelReport(text, "en").length > 0) silent.push(`${item.name} (${item.source})`);
     } else assert.ok(verdict.reasons.length > 0);
   }

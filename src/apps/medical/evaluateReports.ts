@@ -5,7 +5,7 @@
 
 import { type LabelledFinding, labelReport, reportText, type SynthCase } from "../../data/index.js";
 import { loadMedicalWordList, termValidity } from "../../generate/index.js";
-import { type ClinicalContext, contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
+import { type ClinicalContext, contextFromSynthEhr, emptyContext, type ReportLanguage } from "../../models/index.js";
 import { corpusBleu, metricTokens, rougeL } from "../../train/index.js";
 import { findingScores } from "./findingMetrics.js";
 import type { ReportGenerator } from "./reportGenerator.js";
@@ -32,7 +32,7 @@ const truthOf = (c: SynthCase): LabelledFinding[] => c.findings.map(({ region: _
 export type EvalRecords = "own" | "shuffled" | "none";
 
 export function evalContext(cases: readonly SynthCase[], i: number, records: EvalRecords): ClinicalContext {
-  if (records === "none") return { symptoms: [], vitals: {}, labs: {}, history: [] };
+  if (records === "none") return emptyContext();
   return contextFromSynthEhr(cases[records === "own" ? i : (i + 1) % cases.length].ehr);
 }
 

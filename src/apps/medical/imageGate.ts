@@ -12,7 +12,7 @@
 //      framework for detecting out-of-distribution samples").
 // Both Gaussians are fitted on training slices, with shrinkage towards the diagonal; each
 // threshold is a high quantile of held-out chest slices' distances, so the share of real
-// chest slices refused is known (measured in `aigc eval report-gate`).
+// chest slices refused is known (measured by bench/report-grounding.ts).
 //
 // Finding confidence: the finding head (trained with the report, binary cross-entropy on
 // type x side, lobe, severity and size band) gives a probability per label; a written
@@ -24,8 +24,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { type LabelledFinding, labelReport, type SynthCase } from "../../data/index.js";
-import type { ReportLanguage } from "../../models/index.js";
-import { contextFromSynthEhr } from "../../models/index.js";
+import { type ClinicalContext, contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
 import { FINDING_LABELS, findingLabels } from "../../train/index.js";
 import { matchedPredictions } from "./findingMetrics.js";
 
@@ -50,7 +49,7 @@ export interface ImageReading {
 export interface GateFitTarget {
   readImage(slice: HuSlice): Promise<ImageReading>;
   write(
-    req: { slice: HuSlice; context: ReturnType<typeof contextFromSynthEhr>; lang: ReportLanguage },
+    req: { slice: HuSlice; context: ClinicalContext; lang: ReportLanguage },
     options: { constrained?: boolean },
     reading?: ImageReading,
   ): Promise<string>;
@@ -339,7 +338,11 @@ export async function fitImageGate(generator: GateFitTarget, options: FitGateOpt
       return sum - (w.correct ? Math.log(p) : Math.log(1 - p));
     }, 0);
   let labelTemperature = 1;
-  for (let t = 0.25; t <= 4.001; t += 0.05) if (logLoss(t) < logLoss(labelTemperature)) labelTemperature = t;
+  let bestLoss = logLoss(labelTemperature);
+  for (let t = 0.25; t <= 4.001; t += 0.05) {
+    const loss = logLoss(t);
+    if (loss < bestLoss) [labelTemperature, bestLoss] = [t, loss];
+  }
   return ImageGate.fromJson(
     {
       kind: "aigc-report-gate",
