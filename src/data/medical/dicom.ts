@@ -24,10 +24,8 @@ interface DaikonImage {
   getBitsAllocated(): number | null;
   getBitsStored(): number | null;
   getPixelRepresentation(): number | null;
-  getPhotometricInterpretation(): string | null;
   getPlanarConfig(): number | null;
   getTransferSyntax(): string | null;
-  getModality(): string | null;
   getPixelSpacing(): number[] | null;
   getSliceThickness(): number | null;
   getDataScaleSlope(): number | null;
@@ -310,7 +308,8 @@ export function readDicom(input: FileInput, name = "<dicom bytes>"): DicomImage 
   const bitsStoredRaw = finiteOr(image.getBitsStored(), bitsAllocated);
   const bitsStored = bitsStoredRaw >= 1 && bitsStoredRaw <= bitsAllocated ? bitsStoredRaw : bitsAllocated;
   const pixelRepresentation = image.getPixelRepresentation() === 1 ? 1 : 0;
-  const photometric = image.getPhotometricInterpretation()?.trim() || "MONOCHROME2";
+  // through tagText: a damaged file can hold a number where the string should be
+  const photometric = tagText(image, 0x0028, 0x0004) ?? "MONOCHROME2";
   const isPalette = photometric === "PALETTE COLOR";
   // daikon turns PALETTE COLOR into 8-bit RGB while it reads the pixel data.
   const samplesPerPixel = isPalette ? 3 : (image.getNumberOfSamplesPerPixel() ?? 1);
@@ -404,7 +403,7 @@ export function readDicom(input: FileInput, name = "<dicom bytes>"): DicomImage 
     ...(sliceThickness === undefined ? {} : { sliceThickness }),
     rescaleSlope,
     rescaleIntercept,
-    modality: image.getModality()?.trim() || "OT",
+    modality: tagText(image, 0x0008, 0x0060) ?? "OT",
     photometric,
     samplesPerPixel,
     bitsAllocated,
