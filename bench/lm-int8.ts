@@ -32,7 +32,7 @@ const length = Math.min(cfg.maxSeq, 16 + tokens);
 let streams: number[][];
 if (values.model) {
   const files = await loadMoeLm(values.model);
-  const corpus = tokenizeCorpus(files.tokenizer, files.config.training.corpus as MixedCorpusSizes);
+  const corpus = tokenizeCorpus(files.tokenizer, { corpus: files.config.training.corpus as MixedCorpusSizes });
   streams = heldOutWindows(corpus.valid, runs, length).slice(0, runs);
 } else {
   const rng = new Rng(7);

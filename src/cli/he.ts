@@ -1,12 +1,14 @@
 // `aigc he keygen|encrypt|infer|decrypt|plan` and `aigc bench he`: encrypted inference
-// from the command line. The secret key stays in the keys folder (mode 0600); requests
-// carry only the public evaluation keys and ciphertexts.
+// from the command line. The secret key stays in the keys folder (mode 0600, the folder 0700
+// when keygen makes it, a warning if git would commit it); requests carry only the public
+// evaluation keys and ciphertexts.
 
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ehrSplit } from "../data/index.js";
 import { type HeModel, plainScore, standardise } from "../models/index.js";
+import { type IssueLineOptions, issueLines, safeParseInput } from "../runtime/index.js";
 import {
   base64Bytes,
   calibrateOpCosts,
@@ -23,6 +25,7 @@ import {
   modelCard,
   planModel,
 } from "../secure/index.js";
+import { writeSecretFile } from "./secretFile.js";
 
 export const secretKeyFile = "secret-key.json";
 export const publicKeysFile = "public-keys.json";
@@ -50,41 +53,63 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success)
-    throw new Error(`${what}: ${r.error.issues.map((i) => `${i.path.join(".") || "root"}: ${i.message}`).join("; ")}`);
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string, options: IssueLineOptions = {}): T {
+  const r = safeParseInput(schema, value);
+  if (!r.success) throw new Error(`${what}: ${issueLines(r.error, value, { root: "", ...options })}`);
   return r.data;
 }
 
-/** Generate keys into `dir`: secret key (0600) and public/evaluation keys in separate files. */
-export async function heKeygen(dir: string): Promise<{ secretPath: string; publicPath: string; keys: HeKeySet }> {
+/**
+ * Generate keys into `dir`: the secret key (0600; `dir` 0700 when this creates it) and the
+ * public/evaluation keys in separate files. `warn` hears when git would commit the secret key.
+ */
+export async function heKeygen(
+  dir: string,
+  options: { warn?: (message: string) => void } = {},
+): Promise<{ secretPath: string; publicPath: string; keys: HeKeySet; exposure: string | undefined }> {
   const client = await HeClient.create();
   const keys = client.keygen();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const secretPath = join(dir, secretKeyFile);
   const publicPath = join(dir, publicKeysFile);
-  await writeFile(secretPath, JSON.stringify({ params: keys.params, secretKey: keys.secretKey }), { mode: 0o600 });
-  await chmod(secretPath, 0o600);
+  const secret = JSON.stringify({ params: keys.params, secretKey: keys.secretKey });
+  const { exposure } = await writeSecretFile(secretPath, secret, options.warn);
   const { secretKey: _s, ...pub } = keys;
   await writeFile(publicPath, JSON.stringify(pub), { mode: 0o644 });
-  return { secretPath, publicPath, keys };
+  return { secretPath, publicPath, keys, exposure };
 }
 
-const featureRowsSchema = z.array(z.union([z.array(z.number().finite()), z.record(z.string(), z.number().finite())])).min(1);
+const featureRowsSchema = z
+  .array(
+    z.union([z.array(z.number().finite()), z.record(z.string(), z.number().finite())], {
+      error: "expected an array of numbers, or an object of numbers by feature name",
+    }),
+    { error: "expected an array of rows (each an array of numbers, or an object of numbers by feature name)" },
+  )
+  .min(1, "expected at least one row");
+
+/** `[0, 2]` → `row 0, value 2`; `[1, "age"]` → `row 1, feature "age"`. */
+const rowPath = (path: readonly PropertyKey[]): string => {
+  const [row, field] = path;
+  const where = typeof row === "number" ? `row ${row}` : String(row);
+  if (field === undefined) return where;
+  return `${where}, ${typeof field === "number" ? `value ${field}` : `feature ${JSON.stringify(String(field))}`}`;
+};
 
 /** Feature rows as arrays in the model's order (objects are read by feature name). */
 export function featureRows(value: unknown, model: HeModel): number[][] {
-  const rows = parseWith(featureRowsSchema, value, "features file (an array of rows: arrays or objects by feature name)");
+  const rows = parseWith(featureRowsSchema, value, "features file", { name: rowPath });
   return rows.map((r, i) => {
     if (Array.isArray(r)) {
       if (r.length !== model.features.length)
-        throw new Error(`row ${i}: expected ${model.features.length} values (${model.features.join(", ")})`);
+        throw new Error(
+          `features file: row ${i}: expected ${model.features.length} values (${model.features.join(", ")}), got ${r.length}`,
+        );
       return r;
     }
     return model.features.map((f) => {
       const v = r[f];
-      if (v === undefined) throw new Error(`row ${i}: missing feature "${f}" (expected ${model.features.join(", ")})`);
+      if (v === undefined)
+        throw new Error(`features file: row ${i}: missing feature "${f}" (expected ${model.features.join(", ")})`);
       return v;
     });
   });

@@ -1,14 +1,15 @@
 // `aigc train lm`, `aigc eval lm`, `aigc generate`, `aigc quantize`, `aigc ablate balance`.
 
-import { statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import type { MixedCorpusSizes } from "../data/index.js";
-import { generate, generateStream } from "../generate/index.js";
+import { CHAT_ROLE_TOKENS, chatTemplatePrompt, type MixedCorpusSizes } from "../data/index.js";
+import { constraints, generate, generateStream } from "../generate/index.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
-import { loadMoeLm, MoeLmConfig, MoeLmModel, moeLmInferenceGraph, saveMoeLm } from "../models/index.js";
+import { loadGenerationDefaults, loadMoeLm, MoeLmConfig, MoeLmModel, moeLmInferenceGraph, saveMoeLm } from "../models/index.js";
 import { ParamStore, writeModelFolder } from "../runtime/index.js";
 import {
+  type ChatCorpusSpec,
   type DomainTokens,
   type LmPresetName,
   lmPresets,
@@ -155,8 +156,8 @@ export async function evalLm(
   const files = await loadMoeLm(dir);
   const cfg = files.config.model;
   // The model's own corpus (same sizes as training): the last 10% of each language is held out.
-  const sizes = (files.config.training.corpus as MixedCorpusSizes | undefined) ?? lmPresets.tiny.corpus;
-  const corpus = tokenizeCorpus(files.tokenizer, sizes);
+  const training = files.config.training as { corpus?: MixedCorpusSizes; chat?: ChatCorpusSpec; batch?: number; seqLen?: number };
+  const corpus = tokenizeCorpus(files.tokenizer, { corpus: training.corpus ?? lmPresets.tiny.corpus, chat: training.chat });
   const sequences = heldOutWindows(corpus.valid, options.windows ?? 24, Math.min(cfg.maxSeq, 128));
   const tokenizer = {
     encode: (s: string) => files.tokenizer.encode(s),
@@ -183,7 +184,6 @@ export async function evalLm(
   const decodeTokens = options.decodeTokens ?? 48;
   const speed = await decodeSpeeds({ fp32, int8 }, heldOutWindows(corpus.valid, 7, Math.min(cfg.maxSeq, 16 + decodeTokens)));
   // Router statistics with the training dispatch (capacity, drops) on held-out batches.
-  const training = files.config.training as { batch?: number; seqLen?: number };
   const t = await setupMoeLmTraining({
     cfg,
     batch: training.batch ?? 8,
@@ -238,7 +238,8 @@ export interface GenerateOptions {
   /** One prompt streams its continuation; several are generated as one batch. */
   prompt: string[];
   maxTokens: number;
-  temperature: number;
+  /** Default: the model's generation_config.json (else 1). */
+  temperature?: number;
   topK?: number;
   topP?: number;
   repetitionPenalty?: number;
@@ -246,6 +247,8 @@ export interface GenerateOptions {
   stop?: string[];
   int8: boolean;
   threads?: number;
+  /** Each prompt is a user turn in the model's chat template; the answer is generated. */
+  chat?: boolean;
   /** Write one JSON array, an entry per prompt: { prompt, text, tokens, finishReason }. */
   json?: boolean;
   write: (text: string) => void;
@@ -260,9 +263,13 @@ export async function generateFromModel(options: GenerateOptions): Promise<void>
   const files = await loadMoeLm(options.model);
   const cfg = files.config.model;
   if (options.prompt.length === 0) throw new Error("give at least one --prompt");
+  if (options.chat && files.tokenizer.idOf(CHAT_ROLE_TOKENS[2]) === undefined) {
+    throw new Error(`${options.model} is a base model (its tokenizer has no ${CHAT_ROLE_TOKENS[2]} token): leave out --chat`);
+  }
   const prompts = options.prompt.map((text, i) => {
     const which = options.prompt.length === 1 ? "the prompt" : `prompt ${i + 1}`;
-    const ids = files.tokenizer.encode(text);
+    if (text.trim().length === 0) throw new Error(`${which} is empty`);
+    const ids = files.tokenizer.encode(options.chat ? chatTemplatePrompt([{ role: "user", content: text }]) : text);
     if (ids.length === 0) throw new Error(`${which} is empty`);
     if (ids.length >= cfg.maxSeq) {
       throw new Error(
@@ -280,17 +287,20 @@ export async function generateFromModel(options: GenerateOptions): Promise<void>
     threads: options.threads,
     eosId: files.tokenizer.idOf("<|eos|>"),
   });
+  const defaults = loadGenerationDefaults(options.model);
   const sampling = {
     maxTokens: options.maxTokens, // each row also stops at the model's context
-    temperature: options.temperature,
+    temperature: options.temperature ?? defaults.temperature,
     topK: options.topK,
-    topP: options.topP,
-    repetitionPenalty: options.repetitionPenalty,
+    topP: options.topP ?? defaults.topP,
+    repetitionPenalty: options.repetitionPenalty ?? defaults.repetitionPenalty,
     seed: options.seed,
     stop: options.stop,
+    // Never half a character: the sampler only picks tokens that keep the text valid UTF-8.
+    logitsMask: constraints.constrainedMask(constraints.utf8TextAutomaton, constraints.vocabularyFromBpe(files.tokenizer)),
   };
   if (prompts.length === 1 && !options.json) {
-    options.write(options.prompt[0]);
+    options.write(options.chat ? "" : options.prompt[0]);
     for await (const chunk of generateStream(model, prompts[0], sampling)) options.write(chunk.text);
     options.write("\n");
     return;
@@ -300,7 +310,9 @@ export async function generateFromModel(options: GenerateOptions): Promise<void>
     options.write(`${JSON.stringify(results.map((r, i) => ({ prompt: options.prompt[i], ...r })))}\n`);
     return;
   }
-  options.write(results.map((r, i) => `${options.prompt[i]}${r.text}\n`).join("\n"));
+  const entry = (r: (typeof results)[number], i: number) =>
+    options.chat ? `> ${options.prompt[i]}\n${r.text}\n` : `${options.prompt[i]}${r.text}\n`;
+  options.write(results.map(entry).join("\n"));
 }
 
 /** Write model.onnx (fp32) or model.int8.onnx next to the weights; returns the path and sizes. */
@@ -320,5 +332,11 @@ export async function exportLmOnnx(dir: string, int8: boolean) {
 export async function packLm(model: string, out: string, weights: "f32" | "f16") {
   const files = await loadMoeLm(model);
   await saveMoeLm(out, files, { weights });
+  // A chat model's template and sampling travel with it.
+  const extras = ["tokenizer_config.json", "generation_config.json"].filter((name) => existsSync(join(model, name)));
+  if (extras.length > 0) {
+    const entries = Object.fromEntries(extras.map((name) => [name, readFileSync(join(model, name), "utf8")]));
+    await writeModelFolder(out, entries, { keep: "others" });
+  }
   return { bytes: statSync(join(out, "model.safetensors")).size };
 }

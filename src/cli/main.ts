@@ -187,18 +187,21 @@ train
   .command("lm")
   .description("train the DeepSeek-style MoE language model (BPE tokenizer, 128 experts top-10) on en/zh/code corpora")
   .addOption(new Option("--preset <name>", "model size").choices(Object.keys(lmPresets)).default("tiny"))
-  .option("--out <dir>", "model folder (config.json, model.safetensors, tokenizer.json, checkpoint/)", "runs/lm-tiny")
+  .option("--out <dir>", "model folder (config.json, model.safetensors, tokenizer.json, checkpoint/) (default: runs/lm-<preset>)")
   .option("--steps <n>", "total steps (default: the preset's)", positiveInt("--steps"))
   .option("--seed <n>", "seed for init, batches and noise", (v) => Number.parseInt(v, 10), 0)
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
   .option("--resume", "continue from <out>/checkpoint if it exists", false)
   .option("--no-balance", "turn router balancing (bias update, aux loss) off")
-  .action(async (o: TrainLmCliOptions) => {
+  .action(async (given: Omit<TrainLmCliOptions, "out"> & { out?: string }) => {
+    const o: TrainLmCliOptions = { ...given, out: given.out ?? `runs/lm-${given.preset}` };
     const r = await trainLmWithProgress(o);
     console.log(
       `held-out perplexity ${Math.exp(r.evalLoss).toFixed(2)} (unigram ${Math.exp(r.unigram).toFixed(2)}), ` +
         `active experts ${(r.stats.activeExpertFraction * 100).toFixed(2)}%, load CV ${r.stats.loadCV.toFixed(3)}, ` +
-        `dropped ${(r.stats.dropRate * 100).toFixed(2)}%; model in ${o.out}`,
+        `dropped ${(r.stats.dropRate * 100).toFixed(2)}%` +
+        (r.sftEvalLoss === undefined ? "" : `, held-out instruction perplexity ${Math.exp(r.sftEvalLoss).toFixed(2)}`) +
+        `; model in ${o.out}`,
     );
   });
 
@@ -229,7 +232,7 @@ program
   .requiredOption("--model <dir>", "model folder from `aigc train lm`")
   .requiredOption("--prompt <text...>", "the prompt; several are generated as one batch")
   .option("--max-tokens <n>", "tokens to generate", positiveInt("--max-tokens"), 64)
-  .option("--temperature <t>", "0 = greedy", Number.parseFloat, 0.8)
+  .option("--temperature <t>", "0 = greedy (default: the model's generation_config.json, else 1)", Number.parseFloat)
   .option("--top-k <n>", "keep the k most likely tokens", positiveInt("--top-k"))
   .option("--top-p <p>", "nucleus sampling mass", Number.parseFloat)
   .option("--repetition-penalty <r>", "penalise repeated tokens (> 1)", Number.parseFloat)
@@ -237,6 +240,7 @@ program
   .option("--seed <n>", "sampling seed", (v) => Number.parseInt(v, 10))
   .option("--int8", "use the int8 model", false)
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option("--chat", "each prompt is a user turn in the model's chat template (chat models, e.g. assets/chat)", false)
   .option("--json", "print a JSON array: { prompt, text, tokens, finishReason } per prompt", false)
   .action(async (o: Omit<GenerateOptions, "write">) => {
     await generateFromModel({ ...o, write: (t) => process.stdout.write(t) });

@@ -29,6 +29,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { issueLines, safeParseInput } from "../runtime/index.js";
 
 /** The pre-tokenizer's split pattern, valid and identical in Oniguruma and JavaScript (`u` flag). */
 export const PRE_TOKENIZER_PATTERN =
@@ -517,11 +518,11 @@ export class BpeTokenizer {
     const fail = (what: string): never => {
       throw new TokenizerFormatError(`${source}: ${what}`);
     };
-    const parsed = tokenizerJsonSchema.safeParse(json);
+    const parsed = safeParseInput(tokenizerJsonSchema, json);
     if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+      const issues = issueLines(parsed.error, json, { root: "the file" });
       return fail(
-        `not a byte-level BPE tokenizer.json of this project (${issues.join("; ")}); expected model.type "BPE", ` +
+        `not a byte-level BPE tokenizer.json of this project (${issues}); expected model.type "BPE", ` +
           `normalizer null, and pre_tokenizer Sequence[Split(PRE_TOKENIZER_PATTERN, "Isolated"), ByteLevel(use_regex false)]`,
       );
     }
@@ -730,12 +731,9 @@ class PairQueue {
  * updated by the difference, so a step costs what the merge touches, not the corpus.
  */
 export function trainBpe(texts: readonly string[], options: TrainBpeOptions): BpeTokenizer {
-  const parsed = trainOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new RangeError(
-      `trainBpe: invalid options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
-  }
+  const parsed = safeParseInput(trainOptionsSchema, options);
+  if (!parsed.success)
+    throw new RangeError(`trainBpe: invalid options: ${issueLines(parsed.error, options, { root: "the options" })}`);
   const { vocabSize, minFrequency, specialTokens, reservedImageTokens } = parsed.data;
   const addedTokens = [...specialTokens, ...Array.from({ length: reservedImageTokens }, (_, i) => imageToken(i))];
   const seen = new Set<string>();

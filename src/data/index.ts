@@ -2,10 +2,21 @@
 // CT + EHR + reports (./synth) and the synthetic EHR risk set. The public surface of src/data.
 
 export { gatherRows, lmBatch, splitTokens, unigramCrossEntropy } from "./batches.js";
-export { BpeTokenizer, trainBpe } from "./bpe.js";
+export { BpeTokenizer, DEFAULT_SPECIAL_TOKENS, trainBpe } from "./bpe.js";
 export { CharTokenizer } from "./charTokenizer.js";
+export {
+  CHAT_ROLE_TOKENS,
+  CHAT_TEMPLATE_JINJA,
+  type ChatRole,
+  type ChatTurn,
+  chatTemplatePrompt,
+  chatTranscript,
+  END_OF_TURN,
+} from "./chatTemplate.js";
 export { type MixedCorpusSizes, mixedCorpus } from "./corpora.js";
 export { FORTUNES_DIR, loadFortunes } from "./corpus.js";
+export { type DocSection, loadDebianHandbook, loadDebianReference, sectionsText } from "./docCorpora.js";
+export { type InstructionPair, instructionPairs, leadingSentences, loadPoems, pairTurns } from "./instructions.js";
 export {
   type ClinicalRecord,
   type Ehr,

@@ -290,7 +290,8 @@ export class ContinuousBatcher {
         session.release(r.row);
         return;
       }
-      r.out.push({ token: event.token, text: event.delta, finishReason: event.finishReason });
+      const { token, delta: text, finishReason, logprobs } = event;
+      r.out.push(logprobs === undefined ? { token, text, finishReason } : { token, text, finishReason, logprobs });
       if (event.finishReason === null && !r.out.cancelled) {
         still.push(r);
         return;

@@ -4,9 +4,11 @@
 // Each row samples from its own Rng stream, so a row's output depends only on its prompt,
 // the options and its seed, never on which rows are batched with it.
 //
-// Per row and step: logits [V] → logits mask (constraints) → sampleToken (repetition
-// penalty over prompt + generated, temperature, top-k, top-p, min-p) → token → eos check →
-// decode the generated tokens → stop strings and streaming holdback (StopMatcher).
+// Per row and step: logits [V] → logit bias, frequency and presence penalties (OpenAI's, over
+// the generated tokens) → logits mask (constraints) → sampleToken (repetition penalty over
+// prompt + generated, temperature, top-k, top-p, min-p) → token → eos check → decode the
+// generated tokens → stop strings and streaming holdback (StopMatcher). With `logprobs` on,
+// each token also carries its log probability under the distribution it was drawn from.
 //
 // A row ends with finishReason "eos" (the eos token was sampled; it is the last of `tokens`
 // and not part of `text`), "stop" (a stop string appeared; `text` ends before it, `tokens`
@@ -14,10 +16,11 @@
 
 import { z } from "zod";
 import type { BatchDecodeModel, BatchDecodeSession, DecodeModel, DecodeSession } from "../models/index.js";
-import { Rng } from "../runtime/index.js";
+import { issueLines, Rng, safeParseInput } from "../runtime/index.js";
 import { IncrementalDetokenizer } from "./detokenize.js";
-import { applyMask, type LogitsMask, type SamplingParams, sampleToken, samplingDefaults } from "./sampling.js";
-import { StopMatcher } from "./stops.js";
+import { logprobsOf, type SampledLogprobs } from "./logprobs.js";
+import { applyMask, type LogitsMask, type SamplingParams, sampledLogits, sampleToken, samplingDefaults } from "./sampling.js";
+import { StopMatcher, trailingReplacementCount } from "./stops.js";
 
 export type { BatchDecodeModel, BatchDecodeSession, DecodeModel, DecodeSession };
 
@@ -40,6 +43,17 @@ export interface StreamChunk {
   text: string;
   /** null until the last chunk. */
   finishReason: FinishReason | null;
+  /** With the `logprobs` option. */
+  logprobs?: TokenLogprobs;
+}
+
+/**
+ * A token's log probability and the top alternatives, and where its text starts in the
+ * generated text (UTF-16 units, as OpenAI's text_offset; a token that completes a character
+ * starts where the character does).
+ */
+export interface TokenLogprobs extends SampledLogprobs {
+  textOffset: number;
 }
 
 /** A problem with the inputs of `generate` / `generateStream` or with what the model returned. */
@@ -53,6 +67,8 @@ export const generateDefaults = Object.freeze({
   maxTokens: 128,
   stop: [] as readonly string[],
   ignoreEos: false,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
 });
 
 const seedNumber = z.number().int();
@@ -84,6 +100,14 @@ export const GenerateOptions = z
     eosId: z.number().int().min(0).optional(),
     /** Keep generating after the eos token (it is then an ordinary token). */
     ignoreEos: z.boolean().default(generateDefaults.ignoreEos),
+    /** Added to the logits of the given token ids before sampling (OpenAI's logit_bias; -100 all but bans a token). */
+    logitBias: z.record(z.string().regex(/^\d+$/, "logitBias keys must be token ids"), z.number()).optional(),
+    /** Subtracted from a token's logit once per time it was generated so far (OpenAI's frequency_penalty). */
+    frequencyPenalty: z.number().default(generateDefaults.frequencyPenalty),
+    /** Subtracted from a token's logit once it was generated (OpenAI's presence_penalty). */
+    presencePenalty: z.number().default(generateDefaults.presencePenalty),
+    /** Report each token's log probability and this many most likely alternatives (0–20); omitted: off. */
+    logprobs: z.number().int().min(0).max(20).optional(),
     /** Constraint hook: the tokens allowed next for a row, or null for all. */
     logitsMask: z
       .custom<LogitsMask>((v) => typeof v === "function", {
@@ -98,8 +122,10 @@ export type GenerateOptions = z.input<typeof GenerateOptions>;
 export type ResolvedGenerateOptions = z.output<typeof GenerateOptions>;
 
 function parseOptions(options: unknown): ResolvedGenerateOptions {
-  const parsed = GenerateOptions.safeParse(options ?? {});
-  if (!parsed.success) throw new GenerateError(`invalid generate options:\n${z.prettifyError(parsed.error)}`);
+  const input = options ?? {};
+  const parsed = safeParseInput(GenerateOptions, input);
+  if (!parsed.success)
+    throw new GenerateError(`invalid generate options: ${issueLines(parsed.error, input, { root: "the options" })}`);
   return parsed.data;
 }
 
@@ -156,6 +182,7 @@ export interface RowStep {
   /** Text that became printable with this token. */
   delta: string;
   finishReason: FinishReason | null;
+  logprobs?: TokenLogprobs;
 }
 
 interface RowEvent extends RowStep {
@@ -179,6 +206,9 @@ export class RowDecoder {
   /** The decoded generated text after the last step (eos excluded). */
   private text = "";
   private readonly detokenizer: IncrementalDetokenizer;
+  /** How often each token was generated (for the frequency and presence penalties). */
+  private readonly counts = new Map<number, number>();
+  private readonly bias: readonly (readonly [number, number])[];
 
   constructor(
     model: DecodeModel,
@@ -201,30 +231,57 @@ export class RowDecoder {
     };
     this.eosId = opts.eosId ?? model.eosId;
     this.detokenizer = new IncrementalDetokenizer((ids) => model.decode(ids));
+    this.bias = Object.entries(opts.logitBias ?? {}).map(([id, b]) => [Number(id), b] as const);
+  }
+
+  /** The logits after logit bias and the frequency / presence penalties (the input when none apply). */
+  private adjusted(logits: Float32Array): Float32Array {
+    const { frequencyPenalty, presencePenalty } = this.opts;
+    const penalise = (frequencyPenalty !== 0 || presencePenalty !== 0) && this.counts.size > 0;
+    if (this.bias.length === 0 && !penalise) return logits;
+    const out = Float32Array.from(logits);
+    for (const [id, b] of this.bias) {
+      if (id >= out.length) throw new RangeError(`logitBias names token ${id}, outside the vocabulary [0, ${out.length})`);
+      out[id] += b;
+    }
+    if (penalise) for (const [id, n] of this.counts) out[id] -= n * frequencyPenalty + presencePenalty;
+    return out;
   }
 
   /** Sample the next token from `logits`, then update eos / stop / length state. */
   sampleNext(logits: Float32Array): RowStep {
     const { opts } = this;
     let token: number;
+    let logprobs: TokenLogprobs | undefined;
     try {
       const allowed = opts.logitsMask?.(this.row, [...this.generated]) ?? null;
-      token = sampleToken(allowed ? applyMask(logits, allowed) : logits, this.params, this.rng, this.history);
+      const biased = this.adjusted(logits);
+      const masked = allowed ? applyMask(biased, allowed) : biased;
+      token = sampleToken(masked, this.params, this.rng, this.history);
+      if (opts.logprobs !== undefined) {
+        const textOffset = this.text.length - trailingReplacementCount(this.text);
+        logprobs = { ...logprobsOf(sampledLogits(masked, this.params, this.history), token, opts.logprobs), textOffset };
+      }
     } catch (e) {
       throw new GenerateError(`row ${this.row}, token ${this.generated.length}: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.generated.push(token);
     this.history.push(token);
+    this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
+    const step = (delta: string, finishReason: FinishReason | null): RowStep =>
+      logprobs === undefined ? { token, delta, finishReason } : { token, delta, finishReason, logprobs };
     if (this.eosId !== undefined && !opts.ignoreEos && token === this.eosId) {
-      return { token, delta: this.matcher.finish(this.text), finishReason: "eos" };
+      return step(this.matcher.finish(this.text), "eos");
     }
     this.text = this.detokenizer.push(token);
     const { delta, stopped } = this.matcher.update(this.text);
-    if (stopped) return { token, delta, finishReason: "stop" };
+    if (stopped) return step(delta, "stop");
+    // Out of tokens inside a character: its first bytes are dropped from the text, not shown as U+FFFD.
     if (this.generated.length >= this.limit) {
-      return { token, delta: delta + this.matcher.finish(this.text), finishReason: "length" };
+      const whole = this.text.slice(0, this.text.length - trailingReplacementCount(this.text));
+      return step(delta + this.matcher.finish(whole), "length");
     }
-    return { token, delta, finishReason: null };
+    return step(delta, null);
   }
 }
 
@@ -339,7 +396,8 @@ export function generateStream(
   const opts = resolveGenerateOptions([prompt], options);
   return (async function* () {
     for await (const event of decodeBatch(model, [prompt], opts)) {
-      yield { token: event.token, text: event.delta, finishReason: event.finishReason };
+      const { token, delta: text, finishReason, logprobs } = event;
+      yield logprobs === undefined ? { token, text, finishReason } : { token, text, finishReason, logprobs };
     }
   })();
 }

@@ -2,17 +2,28 @@
 
 export * as constraints from "./constraints/index.js";
 export {
+  type ByteAutomaton,
+  budgetedMask,
   constrainedMask,
   generalWordsFromTexts,
   intersect,
+  type JsonSchema,
+  JsonSchemaError,
+  jsonSchemaAutomaton,
   type Lexicon,
   lexiconFromTerms,
   loadMedicalWordList,
   sectionAutomaton,
-  type TokenMasker,
+  TokenMasker,
+  type TokenVocabulary,
+  type ToolSpec,
   terminologyAutomaton,
   termValidity,
+  textOrToolCall,
   tokenMaskFor,
+  toolCallAutomaton,
+  toolCallHeader,
+  utf8TextAutomaton,
   vocabularyFromBpe,
 } from "./constraints/index.js";
 export { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, continuousBatcherDefaults } from "./continuous.js";
@@ -30,7 +41,9 @@ export {
   generateStream,
   type ResolvedGenerateOptions,
   type StreamChunk,
+  type TokenLogprobs,
 } from "./generate.js";
+export { logprobsOf, type SampledLogprobs, type TokenLogprob } from "./logprobs.js";
 export {
   applyMask,
   applyRepetitionPenalty,
@@ -39,6 +52,7 @@ export {
   type LogitsMask,
   minPFilter,
   type SamplingParams,
+  sampledLogits,
   sampleFromLogits,
   sampleToken,
   samplingDefaults,
@@ -47,3 +61,4 @@ export {
   topPFilter,
 } from "./sampling.js";
 export { findStop, partialStopLength, replacementChar, StopMatcher, type StopUpdate, trailingReplacementCount } from "./stops.js";
+export { type ReplyEvent, ToolCallReplyParser } from "./toolCallText.js";

@@ -251,3 +251,24 @@ export function sampleToken(
   if (minP !== 0) x = minPFilter(x, minP);
   return sampleFromLogits(x, rng);
 }
+
+/**
+ * The logits `sampleToken` draws from, as one array: repetition penalty → temperature →
+ * top-k → top-p → min-p (apply a constraint mask first, as for `sampleToken`). Their softmax
+ * is the distribution a token is sampled from. Temperature 0 (greedy) is taken as 1 here:
+ * greedy decoding picks the argmax of that distribution, whose probabilities say more than
+ * the point mass greedy really "samples" from.
+ */
+export function sampledLogits(
+  logits: Float32Array,
+  params: Partial<SamplingParams>,
+  history: readonly number[] = [],
+): Float32Array {
+  const { temperature, topK, topP, minP, repetitionPenalty } = { ...samplingDefaults, ...params };
+  let x = repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, history, repetitionPenalty);
+  if (temperature !== 0 && temperature !== 1) x = applyTemperature(x, temperature);
+  if (topK !== 0) x = topKFilter(x, topK);
+  if (topP !== 1) x = topPFilter(x, topP);
+  if (minP !== 0) x = minPFilter(x, minP);
+  return x;
+}

@@ -29,7 +29,14 @@ export { type GptConfig, gptLogits } from "./gpt.js";
 export { CHEST_WINDOWS, preprocessHu } from "./imageEncoder.js";
 export { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "./lipSync.js";
 export { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
-export { loadMoeLm, MODEL_KIND, saveMoeLm } from "./moeLmFiles.js";
+export {
+  type GenerationDefaults,
+  generationConfigFile,
+  loadGenerationDefaults,
+  loadMoeLm,
+  MODEL_KIND,
+  saveMoeLm,
+} from "./moeLmFiles.js";
 export { moeLmInferenceGraph } from "./moeLmInference.js";
 export { MoeLmModel } from "./moeLmModel.js";
 export {

@@ -1,6 +1,7 @@
 // Runtime layer: ONNX Runtime sessions (compile, run), the train-step executor and the
 // inference evaluator, the parameter store, safetensors files, model folders (the one atomic
-// writer), checkpoints and the one seeded RNG. The public surface of src/runtime.
+// writer), checkpoints, the one seeded RNG, and zod issues as one-line sentences (for every
+// boundary above). The public surface of src/runtime.
 
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 export { Evaluator } from "./evaluator.js";
@@ -10,3 +11,15 @@ export { hash32, hashString, Rng } from "./rng.js";
 export { float32ToFloat16, readSafetensors, type SafeTensor } from "./safetensors.js";
 export { type CompiledGraph, compile, defaultThreads, type HostTensor, ortVersion } from "./session.js";
 export { TrainStep, type TrainStepOptions } from "./trainStep.js";
+export {
+  describeIssue,
+  describeKind,
+  describeValue,
+  formatPath,
+  type IssueDescription,
+  type IssueLineOptions,
+  issueLine,
+  issueLines,
+  type ParsedInput,
+  safeParseInput,
+} from "./zodIssues.js";

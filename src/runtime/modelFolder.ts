@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { ParamStore } from "./params.js";
 import { float16ToFloat32, readSafetensors, type SafeTensor, writeSafetensors } from "./safetensors.js";
+import { issueLines, safeParseInput } from "./zodIssues.js";
 
 /** One file of a model folder: text, bytes, safetensors tensors, or a function that writes it at `path`. */
 export type ModelFile =
@@ -98,11 +99,11 @@ export async function readModelConfig<S extends z.ZodType>(
   } catch (err) {
     throw options.fail(`${configPath} is not valid JSON: ${(err as Error).message}`);
   }
-  const parsed = options.schema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw options.fail(`${configPath} is not a valid ${options.kind} config: ${issues}`);
-  }
+  const parsed = safeParseInput(options.schema, raw);
+  if (!parsed.success)
+    throw options.fail(
+      `${configPath} is not a valid ${options.kind} config: ${issueLines(parsed.error, raw, { root: "the file" })}`,
+    );
   return parsed.data;
 }
 

@@ -16,8 +16,8 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { z } from "zod";
+import { describeIssue } from "../runtime/index.js";
 import { cacheConfigSchema } from "./cache/index.js";
-import { describeIssue } from "./openai/index.js";
 import { openAiProviderConfigSchema, providerApiKeyEnvVar, resolveApiKey } from "./providers/index.js";
 import { routerConfigSchema } from "./router/index.js";
 import { tenantsConfigSchema } from "./tenants/index.js";
@@ -30,8 +30,9 @@ const portNumber = "expected a port number 0-65535 (0 = any free port)";
 export const defaultBodyLimit = 1024 * 1024;
 export const defaultEncryptedBodyLimit = 32 * 1024 * 1024;
 
-/** The shipped LM: a tiny MoE base model under assets/. */
-export const shippedModel = { name: "aigc-lm-tiny", dir: "assets/lm-tiny" } as const;
+/** The shipped chat model (the default) and the tiny base LM beside it, under assets/. */
+export const shippedModel = { name: "aigc-chat", dir: "assets/chat" } as const;
+export const shippedBaseModel = { name: "aigc-lm-tiny", dir: "assets/lm-tiny" } as const;
 
 export const localModelSchema = z.strictObject({
   /** A model folder (config.json, model.safetensors, tokenizer.json), relative to the working directory. */
@@ -57,9 +58,10 @@ export const serverConfigSchema = z
         /** The model used when a request names none the server knows how to default (and by `aigc` commands). */
         default: z.string().min(1).default(shippedModel.name),
         /** Local models (private zone, ONNX Runtime): client-facing name → folder. */
-        local: z
-          .record(z.string().min(1), localModelSchema)
-          .default({ [shippedModel.name]: { dir: shippedModel.dir, int8: false } }),
+        local: z.record(z.string().min(1), localModelSchema).default({
+          [shippedModel.name]: { dir: shippedModel.dir, int8: false },
+          [shippedBaseModel.name]: { dir: shippedBaseModel.dir, int8: false },
+        }),
       })
       .prefault({}),
     /** Remote OpenAI-compatible providers, private (e.g. an in-house vLLM) or public (DeepSeek, …). */

@@ -26,9 +26,22 @@ export {
   type LabelledText,
   trainEmotionClassifier,
 } from "./emotionRecipe.js";
+export { KneserNeyLm } from "./kneserNey.js";
 export { LIPSYNC_PRESET_VALUES, LIPSYNC_PRESETS, type LipSyncPresetName, trainLipSync } from "./lipSyncRecipe.js";
 export { gptTrainGraph } from "./lm.js";
-export { type LmPresetName, lmPresets, type TrainLmOptions, type TrainLmResult, tokenizeCorpus, trainLm } from "./lmRecipe.js";
+export {
+  type ChatCorpusSpec,
+  corpusTexts,
+  instructionTexts,
+  type LmCorpus,
+  type LmCorpusSpec,
+  type LmPresetName,
+  lmPresets,
+  type TrainLmOptions,
+  type TrainLmResult,
+  tokenizeCorpus,
+  trainLm,
+} from "./lmRecipe.js";
 export { trainLoop } from "./loop.js";
 export { type DomainTokens, setupMoeLmTraining } from "./moeLm.js";
 export { type ReportPresetName, reportGeneralWords, reportPresets, trainReport } from "./reportRecipe.js";

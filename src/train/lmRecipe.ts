@@ -1,20 +1,59 @@
-// The MoE LM recipe: corpus (Debian fortunes in English and Chinese, TypeScript code),
-// a byte-level BPE tokenizer trained on it, the model preset, the training loop with
-// router balancing, held-out evaluation, checkpoints, resume and the saved model folder.
+// The MoE LM recipe: corpus (Debian fortunes in English and Chinese, TypeScript code; for
+// the chat preset also the Debian Reference and Handbook and instruction pairs derived from
+// the corpora), a byte-level BPE tokenizer trained on it, the model preset, the training
+// loop with router balancing, held-out evaluation, checkpoints, resume and the saved model folder.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BpeTokenizer, type MixedCorpusSizes, mixedCorpus, trainBpe, unigramCrossEntropy } from "../data/index.js";
-import { loadMoeLm, MODEL_KIND, type MoeLmConfig, MoeLmConfig as MoeLmConfigSchema, saveMoeLm } from "../models/index.js";
+import {
+  type BpeTokenizer,
+  CHAT_ROLE_TOKENS,
+  CHAT_TEMPLATE_JINJA,
+  chatTranscript,
+  DEFAULT_SPECIAL_TOKENS,
+  instructionPairs,
+  loadDebianHandbook,
+  loadDebianReference,
+  type MixedCorpusSizes,
+  mixedCorpus,
+  pairTurns,
+  sectionsText,
+  trainBpe,
+  unigramCrossEntropy,
+} from "../data/index.js";
+import {
+  type GenerationDefaults,
+  generationConfigFile,
+  loadMoeLm,
+  MODEL_KIND,
+  type MoeLmConfig,
+  MoeLmConfig as MoeLmConfigSchema,
+  saveMoeLm,
+} from "../models/index.js";
 import { defaultMoeConfig } from "../nn/index.js";
-import { loadCheckpoint, ParamStore, saveCheckpoint } from "../runtime/index.js";
+import { jsonFile, loadCheckpoint, ParamStore, saveCheckpoint, writeModelFolder } from "../runtime/index.js";
 import { type DomainTokens, type RouterStats, setupMoeLmTraining } from "./moeLm.js";
 import { cosineSchedule } from "./schedule.js";
+
+/** What a chat model adds to a base LM's corpus. */
+export interface ChatCorpusSpec {
+  /** The Debian Reference and the Debian Handbook (en-US, zh-CN), whole. */
+  docs: boolean;
+  /** Share of training windows drawn from the instruction transcripts. */
+  sftShare: number;
+  /** From this fraction of the steps on, every window is an instruction transcript. */
+  sftOnlyFrom: number;
+  /** Seed of the instruction pairs' questions and their held-out split. */
+  pairSeed: number;
+  /** The sampling the model is shipped with (generation_config.json). */
+  generation: GenerationDefaults;
+}
 
 export interface LmPreset {
   model: Omit<MoeLmConfig, "vocab">;
   vocab: number;
   corpus: MixedCorpusSizes;
+  chat?: ChatCorpusSpec;
   batch: number;
   seqLen: number;
   steps: number;
@@ -23,7 +62,7 @@ export interface LmPreset {
 
 const base = { ropeTheta: 10000, normEps: 1e-6, tieEmbeddings: true };
 
-export const lmPresets: Record<"tiny" | "small", LmPreset> = {
+export const lmPresets: Record<"tiny" | "small" | "chat", LmPreset> = {
   // Trains in about 4 minutes on 2 cores.
   tiny: {
     model: {
@@ -62,29 +101,128 @@ export const lmPresets: Record<"tiny" | "small", LmPreset> = {
     steps: 3000,
     lr: 1.5e-3,
   },
+  // The default chat model (assets/chat): documentation, fortunes, poetry and code, then
+  // instruction transcripts in the chat template. About 45 minutes on 2 idle cores.
+  chat: {
+    model: {
+      ...base,
+      maxSeq: 512,
+      dim: 256,
+      heads: 8,
+      layers: 4,
+      denseLayers: 1,
+      denseHidden: 768,
+      moe: { ...defaultMoeConfig, expertHidden: 32, scoreFunc: "sigmoid", biasUpdateRate: 1e-3, auxLossWeight: 1e-3 },
+    },
+    vocab: 8192,
+    corpus: { en: 1_200_000, zh: 300_000, code: 300_000 },
+    chat: {
+      docs: true,
+      sftShare: 0.3,
+      sftOnlyFrom: 0.85,
+      pairSeed: 7,
+      generation: { temperature: 0.7, topP: 0.9, repetitionPenalty: 1.1 },
+    },
+    batch: 8,
+    seqLen: 256,
+    steps: 2400,
+    lr: 2e-3,
+  },
 };
 export type LmPresetName = keyof typeof lmPresets;
 
 export interface LmCorpus {
+  /** Pretraining text, the first 90% of each source. */
   train: DomainTokens[];
+  /** The last 10% of each source: the held-out set perplexities are measured on. */
   valid: DomainTokens[];
+  /** Chat presets: the instruction transcripts (train) and the held-out pairs' transcripts. */
+  sft?: { train: DomainTokens; valid: DomainTokens };
   /** Held-out cross-entropy of a unigram model (nats/token): the baseline. */
   unigram: number;
 }
 
-/** Tokenize the three corpora; the last 10% of each is held out. No domain hints: the router learns. */
-export function tokenizeCorpus(tokenizer: BpeTokenizer, sizes: MixedCorpusSizes): LmCorpus {
-  const texts = mixedCorpus(sizes);
+/** What a corpus is made of: the base sizes and, for a chat model, what it adds. */
+export type LmCorpusSpec = Pick<LmPreset, "corpus" | "chat">;
+
+/** The pretraining sources of a corpus, by name, as text. */
+export function corpusTexts(spec: LmCorpusSpec): { name: string; text: string }[] {
+  const texts = mixedCorpus(spec.corpus);
+  const sources = [
+    { name: "en", text: texts.en },
+    { name: "zh", text: texts.zh },
+    { name: "code", text: texts.code },
+  ];
+  if (spec.chat?.docs) {
+    sources.push(
+      { name: "debian-reference", text: sectionsText(loadDebianReference()) },
+      { name: "debian-handbook-en", text: sectionsText(loadDebianHandbook("en-US")) },
+      { name: "debian-handbook-zh", text: sectionsText(loadDebianHandbook("zh-CN")) },
+    );
+  }
+  return sources;
+}
+
+/** Instruction pairs as chat transcripts, one string per split; answers found in `heldOutTexts` are not trained on. */
+export function instructionTexts(chat: ChatCorpusSpec, heldOutTexts: readonly string[] = []): { train: string; valid: string } {
+  const pairs = instructionPairs(chat.pairSeed, { heldOutTexts });
+  const text = (split: typeof pairs.train) => split.map((p) => chatTranscript(pairTurns(p))).join("\n");
+  return { train: text(pairs.train), valid: text(pairs.valid) };
+}
+
+/** A source cut into its first 90% and the held-out rest, at a paragraph break near the cut. */
+export function splitHeldOut(text: string): { train: string; valid: string } {
+  const target = Math.floor(text.length * 0.9);
+  const at = text.indexOf("\n\n", target);
+  const cut = at < 0 || at - target > 5000 ? target : at;
+  return { train: text.slice(0, cut), valid: text.slice(cut) };
+}
+
+/** Tokenize the corpus; the last 10% of each source is held out. No domain hints: the router learns. */
+export function tokenizeCorpus(tokenizer: BpeTokenizer, spec: LmCorpusSpec): LmCorpus {
   const train: DomainTokens[] = [];
   const valid: DomainTokens[] = [];
-  for (const text of [texts.en, texts.zh, texts.code]) {
-    const ids = Int32Array.from(tokenizer.encode(text, { allowSpecial: false }));
-    const cut = Math.floor(ids.length * 0.9);
-    train.push({ tokens: ids.subarray(0, cut), domain: -1, weight: cut });
-    valid.push({ tokens: ids.subarray(cut), domain: -1, weight: ids.length - cut });
+  const encode = (text: string) => Int32Array.from(tokenizer.encode(text, { allowSpecial: false }));
+  const texts = corpusTexts(spec);
+  // Chat presets cut each text (the instruction pairs are kept out of its tail); base presets
+  // cut each token stream, as the shipped base models were trained and are evaluated.
+  const sources = spec.chat ? texts.map((s) => splitHeldOut(s.text)) : [];
+  for (const [i, source] of texts.entries()) {
+    let head: Int32Array;
+    let tail: Int32Array;
+    if (spec.chat) {
+      head = encode(sources[i].train);
+      tail = encode(sources[i].valid);
+    } else {
+      const ids = encode(source.text);
+      const cut = Math.floor(ids.length * 0.9);
+      head = ids.subarray(0, cut);
+      tail = ids.subarray(cut);
+    }
+    train.push({ tokens: head, domain: -1, weight: head.length });
+    valid.push({ tokens: tail, domain: -1, weight: tail.length });
   }
   const concat = (parts: DomainTokens[]) => Int32Array.from(parts.flatMap((p) => Array.from(p.tokens)));
-  return { train, valid, unigram: unigramCrossEntropy(concat(train), concat(valid), tokenizer.vocabSize) };
+  const unigram = unigramCrossEntropy(concat(train), concat(valid), tokenizer.vocabSize);
+  if (!spec.chat) return { train, valid, unigram };
+  const sft = instructionTexts(
+    spec.chat,
+    sources.map((s) => s.valid),
+  );
+  const stream = (text: string): DomainTokens => {
+    const tokens = Int32Array.from(tokenizer.encode(text, { allowSpecial: true }));
+    return { tokens, domain: -1, weight: tokens.length };
+  };
+  return { train, valid, sft: { train: stream(sft.train), valid: stream(sft.valid) }, unigram };
+}
+
+/** The training streams with the instruction transcripts at their share of the windows. */
+function mixStreams(corpus: LmCorpus, sftShare: number): DomainTokens[] {
+  if (!corpus.sft || sftShare <= 0) return corpus.train;
+  const total = corpus.train.reduce((a, s) => a + s.weight, 0);
+  // weight w of the sft stream so that w / (total + w) = sftShare
+  const weight = (total * sftShare) / (1 - sftShare);
+  return [...corpus.train, { ...corpus.sft.train, weight }];
 }
 
 export interface LmProgress {
@@ -114,6 +252,8 @@ export interface TrainLmOptions {
 
 export interface TrainLmResult {
   evalLoss: number;
+  /** Chat presets: held-out loss on the instruction transcripts. */
+  sftEvalLoss?: number;
   unigram: number;
   stats: RouterStats;
 }
@@ -132,12 +272,25 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
     tokenizer = (await loadMoeLm(options.out)).tokenizer;
     store = ckpt.store;
   } else {
-    const texts = mixedCorpus(preset.corpus);
-    tokenizer = trainBpe([texts.en, texts.zh, texts.code], { vocabSize: preset.vocab });
+    // A chat model's tokenizer sees only training text (the held-out tails and pairs are left
+    // out); a base model's sees the whole corpus, as the shipped base models were made.
+    const sources = corpusTexts(preset).map((s) => (preset.chat ? splitHeldOut(s.text) : { train: s.text, valid: "" }));
+    const texts = sources.map((s) => s.train);
+    if (preset.chat)
+      texts.push(
+        instructionTexts(
+          preset.chat,
+          sources.map((s) => s.valid),
+        ).train,
+      );
+    const specialTokens = preset.chat ? [...DEFAULT_SPECIAL_TOKENS, ...CHAT_ROLE_TOKENS] : undefined;
+    tokenizer = trainBpe(texts, { vocabSize: preset.vocab, specialTokens, reservedImageTokens: preset.chat ? 0 : undefined });
   }
   const moe = options.balance ? preset.model.moe : { ...preset.model.moe, biasUpdateRate: 0, auxLossWeight: 0 };
   const cfg = MoeLmConfigSchema.parse({ ...preset.model, moe, vocab: tokenizer.vocabSize });
-  const corpus = tokenizeCorpus(tokenizer, preset.corpus);
+  const corpus = tokenizeCorpus(tokenizer, preset);
+  const mixed = mixStreams(corpus, preset.chat?.sftShare ?? 0);
+  const sftOnlyFrom = preset.chat && corpus.sft ? Math.floor(steps * preset.chat.sftOnlyFrom) : Number.POSITIVE_INFINITY;
   const t = await setupMoeLmTraining({
     cfg,
     batch: preset.batch,
@@ -157,6 +310,7 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
       steps,
       seed: options.seed,
       corpus: preset.corpus,
+      ...(preset.chat ? { chat: preset.chat } : {}),
       balance: options.balance,
       batch: preset.batch,
       seqLen: preset.seqLen,
@@ -176,7 +330,8 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
   while (t.trainStep.stepCount < Math.min(steps, options.stopAt ?? steps)) {
     const step = t.trainStep.stepCount;
     const t0 = performance.now();
-    const r = await t.trainStep.run(t.batchAt(corpus.train, options.seed, step, true), schedule(step));
+    const streams = step >= sftOnlyFrom && corpus.sft ? [corpus.sft.train] : mixed;
+    const r = await t.trainStep.run(t.batchAt(streams, options.seed, step, true), schedule(step));
     const stats = t.afterStep(r.extras);
     const done = t.trainStep.stepCount;
     let evalLoss: number | undefined;
@@ -194,6 +349,18 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
     });
   }
   await saveMoeLm(options.out, { config: fileConfig, store: t.store, tokenizer });
+  if (preset.chat) {
+    // What other runtimes need to chat with it: the template and the sampling it is meant for.
+    await writeModelFolder(
+      options.out,
+      {
+        "tokenizer_config.json": jsonFile({ ...tokenizer.toHuggingFaceConfig(), chat_template: CHAT_TEMPLATE_JINJA }),
+        "generation_config.json": generationConfigFile(preset.chat.generation),
+      },
+      { keep: "others" },
+    );
+  }
   const final = await t.evaluate(corpus.valid, options.seed + 1, 8);
-  return { evalLoss: final.loss, unigram: corpus.unigram, stats: final.stats };
+  const sftEvalLoss = corpus.sft ? (await t.evaluate([corpus.sft.valid], options.seed + 1, 8)).loss : undefined;
+  return { evalLoss: final.loss, sftEvalLoss, unigram: corpus.unigram, stats: final.stats };
 }

@@ -81,6 +81,16 @@ test("the page renders the head, speaks with model lip sync, and reports frame t
       }
     assert.ok(lit > 0.2 * (shot.width * 0.4) * (shot.height * 0.4), `only ${lit} skin pixels in the canvas centre`);
 
+    // Before anything is spoken the figures say "—", not NaN, and the empty log says what it is for.
+    await page.waitForFunction(() => (document.querySelector("#stats")?.textContent ?? "").includes("FPS"));
+    const idleStats = (await page.textContent("#stats")) ?? "";
+    assert.doesNotMatch(idleStats, /NaN/, idleStats);
+    assert.match(idleStats, /chunk → pose p50 —, p95 —/, idleStats);
+    assert.match(
+      await page.evaluate(() => getComputedStyle(document.querySelector("#log") as Element, "::before").content),
+      /newest at the bottom/,
+    );
+
     // Wait for the lip-sync model, then speak.
     await page.waitForFunction(() => !document.querySelector("#log")?.textContent?.includes("lip-sync model not loaded"));
     await page.evaluate(() => (window as unknown as StatsWindow).avatar.speak("I am so happy to see you again today."));
@@ -107,6 +117,23 @@ test("the page renders the head, speaks with model lip sync, and reports frame t
     assert.ok(s.morphUploads > 30, `blend shapes were blended and uploaded (${s.morphUploads} times)`);
     assert.ok([1, 0.85, 0.7, 0.55, 0.4].includes(s.renderScale), `render scale ${s.renderScale}`);
     assert.match(s.emotion ?? "", /^happy/, "the sentence's emotion reached the face");
+    assert.doesNotMatch((await page.textContent("#stats")) ?? "", /NaN|—/);
+
+    // The log reads oldest first, and keeps its newest line (at the bottom) in view.
+    await page.evaluate(() => (window as unknown as StatsWindow).avatar.speak("One more time. And the last one."));
+    await page.waitForFunction(() => ((window as unknown as StatsWindow).avatarStats?.sentencesSpoken ?? 0) >= 3, null, {
+      timeout: 30_000,
+    });
+    await page.waitForFunction(() => (document.querySelector("#log")?.textContent ?? "").includes("And the last one."));
+    const lines = await page.$$eval("#log p", (ps) => ps.map((p) => p.textContent ?? ""));
+    const said = lines.filter((l) => l.startsWith("▶ "));
+    assert.deepEqual(
+      said.slice(-3),
+      ["▶ I am so happy to see you again today.", "▶ One more time.", "▶ And the last one."],
+      lines.join(" | "),
+    );
+    const scroll = await page.$eval("#log", (l) => l.scrollHeight - l.clientHeight - l.scrollTop);
+    assert.ok(scroll <= 1, `the log is scrolled ${scroll} px short of its newest line`);
   } finally {
     await browser.close();
   }
@@ -154,7 +181,7 @@ test("the chat button speaks the streamed reply sentence by sentence", async () 
     });
     const log = await page.locator("#log").textContent();
     assert.match(log ?? "", /you: Tell me a story\./);
-    assert.match(log ?? "", /🗣/);
+    assert.match(log ?? "", /▶ /);
   } finally {
     await browser.close();
   }

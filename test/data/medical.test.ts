@@ -427,4 +427,47 @@ describe("FHIR R4 EHR", () => {
     throwsMedical(() => ehrFromFhir([1, 2], "x.json"), "invalid", /not a FHIR resource/);
     throwsMedical(() => readFhirEhr(new TextEncoder().encode("{ not json"), {}, "broken.json"), "corrupt", /broken\.json/);
   });
+
+  test("a wrong field is one line naming it, what was expected and what came, never zod's dump", () => {
+    throwsMedical(
+      () => ehrFromFhir({ resourceType: "Bundle", entry: {} }, "b.json"),
+      "invalid",
+      /^b\.json: invalid: resource \(Bundle\) is not valid FHIR R4: entry: expected an array, got an object$/,
+    );
+    throwsMedical(
+      () => ehrFromFhir({ resourceType: "Patient", birthDate: "25/12/1974" }, "p.json"),
+      "invalid",
+      /birthDate: expected a date YYYY, YYYY-MM or YYYY-MM-DD, got "25\/12\/1974"$/,
+    );
+    throwsMedical(
+      () => ehrFromFhir([1, 2], "x.json"),
+      "invalid",
+      /not a FHIR resource \(expected an object, got an array of 2 items\)$/,
+    );
+    // The shape zod 4.6 throws a TypeError on is a MedicalFileError like any other.
+    throwsMedical(() => ehrFromFhir({ resourceType: "Bundle", entry: { length: [{ toString: 1, valueOf: 1 }] } }), "invalid");
+  });
+
+  test("property: any JSON is an Ehr or a one-line MedicalFileError", () => {
+    const resourceType = fc.constantFrom("Bundle", "Patient", "Observation", "Condition", "Encounter");
+    const json = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ resourceType, entry: fc.jsonValue() }, { requiredKeys: ["resourceType"] }),
+      fc.record(
+        { resourceType, gender: fc.jsonValue(), birthDate: fc.jsonValue(), code: fc.jsonValue(), status: fc.jsonValue() },
+        { requiredKeys: ["resourceType"] },
+      ),
+    );
+    fc.assert(
+      fc.property(json, (value) => {
+        try {
+          ehrFromFhir(value, "f.json", { asOf: new Date("2024-01-01") });
+        } catch (e) {
+          assert.ok(e instanceof MedicalFileError, String(e));
+          assert.doesNotMatch(e.message, /\n|✖|→|Invalid input|\(root\)/, e.message);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

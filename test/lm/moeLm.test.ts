@@ -48,7 +48,7 @@ let stats: ReturnType<typeof trained.afterStep>;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "aigc-lm-"));
-  const corpus = tokenizeCorpus(tokenizer, sizes);
+  const corpus = tokenizeCorpus(tokenizer, { corpus: sizes });
   trained = await setupMoeLmTraining({
     cfg,
     batch: 4,
@@ -211,7 +211,7 @@ test("batched generation equals generating each prompt alone (greedy), fp32 and 
 });
 
 test("int8 (QMoE and gathered experts) keeps the held-out cross-entropy within 2% of fp32", async () => {
-  const corpus = tokenizeCorpus(tokenizer, sizes);
+  const corpus = tokenizeCorpus(tokenizer, { corpus: sizes });
   const seqs = corpus.valid.map((s) => Array.from(s.tokens.subarray(0, 64)));
   const fp32 = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads });
   const int8 = await MoeLmModel.create(cfg, trained.store, textTokenizer, { threads, int8: true });

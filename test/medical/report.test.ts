@@ -211,6 +211,23 @@ test("Chromium: the page streams a sample's report and outlines its findings", {
   try {
     const page = await browser.newPage();
     await page.goto(`${address}/medical`);
+    // Before a report: a hint on the empty stage (not a black square), a placeholder in the
+    // report box, and sample buttons that say what each case shows.
+    assert.match((await page.textContent("#hint")) ?? "", /No image yet.*Pick a bundled sample/s);
+    assert.ok(await page.isVisible("#hint"));
+    assert.notEqual(await page.$eval("#stage", (el) => getComputedStyle(el).backgroundColor), "rgb(0, 0, 0)");
+    assert.match(
+      await page.evaluate(() => getComputedStyle(document.querySelector("#report") as Element, "::before").content),
+      /The report streams in here/,
+    );
+    const labels = await page.$$eval("button.sample", (bs) =>
+      bs.map((b) => [b.textContent ?? "", b.getAttribute("title") ?? ""]),
+    );
+    assert.equal(labels.length, 6);
+    for (const [label, title] of labels) {
+      assert.match(label, /^CT · (\d+ mm (nodule|mass)|no finding|[a-z])/, label);
+      assert.match(title, /^synthetic case s77-\d{6}$/, title);
+    }
     await page.click("button.sample");
     await page.waitForFunction(() => (window as unknown as { __report?: { done: boolean } }).__report?.done === true, null, {
       timeout: 60_000,
@@ -221,6 +238,8 @@ test("Chromium: the page streams a sample's report and outlines its findings", {
     assert.match((await page.textContent("#report")) ?? "", /^FINDINGS:/);
     assert.match((await page.textContent("#status")) ?? "", /done in \d+ ms/);
     assert.ok((await page.getAttribute("#preview", "src"))?.startsWith("data:image/png"));
+    assert.ok(!(await page.isVisible("#hint")), "the hint leaves once the slice is shown");
+    assert.ok(await page.isVisible("#preview"));
   } finally {
     await browser.close();
   }

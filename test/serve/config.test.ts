@@ -38,7 +38,10 @@ describe("loadConfig", () => {
       bodyLimitBytes: 1024 * 1024,
       encryptedBodyLimitBytes: 32 * 1024 * 1024,
     });
-    assert.deepEqual(c.models, { default: "aigc-lm-tiny", local: { "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false } } });
+    assert.deepEqual(c.models, {
+      default: "aigc-chat",
+      local: { "aigc-chat": { dir: "assets/chat", int8: false }, "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false } },
+    });
     assert.deepEqual(c.router.overflow, { queueDepth: 32, p95LatencyMs: 10_000 });
     assert.deepEqual(c.router.sensitiveEndpoints, ["/v1/medical"]);
     assert.deepEqual(c.batching, { maxBatch: 16, maxWaitMs: 4 });
@@ -118,7 +121,7 @@ describe("loadConfig", () => {
     assert.match(message, /providers\[1\]\.name: expected a unique name; 'a' is used twice/);
     assert.match(
       message,
-      /models\.default: expected a model that models\.local or a provider serves \(aigc-lm-tiny, m\), got "ghost"/,
+      /models\.default: expected a model that models\.local or a provider serves \(aigc-chat, aigc-lm-tiny, m\), got "ghost"/,
     );
   });
 

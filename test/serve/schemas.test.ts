@@ -17,6 +17,7 @@ import {
   embeddingsRequestSchema,
   type ModelList,
   maxEmbeddingInputs,
+  ParameterError,
   parseBody,
 } from "../../src/serve/openai/index.js";
 
@@ -66,13 +67,16 @@ describe("chat completion requests", () => {
       response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" }, strict: true } },
       tools: [],
       logit_bias: { "50256": -100 },
+      x_vendor_option: { anything: true },
     });
     assert.equal(req.max_tokens, undefined);
     assert.equal(req.max_completion_tokens, 64);
     assert.equal(req.messages.length, 5);
     assert.equal(req.messages[3].content, undefined);
     assert.deepEqual(req.stream_options, { include_usage: true });
-    assert.equal("tools" in req, false);
+    assert.deepEqual(req.tools, []);
+    assert.deepEqual(req.logit_bias, { "50256": -100 });
+    assert.equal("x_vendor_option" in req, false);
   });
 
   test("errors name the field path and what was expected, as OpenAI does", () => {
@@ -102,11 +106,11 @@ describe("chat completion requests", () => {
     for (const [body, message] of cases) assert.equal(badRequest(chatCompletionRequestSchema, body).message, message);
   });
 
-  test("n other than 1 is a clear 400", () => {
-    const e = badRequest(chatCompletionRequestSchema, chat({ n: 3 }));
+  test("n from 1 to 32; more is a clear 400", () => {
+    assert.equal(parseBody(chatCompletionRequestSchema, chat({ n: 3 })).n, 3);
+    const e = badRequest(chatCompletionRequestSchema, chat({ n: 33 }));
     assert.equal(e.code, "invalid_value");
-    assert.match(e.message, /^Invalid value for 'n': expected 1: this server returns one choice per request/);
-    assert.equal(parseBody(chatCompletionRequestSchema, chat({ n: 1 })).n, 1);
+    assert.match(e.message, /^Invalid value for 'n': expected an integer from 1 to 32/);
   });
 
   test("property: arbitrary JSON never throws anything but HttpError 400", () => {
@@ -123,6 +127,43 @@ describe("chat completion requests", () => {
         { numRuns: 300 },
       );
     }
+  });
+
+  test("a shape zod 4.6 throws a TypeError on is a 400 on the body for direct callers too", () => {
+    const hostile = JSON.parse('{"length": [{"toString": 1, "valueOf": 1}]}') as unknown;
+    const cases: [z.ZodType, unknown][] = [
+      [chatCompletionRequestSchema, { model: "m", messages: hostile }],
+      [chatCompletionRequestSchema, chat({ stop: hostile })],
+      [completionRequestSchema, { model: "m", prompt: hostile }],
+      [embeddingsRequestSchema, { model: "m", input: hostile }],
+    ];
+    for (const [schema, body] of cases) {
+      const e = badRequest(schema, body);
+      assert.ok(e instanceof ParameterError, String(e));
+      assert.deepEqual([e.code, e.param], ["invalid_value", null]);
+      assert.match(e.message, /^Invalid value for the request body: expected the documented shape/);
+    }
+    // Where zod gets through it, the field is named as usual.
+    const content = badRequest(chatCompletionRequestSchema, { model: "m", messages: [{ role: "user", content: hostile }] });
+    assert.deepEqual([content.code, (content as ParameterError).param], ["invalid_type", "messages[0].content"]);
+  });
+
+  test("property: any field holding an object with a `length` key is accepted or a 400, never a TypeError", () => {
+    const fields = ["messages", "stop", "tools", "logit_bias", "model", "user", "n", "response_format"];
+    const lengthy = fc.record({
+      length: fc.oneof(fc.jsonValue(), fc.array(fc.record({ toString: fc.jsonValue(), valueOf: fc.jsonValue() }))),
+    });
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), lengthy, fc.boolean(), (field, value, nested) => {
+        const body = nested ? { model: "m", messages: [{ role: "user", [field]: value }] } : chat({ [field]: value });
+        try {
+          parseBody(chatCompletionRequestSchema, body);
+        } catch (e) {
+          assert.ok(e instanceof ParameterError && e.status === 400, String(e));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("property: a field replaced by arbitrary JSON is either accepted or named in the error", () => {
@@ -177,10 +218,16 @@ describe("chat completion requests", () => {
 });
 
 describe("completion and embedding requests", () => {
-  test("prompt is a string or strings; token-id prompts are refused clearly", () => {
-    assert.deepEqual(parseBody(completionRequestSchema, { model: "m", prompt: ["a", "b"] }).prompt, ["a", "b"]);
-    assert.match(badRequest(completionRequestSchema, { model: "m", prompt: [1, 2] }).message, /'prompt\[0\]': expected a string/);
-    assert.match(badRequest(completionRequestSchema, { model: "m", prompt: 3 }).message, /token-id prompts are not supported/);
+  test("prompt is a string, strings, token ids or token-id lists; anything else is refused clearly", () => {
+    for (const prompt of ["a", ["a", "b"], [1, 2], [[1], [2, 3]]]) {
+      assert.deepEqual(parseBody(completionRequestSchema, { model: "m", prompt }).prompt, prompt);
+    }
+    assert.match(
+      badRequest(completionRequestSchema, { model: "m", prompt: 3 }).message,
+      /'prompt': expected a string, a non-empty array/,
+    );
+    assert.match(badRequest(completionRequestSchema, { model: "m", prompt: [[1, -2]] }).message, /'prompt\[0\]\[1\]'/);
+    assert.match(badRequest(completionRequestSchema, { model: "m", prompt: [] }).message, /'prompt'/);
   });
 
   test("embedding input: string, strings, token ids; encoding format and dimensions checked", () => {

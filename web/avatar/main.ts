@@ -32,11 +32,16 @@ declare global {
 
 const apiFetch: typeof fetch = (input, init) => (window.aigcFetch ?? fetch)(input, init);
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const log = (html: string) => {
+/** Adds a line at the bottom of the log (oldest first) and keeps the newest line in view. */
+const log = (text: string) => {
+  const box = $("log");
   const p = document.createElement("p");
-  p.textContent = html;
-  $("log").prepend(p);
+  p.textContent = text;
+  box.append(p);
+  box.scrollTop = box.scrollHeight;
 };
+/** A figure for the stats box: "—" until there is something to measure (no NaN on the page). */
+const figure = (v: number, digits: number, unit = "") => (Number.isFinite(v) ? `${v.toFixed(digits)}${unit}` : "—");
 
 let lastError: string | null = null;
 const fail = (e: unknown) => {
@@ -92,12 +97,17 @@ async function main(): Promise<void> {
   const stats = new FrameStats();
   let model: LipSyncModel | null = null;
   let lipSync: LipSyncRunner | null = null;
-  loadLipSync("/avatar/lipsync")
+  // The microphone waits for this when it is switched on while the model still loads.
+  const modelLoaded: Promise<LipSyncModel | null> = loadLipSync("/avatar/lipsync")
     .then((m) => {
       model = m;
       lipSync = m.runner(m.featureSampleRate);
+      return m;
     })
-    .catch((e) => fail(new Error(`lip-sync model not loaded (${(e as Error).message}); the mouth follows the phoneme timings`)));
+    .catch((e) => {
+      fail(new Error(`lip-sync model not loaded (${(e as Error).message}); the mouth follows the phoneme timings`));
+      return null;
+    });
 
   let emotion: string | null = null;
   let lastSegmentText = "";
@@ -148,9 +158,10 @@ async function main(): Promise<void> {
       source = "none";
       return;
     }
-    if (!model) throw new Error("the lip-sync model is not loaded yet");
+    const loaded = model ?? (await modelLoaded);
+    if (!loaded) throw new Error("the lip-sync model is not loaded: the microphone cannot drive the mouth");
     await ctx.resume();
-    const runner = model.runner(ctx.sampleRate);
+    const runner = loaded.runner(ctx.sampleRate);
     let chunksInModel = 0;
     microphone = await listenToMicrophone(ctx, (chunk) => {
       source = "microphone";
@@ -176,7 +187,7 @@ async function main(): Promise<void> {
     const segment = speaker.segmentAt(nowS);
     if (segment && segment.sentence.text !== lastSegmentText) {
       lastSegmentText = segment.sentence.text;
-      log(`🗣 ${segment.sentence.text}`);
+      log(`▶ ${segment.sentence.text}`);
       const e = segment.sentence.emotion;
       if (e) {
         emotion = `${e.emotion} ${(e.intensity * 100).toFixed(0)}%`;
@@ -252,9 +263,9 @@ async function main(): Promise<void> {
       });
       window.avatarStats = s;
       $("stats").textContent =
-        `${s.fpsMedian.toFixed(1)} FPS (frame p95 ${s.frameMs.p95.toFixed(1)} ms)\n` +
-        `our code ${s.updateMs.p50.toFixed(2)} ms, render call ${s.renderMs.p50.toFixed(2)} ms per frame, render scale ${s.renderScale}\n` +
-        `lip sync (${s.lipSyncSource}): chunk → pose p50 ${s.lipSyncLatencyMs.p50.toFixed(1)} ms, p95 ${s.lipSyncLatencyMs.p95.toFixed(1)} ms`;
+        `${figure(s.fpsMedian, 1)} FPS (frame p95 ${figure(s.frameMs.p95, 1, " ms")})\n` +
+        `our code ${figure(s.updateMs.p50, 2, " ms")}, render call ${figure(s.renderMs.p50, 2, " ms")} per frame, render scale ${s.renderScale}\n` +
+        `lip sync (${s.lipSyncSource}): chunk → pose p50 ${figure(s.lipSyncLatencyMs.p50, 1, " ms")}, p95 ${figure(s.lipSyncLatencyMs.p95, 1, " ms")}`;
     }
   };
   requestAnimationFrame(frame);

@@ -15,12 +15,13 @@ export function avatarPage(options: { speechUnavailable?: string } = {}): string
 <script type="importmap">{"imports":{"onnxruntime-web":"/avatar/vendor/ort/ort.wasm.min.mjs"}}</script>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:64rem;margin:1.2rem auto;padding:0 1rem;color:#222}
-.row{display:flex;gap:1.5rem;flex-wrap:wrap}.col{flex:1 1 22rem}
+.row{display:flex;gap:1.5rem;flex-wrap:wrap}.col{flex:1 1 22rem;min-width:0}
 #stage{width:480px;height:480px;background:linear-gradient(#dfe6ee,#b9c4d0);border-radius:6px}
 textarea{width:100%;min-height:6rem;font:inherit}
 .note{color:#666;font-size:13px}.warn{color:#a40}
-#stats{font:12px/1.4 ui-monospace,monospace;white-space:pre;background:#f6f6f6;padding:.5rem;border-radius:4px}
-#log{max-height:12rem;overflow:auto;font-size:14px}
+#stats{font:12px/1.4 ui-monospace,monospace;white-space:pre;overflow-x:auto;background:#f6f6f6;padding:.5rem;border-radius:4px}
+#log{max-height:12rem;overflow:auto;font-size:14px;border:1px solid #e2e2e2;border-radius:4px;padding:.25rem .5rem;margin:.5rem 0}
+#log p{margin:.15rem 0}#log:empty::before{content:"What is said appears here, newest at the bottom.";color:#888}
 </style></head><body>
 <h1>Digital human</h1>
 <p class="note">Speech by eSpeak-NG (optional adapter); lip sync by a small model running in this page

@@ -19,6 +19,7 @@ import {
   windowValues,
 } from "../../data/index.js";
 import { type ReportLanguage, reportLanguages } from "../../models/index.js";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 import { type AppPage, type AppPlugin, defineRoute, type Gate, HttpError, type Served, startSse } from "../../serve/index.js";
 import type { GateVerdict } from "./imageGate.js";
 import { contextFromJson, sliceFromImage } from "./inputs.js";
@@ -36,16 +37,36 @@ export const syntheticDisclaimer = "Written by a model trained only on synthetic
 /** Largest upload accepted (a CT slice is well under 1 MB; volumes a few MB). */
 export const medicalUploadLimit = 16 * 1024 * 1024;
 
-const jsonRequest = z.object({
-  /** The image file's bytes, base64 (DICOM, NIfTI, PNG or JPEG). */
-  image: z.string().min(1, "image must be a non-empty base64 string"),
-  /** FHIR R4 JSON (Bundle or resource) or an AIGC Studio EHR / case object. */
-  ehr: z.unknown(),
+const imageExpected = "expected a base64 DICOM, NIfTI, PNG or JPEG file";
+const ehrExpected = "expected a FHIR R4 resource or Bundle, or an AIGC Studio EHR (a JSON object)";
+
+const jsonRequest = z.object(
+  {
+    /** The image file's bytes, base64 (DICOM, NIfTI, PNG or JPEG). */
+    image: z.string({ error: imageExpected }).min(1, imageExpected),
+    /** FHIR R4 JSON (Bundle or resource) or an AIGC Studio EHR / case object. */
+    ehr: z.record(z.string(), z.unknown(), { error: ehrExpected }),
+    lang: z.enum(reportLanguages).default("en"),
+    stream: z.boolean().default(false),
+    constrained: z.boolean().default(true),
+    /** Report on an image the gate refuses, flagged as outside what the model was trained on. */
+    allowOutOfDistribution: z.boolean().default(false),
+  },
+  { error: 'expected a JSON object { image, ehr, … }, or a multipart upload with the files "image" and "ehr"' },
+);
+
+/** Multipart form fields: text, booleans as "true" / "false" (the JSON body's other fields). */
+const formBoolean = (fallback: "true" | "false") =>
+  z
+    .enum(["true", "false"], { error: 'expected "true" or "false"' })
+    .default(fallback)
+    .transform((v) => v === "true");
+const formFields = z.object({
+  ehr: z.string().optional(),
   lang: z.enum(reportLanguages).default("en"),
-  stream: z.boolean().default(false),
-  constrained: z.boolean().default(true),
-  /** Report on an image the gate refuses, flagged as outside what the model was trained on. */
-  allowOutOfDistribution: z.boolean().default(false),
+  stream: formBoolean("false"),
+  constrained: formBoolean("true"),
+  allowOutOfDistribution: formBoolean("false"),
 });
 
 interface ReportInput {
@@ -58,6 +79,21 @@ interface ReportInput {
 }
 
 const badInput = (message: string) => new HttpError(400, "invalid_medical_input", message);
+
+/**
+ * The bytes of a base64 string, or why it is not one. Node's decoder skips characters
+ * outside the alphabet, so a short result is the sign to look for one (the scan runs only then).
+ */
+function decodeBase64(field: string, text: string): Uint8Array {
+  const bytes = Buffer.from(text, "base64");
+  const digits = text.length - (text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0);
+  if (bytes.length !== Math.floor((digits * 3) / 4)) {
+    const bad = /[^A-Za-z0-9+/\-_=\s]/.exec(text);
+    if (bad) throw badInput(`${field}: expected base64, got the character ${JSON.stringify(bad[0])} at position ${bad.index}`);
+  }
+  if (bytes.length === 0) throw badInput(`${field}: ${imageExpected}, got no bytes`);
+  return bytes;
+}
 
 /** 422: the image is readable but not one the model can report on. */
 const notChestCt = (reasons: readonly string[]) =>
@@ -85,37 +121,30 @@ async function readInput(req: FastifyRequest): Promise<ReportInput> {
         const bytes = await part.toBuffer();
         if (part.fieldname === "image") image = bytes;
         else if (part.fieldname === "ehr") ehrText = bytes.toString("utf8");
-        else throw badInput(`unexpected file field "${part.fieldname}": send "image" and "ehr"`);
+        else throw badInput(`${part.fieldname}: unexpected file field (send the files "image" and "ehr")`);
       } else {
         fields[part.fieldname] = String(part.value);
       }
     }
-    ehrText ??= fields.ehr;
-    if (!image) throw badInput('missing the "image" file');
-    if (ehrText === undefined) throw badInput('missing the "ehr" field or file');
+    const form = safeParseInput(formFields, fields);
+    if (!form.success) throw badInput(issueLines(form.error, fields, { root: "the form" }));
+    ehrText ??= form.data.ehr;
+    if (!image) throw badInput('image: required (a DICOM, NIfTI, PNG or JPEG file in the multipart field "image")');
+    if (image.length === 0) throw badInput("image: the uploaded file is empty");
+    if (ehrText === undefined) throw badInput('ehr: required (a FHIR R4 or AIGC Studio EHR JSON file or field "ehr")');
+    if (ehrText.trim() === "") throw badInput("ehr: the uploaded file is empty");
     let ehr: unknown;
     try {
       ehr = JSON.parse(ehrText);
     } catch (e) {
-      throw badInput(`ehr is not JSON: ${(e as Error).message}`);
+      throw badInput(`ehr: not valid JSON (${(e as Error).message})`);
     }
-    const lang = fields.lang ?? "en";
-    if (!reportLanguages.includes(lang as ReportLanguage))
-      throw badInput(`lang must be one of ${reportLanguages.join(", ")}, got "${lang}"`);
-    return {
-      image,
-      ehr,
-      lang: lang as ReportLanguage,
-      stream: fields.stream === "true",
-      constrained: fields.constrained !== "false",
-      allowOutOfDistribution: fields.allowOutOfDistribution === "true",
-    };
+    const { ehr: _text, ...options } = form.data;
+    return { image, ehr, ...options };
   }
-  const parsed = jsonRequest.safeParse(req.body);
-  if (!parsed.success) throw badInput(`invalid request: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
-  const image = Buffer.from(parsed.data.image, "base64");
-  if (image.length === 0) throw badInput("image is not valid base64");
-  return { ...parsed.data, image };
+  const parsed = safeParseInput(jsonRequest, req.body);
+  if (!parsed.success) throw badInput(issueLines(parsed.error, req.body, { root: "the request body" }));
+  return { ...parsed.data, image: decodeBase64("image", parsed.data.image) };
 }
 
 /** The report model's name in the ledger, audit log and metrics. */
@@ -131,7 +160,7 @@ export async function medicalRoutes(app: FastifyInstance, opts: { reports: Repor
     method: "GET",
     url: "/medical",
     policy: { name: "medical-page", ...page },
-    handler: (_ctx, _req, reply) => reply.type("text/html; charset=utf-8").send(medicalPage(samples.map((s) => s.id))),
+    handler: (_ctx, _req, reply) => reply.type("text/html; charset=utf-8").send(medicalPage(samples)),
   });
   defineRoute(app, {
     method: "GET",

@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { type LabelledFinding, labelReport, type SynthCase } from "../../data/index.js";
 import { type ClinicalContext, contextFromSynthEhr, type ReportLanguage } from "../../models/index.js";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 import { FINDING_LABELS, findingLabels } from "../../train/index.js";
 import { matchedPredictions } from "./findingMetrics.js";
 
@@ -232,8 +233,9 @@ export class ImageGate {
   private constructor(readonly file: ImageGateFile) {}
 
   static fromJson(json: unknown, where: string): ImageGate {
-    const parsed = ImageGateFile.safeParse(json);
-    if (!parsed.success) throw new Error(`${where}: not a report-model gate (${z.prettifyError(parsed.error)})`);
+    const parsed = safeParseInput(ImageGateFile, json);
+    if (!parsed.success)
+      throw new Error(`${where}: not a report-model gate (${issueLines(parsed.error, json, { root: "the file" })})`);
     return new ImageGate(parsed.data);
   }
 

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { MedicalFileError, type MedicalImage, readMedicalImage, recordFromFhir, recordFromSynthEhr } from "../../data/index.js";
 import { type ClinicalContext, contextFromRecord } from "../../models/index.js";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 import type { HuSlice } from "./reportGenerator.js";
 
 export interface SliceInput {
@@ -87,12 +88,12 @@ export function contextFromJson(json: unknown, file: string): ContextInput {
     return { context: contextFromRecord(record), notes: record.notes };
   }
   const candidate = typeof json === "object" && json !== null && "ehr" in json ? (json as { ehr: unknown }).ehr : json;
-  const parsed = synthEhrSchema.safeParse(candidate);
+  const parsed = safeParseInput(synthEhrSchema, candidate);
   if (!parsed.success) {
     throw new MedicalFileError(
       file,
       "invalid",
-      `not a FHIR R4 resource (no resourceType) and not an AIGC Studio EHR: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`,
+      `not a FHIR R4 resource (no resourceType) and not an AIGC Studio EHR: ${issueLines(parsed.error, candidate, { root: "the record" })}`,
     );
   }
   // Names and IDs are not needed: the report model never sees them.

@@ -6,6 +6,7 @@
 // units into the structured record.
 
 import { z } from "zod";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 import { type FileInput, loadInput, MedicalFileError } from "./errors.js";
 
 const coding = z.object({ system: z.string().optional(), code: z.string().optional(), display: z.string().optional() });
@@ -24,7 +25,7 @@ const patientSchema = z.object({
   gender: z.enum(["male", "female", "other", "unknown"]).optional(),
   birthDate: z
     .string()
-    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "birthDate must be YYYY, YYYY-MM or YYYY-MM-DD")
+    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "expected a date YYYY, YYYY-MM or YYYY-MM-DD")
     .optional(),
 });
 
@@ -178,9 +179,8 @@ export function ageInYears(birthDate: string, asOf: Date): number {
   return age;
 }
 
-function issuesText(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
-}
+/** A failed parse of a resource in one line: `entry: expected an array, got an object`. */
+const issuesText = (error: z.ZodError, resource: unknown): string => issueLines(error, resource, { root: "" });
 
 export interface FhirOptions {
   /** the date ages are computed at; default now */
@@ -192,15 +192,16 @@ export function ehrFromFhir(json: unknown, file = "<fhir json>", options: FhirOp
   const ehr: Ehr = { observations: [], conditions: [] };
   const asOf = options.asOf ?? new Date();
   const visit = (resource: unknown, where: string, inBundle: boolean): void => {
-    const head = anyResource.safeParse(resource);
-    if (!head.success) throw new MedicalFileError(file, "invalid", `${where} is not a FHIR resource (${issuesText(head.error)})`);
+    const head = safeParseInput(anyResource, resource);
+    if (!head.success)
+      throw new MedicalFileError(file, "invalid", `${where} is not a FHIR resource (${issuesText(head.error, resource)})`);
     const check = <T>(schema: z.ZodType<T>): T => {
-      const parsed = schema.safeParse(resource);
+      const parsed = safeParseInput(schema, resource);
       if (!parsed.success) {
         throw new MedicalFileError(
           file,
           "invalid",
-          `${where} (${head.data.resourceType}) is not valid FHIR R4: ${issuesText(parsed.error)}`,
+          `${where} (${head.data.resourceType}) is not valid FHIR R4: ${issuesText(parsed.error, resource)}`,
         );
       }
       return parsed.data;

@@ -1,7 +1,7 @@
 // One synthetic case from (seed, index, options), and sets of cases with distinct reports.
 
 import { z } from "zod";
-import { hash32, Rng } from "../../runtime/index.js";
+import { hash32, issueLines, Rng, safeParseInput } from "../../runtime/index.js";
 import { drawAnatomy } from "./anatomy.js";
 import { synthEhr } from "./ehr.js";
 import { drawFindings } from "./findings.js";
@@ -22,12 +22,8 @@ const seedSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const indexSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string, expected: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new RangeError(
-      `${what}: ${parsed.error.issues.map((i) => i.message).join("; ")} (got ${JSON.stringify(value)}, expected ${expected})`,
-    );
-  }
+  const parsed = safeParseInput(schema, value);
+  if (!parsed.success) throw new RangeError(`${what}: ${issueLines(parsed.error, value, { root: "" })} (expected ${expected})`);
   return parsed.data;
 }
 

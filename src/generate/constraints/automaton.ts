@@ -20,6 +20,12 @@ export interface ByteAutomaton<S> {
    * token masks are memoised per key; omitted, each mask is computed afresh.
    */
   key?(state: S): string;
+  /**
+   * The fewest bytes that take `state` to an accepting state: 0 when it accepts (optional).
+   * Every byte is a single-byte token in a byte-level BPE, so that many tokens always suffice:
+   * with it, a mask can steer a generation to finish within its token budget (budget.ts).
+   */
+  minBytesToAccept?(state: S): number;
 }
 
 /** Runs `automaton` over `bytes` from `state` (default: the start); undefined when it dies. */

@@ -42,6 +42,28 @@ export class ChoiceTrie {
     return this.children[node].size === 0;
   }
 
+  /**
+   * The fewest bytes from `node` to the end of an alternative, plus `costAfter(outcome)` for
+   * the alternative so ended (default 0); Infinity when none is below `node`. Outcome -1 is
+   * "no alternative ends here"; every other value (keys of JSON objects use -2 for "}") is one.
+   */
+  minRemaining(node: number, costAfter: (outcome: number) => number = () => 0): number {
+    let best = Number.POSITIVE_INFINITY;
+    const nodes = [node];
+    const depths = [0];
+    while (nodes.length > 0) {
+      const n = nodes.pop()!;
+      const depth = depths.pop()!;
+      if (depth >= best) continue;
+      if (this.outcome[n] !== -1) best = Math.min(best, depth + costAfter(this.outcome[n]));
+      for (const child of this.children[n].values()) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+    return best;
+  }
+
   /** The bytes that may start an alternative. */
   firstBytes(): number[] {
     return [...this.children[0].keys()];

@@ -2,9 +2,11 @@
 // token masks for `generate`'s `logitsMask` option.
 
 export { acceptsPrefix, acceptsText, type ByteAutomaton, intersect, runBytes } from "./automaton.js";
+export { budgetedMask } from "./budget.js";
 export { ConstraintDeadEndError, ConstraintViolationError, constrainedMask } from "./constrainedMask.js";
 export { findingsJsonSchema, findingsSchema } from "./findingsSchema.js";
 export {
+  freeValueDepth,
   type JsonLiteral,
   type JsonSchema,
   JsonSchemaError,
@@ -26,5 +28,14 @@ export {
   type TermValidity,
   termValidity,
 } from "./termValidity.js";
-export { TokenMasker, type TokenMaskOptions, tokenMaskDefaults, tokenMaskFor } from "./tokenMask.js";
+export { notAllowedCost, TokenMasker, type TokenMaskOptions, tokenMaskDefaults, tokenMaskFor } from "./tokenMask.js";
+export {
+  type TextOrToolCallState,
+  type ToolCallState,
+  type ToolSpec,
+  textOrToolCall,
+  toolCallAutomaton,
+  toolCallHeader,
+} from "./toolCall.js";
+export { utf8TextAutomaton } from "./utf8Text.js";
 export { byteLevelBytes, type TokenVocabulary, VocabularyError, vocabularyFromBpe } from "./vocabulary.js";

@@ -1,7 +1,8 @@
 // Token masks from a byte automaton: token t is allowed in state s iff stepping s through all
 // of t's bytes stays alive; eos is allowed iff s is accepting; other special tokens never.
 // One mask = one depth-first walk of the vocabulary trie, pruned at dead prefixes; masks of
-// keyed automata are memoised per state key (bounded, oldest dropped first).
+// keyed automata are memoised per state key (bounded, oldest dropped first). For automata
+// that know their shortest completion, `completionCosts` says what each token leaves to write.
 
 import type { ByteAutomaton } from "./automaton.js";
 import { type TokenTrie, tokenTrieOf } from "./tokenTrie.js";
@@ -16,10 +17,14 @@ export interface TokenMaskOptions {
 
 export const tokenMaskDefaults = Object.freeze({ memoize: true, memoEntries: 4096 });
 
+/** `completionCosts` of a token the state does not allow. */
+export const notAllowedCost = 0xffff;
+
 /** Compiles an automaton's states to token masks over one vocabulary. */
 export class TokenMasker<S> {
   private readonly trie: TokenTrie;
   private readonly memo: Map<string, Uint8Array> | null;
+  private readonly costMemo: Map<string, Uint16Array> | null;
   private readonly memoEntries: number;
   /** Masks computed by a trie walk, and served from the memo. */
   readonly stats = { computed: 0, memoHits: 0 };
@@ -34,7 +39,54 @@ export class TokenMasker<S> {
       throw new RangeError(`memoEntries must be an integer ≥ 1, got ${memoEntries}`);
     this.trie = tokenTrieOf(vocabulary);
     this.memo = memoize && automaton.key ? new Map() : null;
+    this.costMemo = memoize && automaton.key ? new Map() : null;
     this.memoEntries = memoEntries;
+  }
+
+  /**
+   * For each token, the fewest bytes still to write after it to reach an accepting state
+   * (capped at 0xfffe); `notAllowedCost` for a token `state` does not allow. Eos costs 0 when
+   * `state` accepts. Needs `automaton.minBytesToAccept`. Shared when memoised: do not mutate.
+   */
+  completionCosts(state: S): Uint16Array {
+    const { costMemo, automaton } = this;
+    if (automaton.minBytesToAccept === undefined) throw new TypeError("completionCosts needs automaton.minBytesToAccept");
+    if (costMemo === null || automaton.key === undefined) return this.computeCosts(state);
+    const key = automaton.key(state);
+    const hit = costMemo.get(key);
+    if (hit !== undefined) return hit;
+    const costs = this.computeCosts(state);
+    if (costMemo.size >= this.memoEntries) costMemo.delete(costMemo.keys().next().value as string);
+    costMemo.set(key, costs);
+    return costs;
+  }
+
+  private computeCosts(state: S): Uint16Array {
+    const { trie, automaton, vocabulary } = this;
+    const minBytes = automaton.minBytesToAccept!.bind(automaton);
+    const { edgeStart, edgeByte, edgeTarget, tokenStart, tokenIds } = trie;
+    const costs = new Uint16Array(vocabulary.size).fill(notAllowedCost);
+    if (vocabulary.eosId !== undefined && automaton.accepting(state)) costs[vocabulary.eosId] = 0;
+    const nodes: number[] = [0];
+    const states: S[] = [state];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const s = states.pop()!;
+      for (let e = edgeStart[node]; e < edgeStart[node + 1]; e++) {
+        const next = automaton.step(s, edgeByte[e]);
+        if (next === undefined) continue;
+        const child = edgeTarget[e];
+        if (tokenStart[child + 1] > tokenStart[child]) {
+          const cost = Math.min(notAllowedCost - 1, minBytes(next));
+          for (let t = tokenStart[child]; t < tokenStart[child + 1]; t++) costs[tokenIds[t]] = cost;
+        }
+        if (edgeStart[child + 1] > edgeStart[child]) {
+          nodes.push(child);
+          states.push(next);
+        }
+      }
+    }
+    return costs;
   }
 
   /** The tokens allowed in `state` (1 = allowed), length vocabulary.size. Shared when memoised: do not mutate. */

@@ -27,7 +27,7 @@ export {
   totalModulusBits,
 } from "./params.js";
 export { calibrateOpCosts, type HeOpCosts, type HePlan, planModel } from "./planner.js";
-export { describeZodError, type InferRequestBody, inferLimits, inferRequestSchema } from "./request.js";
+export { type InferRequestBody, inferLimits, inferRequestSchema } from "./request.js";
 export { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
 export { loadSeal, SealScope, withSeal } from "./seal.js";
 export { HeRequestError, HeServer, type HeServerOptions } from "./server.js";

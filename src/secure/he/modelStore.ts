@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { type HeModel, heModelSchema } from "../../models/index.js";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 
 /** assets/he, found from this file (src/secure/he or dist/secure/he: both three levels down). */
 export const heAssetsDir = new URL("../../../assets/he/", import.meta.url);
@@ -10,11 +11,9 @@ export const shippedModelNames = ["ehr-logistic", "ehr-mlp"] as const;
 
 /** Parse and validate a model JSON text; errors say which field is wrong. */
 export function parseHeModel(text: string, source: string): HeModel {
-  const r = heModelSchema.safeParse(JSON.parse(text));
-  if (!r.success)
-    throw new Error(
-      `${source}: not an encrypted-model file: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
+  const json: unknown = JSON.parse(text);
+  const r = safeParseInput(heModelSchema, json);
+  if (!r.success) throw new Error(`${source}: not an encrypted-model file: ${issueLines(r.error, json, { root: "the file" })}`);
   return r.data;
 }
 

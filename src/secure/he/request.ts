@@ -1,4 +1,5 @@
-// The wire format of POST /v1/secure/infer, validated with zod. No node: imports.
+// The wire format of POST /v1/secure/infer, validated with zod. No node: imports (the
+// client side is browser-safe): the server words a failed parse (runtime's issueLines).
 
 import { z } from "zod";
 
@@ -11,37 +12,39 @@ export const inferLimits = Object.freeze({
   maxModelName: 100,
 });
 
-const b64 = (max: number) => z.string().min(1).max(max);
+const b64 = (max: number) =>
+  z
+    .string({ error: "expected a base64 string" })
+    .min(1, "expected a base64 string")
+    .max(max, `expected at most ${max} base64 characters`);
 
 export const inferRequestSchema = z
-  .object({
-    model: z.string().min(1).max(inferLimits.maxModelName),
-    /** The parameter set the keys and ciphertexts were made with (default: the server's). */
-    params: z.string().min(1).max(100).optional(),
-    galoisKeys: b64(inferLimits.maxKeyChars).optional(),
-    relinKeys: b64(inferLimits.maxKeyChars).optional(),
-    /** Accepted for compatibility and ignored: evaluation never needs the public key. */
-    publicKey: b64(inferLimits.maxKeyChars).optional(),
-    keyId: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, "keyId must be 64 hex characters (from an earlier response)")
-      .optional(),
-    ciphertexts: z.array(b64(inferLimits.maxCiphertextChars)).min(1).max(inferLimits.maxCiphertexts),
-    count: z.number().int().min(0).optional(),
-    /** Rotation steps the Galois keys cover (informational; the server checks the keys themselves). */
-    galoisSteps: z.array(z.number().int()).max(64).optional(),
-  })
+  .object(
+    {
+      model: z.string().min(1).max(inferLimits.maxModelName),
+      /** The parameter set the keys and ciphertexts were made with (default: the server's). */
+      params: z.string().min(1).max(100).optional(),
+      galoisKeys: b64(inferLimits.maxKeyChars).optional(),
+      relinKeys: b64(inferLimits.maxKeyChars).optional(),
+      /** Accepted for compatibility and ignored: evaluation never needs the public key. */
+      publicKey: b64(inferLimits.maxKeyChars).optional(),
+      keyId: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, "expected 64 hex characters (the keyId of an earlier response)")
+        .optional(),
+      ciphertexts: z
+        .array(b64(inferLimits.maxCiphertextChars), { error: "expected an array of base64 ciphertexts" })
+        .min(1, "expected at least one ciphertext")
+        .max(inferLimits.maxCiphertexts, `expected at most ${inferLimits.maxCiphertexts} ciphertexts`),
+      count: z.number().int().min(0).optional(),
+      /** Rotation steps the Galois keys cover (informational; the server checks the keys themselves). */
+      galoisSteps: z.array(z.number().int()).max(64).optional(),
+    },
+    { error: "expected a JSON object { model, ciphertexts, galoisKeys or keyId, … } (aigc he encrypt writes one)" },
+  )
   .strict()
   .refine((r) => r.keyId !== undefined || r.galoisKeys !== undefined, {
     message: "send galoisKeys (and relinKeys for the MLP), or the keyId of keys sent earlier",
     path: ["galoisKeys"],
   });
 export type InferRequestBody = z.infer<typeof inferRequestSchema>;
-
-/** A zod error as one line: "field: problem; field: problem". */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`)
-    .join("; ");
-}

@@ -5,11 +5,12 @@
 
 import { createHash } from "node:crypto";
 import type { HeModel } from "../../models/index.js";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 import type { HeInferResponse } from "./client.js";
 import { loadChecked } from "./codec.js";
 import { type EvalKeys, evaluateModel, layoutFor } from "./evaluate.js";
 import { ckks8192, type HeParams } from "./params.js";
-import { describeZodError, inferRequestSchema } from "./request.js";
+import { inferRequestSchema } from "./request.js";
 import { galoisElement, type HeRuntime, heRuntime } from "./runtime.js";
 import { type CipherText, SealScope } from "./seal.js";
 
@@ -63,8 +64,9 @@ export class HeServer {
    * owner whose request sent the keys.
    */
   infer(body: unknown, options: { owner?: string } = {}): HeInferResponse {
-    const parsed = inferRequestSchema.safeParse(body);
-    if (!parsed.success) throw new HeRequestError(400, "invalid_request", describeZodError(parsed.error));
+    const parsed = safeParseInput(inferRequestSchema, body);
+    if (!parsed.success)
+      throw new HeRequestError(400, "invalid_request", issueLines(parsed.error, body, { root: "the request body" }));
     const req = parsed.data;
     const model = this.models.get(req.model);
     if (!model)

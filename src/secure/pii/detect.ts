@@ -2,6 +2,7 @@
 // run every scanner on the folded text, keep the best non-overlapping findings, map them
 // back to the input, and redact them with typed placeholders.
 
+import { issueLines } from "../../runtime/index.js";
 import { scanners } from "./detectors.js";
 import { type FoldedText, foldText } from "./fold.js";
 import {
@@ -27,7 +28,7 @@ function resolveOptions(opts: PiiOptions | undefined): ResolvedOptions {
   const parsed = piiOptionsSchema.safeParse(opts ?? {});
   if (!parsed.success) {
     throw new TypeError(
-      `invalid PII detector options: ${parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`).join("; ")}; expected { kinds?: (${piiKinds.join(" | ")})[], minConfidence?: number in [0, 1], today?: Date }`,
+      `invalid PII detector options: ${issueLines(parsed.error, opts ?? {}, { root: "options" })}; expected { kinds?: (${piiKinds.join(" | ")})[], minConfidence?: number in [0, 1], today?: Date }`,
     );
   }
   return {

@@ -1,28 +1,88 @@
 // The local engine as a provider (private zone): MoE LMs from model folders, run by ONNX
 // Runtime, every request of a model going through that model's continuous batcher.
 //
-// The shipped model is a tiny base LM trained on fortunes, poetry and code: it continues
-// text in that style; it was not instruction-tuned, so chat replies are corpus-styled text.
-// Chat messages become a plain transcript ("User: …\nAssistant:") and generation stops
-// before the next "\nUser:" turn.
+// Chat prompts: a chat model (its tokenizer has the role tokens, e.g. the shipped
+// assets/chat) gets its chat template and answers until its end-of-turn token; a base model
+// (assets/lm-tiny) gets a plain transcript ("User: …\nAssistant:") and stops before the
+// next "\nUser:" turn. Where a request leaves temperature or top_p out, the model's
+// generation_config.json decides (OpenAI's defaults of 1 where it has none). Every text
+// reply is masked to valid UTF-8, so no reply holds a broken character (U+FFFD).
+//
+// What the OpenAI parameters become here:
+// - `n`, prompt arrays: one batcher request per prompt and choice, all submitted at once (so
+//   they batch); choice k of a prompt uses seed + k; choices are numbered prompt-major.
+// - `response_format` json_object / json_schema: the reply is constrained by the JSON-schema
+//   automaton (compact JSON) under a token budget, so it closes the value before max_tokens
+//   (and the context) run out; only a budget too small for the shortest value ends unfinished,
+//   with finish_reason "length". Stop sequences do not apply inside a constrained value.
+// - `tools`: a call is written as `{"name":…,"arguments":…}`, the arguments constrained to the
+//   tool's parameters schema (same automaton, same budget). "required" and a named function
+//   force a call; "auto" lets the model's first bytes decide (a reply starting with "{" is a
+//   call, see generate/constraints/toolCall.ts): this tiny base model seldom chooses one.
+//   At most one call per reply. Earlier calls in the messages are shown to the model in
+//   that same form, tool results as their own turns.
+// - `logprobs`: of the distribution each token was drawn from: after logit bias, penalties,
+//   the constraint mask, temperature and top-p (temperature 0 counts as 1: greedy takes the
+//   argmax of that distribution). Tokens whose text a stop sequence cut are left out; so is eos.
+// - Refusals are RequestRejectedError with OpenAI codes: context_length_exceeded,
+//   empty_prompt, invalid_token_id, unsupported_schema, unsupported_parameter. A prompt (or
+//   an embedding input) whose UTF-8 bytes can not fit the context even at the longest
+//   token's bytes per token is refused before it is tokenised (a 900 KB prompt costs a byte
+//   count, not ~100 ms of BPE); one that might fit is tokenised and counted.
 
 import { randomUUID } from "node:crypto";
-import { type BatcherLoad, ContinuousBatcher, type ContinuousBatcherOptions, GenerateError } from "../../generate/index.js";
-import { loadMoeLm, MoeLmModel } from "../../models/index.js";
+import { CHAT_ROLE_TOKENS, chatTemplatePrompt } from "../../data/index.js";
+import {
+  type BatcherLoad,
+  type ByteAutomaton,
+  budgetedMask,
+  ContinuousBatcher,
+  type ContinuousBatcherOptions,
+  GenerateError,
+  type GenerateOptions,
+  type JsonSchema,
+  JsonSchemaError,
+  jsonSchemaAutomaton,
+  StopMatcher,
+  type StreamChunk,
+  TokenMasker,
+  type TokenVocabulary,
+  ToolCallReplyParser,
+  type ToolSpec,
+  textOrToolCall,
+  toolCallAutomaton,
+  toolCallHeader,
+  utf8TextAutomaton,
+  vocabularyFromBpe,
+} from "../../generate/index.js";
+import { type GenerationDefaults, loadGenerationDefaults, loadMoeLm, MoeLmModel } from "../../models/index.js";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatCompletionChunkChoice,
+  ChatCompletionChunkToolCall,
+  ChatCompletionMessageToolCall,
   ChatCompletionRequest,
+  ChatCompletionTokenLogprob,
   ChatMessage,
   Completion,
+  CompletionChoice,
+  CompletionLogprobs,
   CompletionRequest,
-  CompletionUsage,
   CreateEmbeddingResponse,
   EmbeddingsRequest,
   FinishReason,
+  TopLogprob,
 } from "../openai/index.js";
 import { messageText } from "../openai/index.js";
-import { type Provider, type ProviderContext, ProviderError, type ProviderLoad, type ProviderPrice } from "../providers/index.js";
+import {
+  type Provider,
+  type ProviderContext,
+  ProviderError,
+  type ProviderLoad,
+  type ProviderPrice,
+  RequestRejectedError,
+} from "../providers/index.js";
 
 export interface LocalModelSpec {
   /** The name clients use. */
@@ -41,6 +101,35 @@ interface LocalModel {
   batcher: ContinuousBatcher;
   eosId: number | undefined;
   encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  vocabulary: TokenVocabulary;
+  /** The most UTF-8 bytes one token stands for (see longestTokenBytes). */
+  longestTokenBytes: number;
+  /** A token as OpenAI's logprobs show it. */
+  tokenLogprobText(id: number): Omit<TopLogprob, "logprob">;
+  /** Compiled constraints by what they constrain to, shared by requests (and so their mask memos). */
+  maskers: Map<string, TokenMasker<unknown>>;
+  /** Valid UTF-8: the constraint of every reply that has no other. */
+  textMasker: TokenMasker<number>;
+  /** The chat prompt, and what ends a text reply besides eos. */
+  chat: { prompt: (messages: readonly ChatMessage[]) => string; stops: string[] };
+  defaults: GenerationDefaults;
+}
+
+/**
+ * The most UTF-8 bytes one token of a vocabulary stands for: an ordinary token its bytes, an
+ * added token ("<|eos|>", "<|image_17|>") the text it is cut out of. A text of B bytes
+ * encodes to at least B / this many tokens, so one of more than maxLength × this bytes can
+ * not fit the context, whatever it encodes to.
+ */
+export function longestTokenBytes(vocabulary: TokenVocabulary, tokenText: (id: number) => string | undefined): number {
+  let longest = 1;
+  for (let id = 0; id < vocabulary.size; id++) {
+    const bytes = vocabulary.bytes(id);
+    const n = bytes === null ? Buffer.byteLength(tokenText(id) ?? "", "utf8") : bytes.length;
+    if (n > longest) longest = n;
+  }
+  return longest;
 }
 
 /** The transcript a base LM continues for a chat: one "Role: text" line per message, then "Assistant:". */
@@ -49,12 +138,302 @@ export function chatPrompt(messages: readonly ChatMessage[]): string {
   return `${messages.map((m) => `${role[m.role]}: ${messageText(m.content).trim()}`).join("\n")}\nAssistant:`;
 }
 
+/** The prompt of a chat model: its template, developer messages as system turns. */
+export function chatModelPrompt(messages: readonly ChatMessage[]): string {
+  return chatTemplatePrompt(
+    messages.map((m) => ({ role: m.role === "developer" ? "system" : m.role, content: messageText(m.content) })),
+  );
+}
+
 const chatStop = "\nUser:";
 const defaultMaxTokens = 128;
+/**
+ * Compiled constraints kept per model (a JSON schema or tool set each; oldest dropped first),
+ * and the states each memoises: a state takes 3 bytes per token (mask and costs), so at most
+ * 16 × 512 × 3 × 2048 B ≈ 50 MB for the shipped vocabulary.
+ */
+const maskerEntries = 16;
+const maskerMemoEntries = 512;
 
-const toFinish = (r: string | null): FinishReason | null => (r === null ? null : r === "length" ? "length" : "stop");
 const stops = (s: string | string[] | undefined): string[] => (s === undefined ? [] : typeof s === "string" ? [s] : s);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+const hex = (b: number) => `\\x${b.toString(16).padStart(2, "0")}`;
+/** OpenAI-style id of a tool call. */
+const toolCallId = () => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
+
+/** The arguments of a tool without `parameters`: none. */
+const noParameters: JsonSchema = { type: "object", properties: {} };
+/** `response_format: json_object`: any JSON object. */
+const anyObject: JsonSchema = { type: "object", additionalProperties: true };
+
+/**
+ * Messages as the chat template gets them: an assistant turn that called tools shows the calls
+ * in the form the model writes them (after any text), so the transcript says what was called.
+ */
+function promptMessages(messages: readonly ChatMessage[]): ChatMessage[] {
+  return messages.map((m) => {
+    if (m.role !== "assistant" || !m.tool_calls?.length) return m;
+    const calls = m.tool_calls.map((c) => `${toolCallHeader(c.function.name)}${c.function.arguments}}`).join("");
+    const text = messageText(m.content).trim();
+    return { ...m, content: text === "" ? calls : `${text} ${calls}` };
+  });
+}
+
+/** What a chat reply is constrained to. */
+type ReplyMode =
+  | { kind: "text" }
+  | { kind: "json"; masker: TokenMasker<unknown> }
+  | { kind: "call" | "auto"; masker: TokenMasker<unknown>; names: string[] };
+
+/** One generation to run: a prompt's ids and its options, under a constraint or none. */
+interface Job {
+  ids: number[];
+  options: GenerateOptions;
+  masker?: TokenMasker<unknown>;
+}
+
+/** Several streams read as one, in arrival order; `drop` stops reading one (cancelling its request). */
+class Interleaved<T> implements AsyncIterable<{ index: number; value: T }> {
+  private readonly iterators: AsyncIterator<T>[];
+  private readonly pending = new Map<number, Promise<{ index: number; result: IteratorResult<T> }>>();
+
+  constructor(streams: readonly AsyncIterable<T>[]) {
+    this.iterators = streams.map((s) => s[Symbol.asyncIterator]());
+    for (let i = 0; i < this.iterators.length; i++) this.arm(i);
+  }
+
+  private arm(index: number): void {
+    const next = this.iterators[index].next().then((result) => ({ index, result }));
+    next.catch(() => {}); // raced below; never an unhandled rejection once dropped
+    this.pending.set(index, next);
+  }
+
+  drop(index: number): void {
+    if (this.pending.delete(index)) void this.iterators[index].return?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<{ index: number; value: T }> {
+    try {
+      while (this.pending.size > 0) {
+        const { index, result } = await Promise.race(this.pending.values());
+        if (!this.pending.has(index)) continue;
+        if (result.done) {
+          this.pending.delete(index);
+          continue;
+        }
+        this.arm(index);
+        yield { index, value: result.value };
+      }
+    } finally {
+      for (const index of [...this.pending.keys()]) this.drop(index);
+    }
+  }
+}
+
+/**
+ * Log-probability entries of generated tokens, released as the text they start in is: a
+ * token whose text is still held back (it may begin a stop sequence) waits, and is dropped
+ * if a stop sequence cuts it off.
+ */
+class HeldLogprobs<E> {
+  private held: { offset: number; entry: E }[] = [];
+
+  hold(offset: number, entry: E): void {
+    this.held.push({ offset, entry });
+  }
+
+  /** The entries whose text starts before `emitted` characters of the reply. */
+  release(emitted: number): E[] {
+    const out = this.held.filter((h) => h.offset < emitted).map((h) => h.entry);
+    this.held = this.held.filter((h) => h.offset >= emitted);
+    return out;
+  }
+
+  /** The reply ended: everything (`keep`), or nothing (cut by a stop sequence, or not content). */
+  end(keep: boolean): E[] {
+    const out = keep ? this.held.map((h) => h.entry) : [];
+    this.held = [];
+    return out;
+  }
+}
+
+/**
+ * One chat choice being written: turns the generation's chunks into OpenAI chunk choices
+ * (streamed) and the whole choice (accumulated from the same steps, so both agree).
+ */
+class ChatChoiceWriter {
+  content = "";
+  toolCall: ChatCompletionMessageToolCall | undefined;
+  readonly entries: ChatCompletionTokenLogprob[] = [];
+  finish: FinishReason | null = null;
+  private roleSent = false;
+  private readonly parser: ToolCallReplyParser | undefined;
+  /** "auto": stop sequences are matched here, on the text branch only. */
+  private readonly matcher: StopMatcher | undefined;
+  private rawText = "";
+  private readonly held = new HeldLogprobs<ChatCompletionTokenLogprob>();
+
+  constructor(
+    readonly index: number,
+    mode: ReplyMode,
+    private readonly logprobs: boolean,
+    replyStops: string[],
+    private readonly tokenEntry: (chunk: StreamChunk) => ChatCompletionTokenLogprob,
+  ) {
+    if (mode.kind === "call" || mode.kind === "auto") this.parser = new ToolCallReplyParser(mode.names, mode.kind);
+    if (mode.kind === "auto") this.matcher = new StopMatcher(replyStops);
+  }
+
+  /** The chunk choices of one generated token; `stop`: the reply ended here (a stop sequence in "auto"). */
+  step(chunk: StreamChunk): { choices: ChatCompletionChunkChoice[]; stop: boolean } {
+    const ended = chunk.finishReason !== null;
+    if (this.logprobs && chunk.logprobs && chunk.finishReason !== "eos")
+      this.held.hold(chunk.logprobs.textOffset, this.tokenEntry(chunk));
+    let text = "";
+    const calls: ChatCompletionChunkToolCall[] = [];
+    let stopped = chunk.finishReason === "stop";
+    if (this.parser === undefined) {
+      text = chunk.text;
+    } else {
+      const events = this.parser.push(chunk.text);
+      if (ended) events.push(...this.parser.finish(chunk.finishReason === "eos"));
+      for (const e of events) {
+        if (e.kind === "call") {
+          this.toolCall = { id: toolCallId(), type: "function", function: { name: e.name, arguments: "" } };
+          calls.push({ index: 0, id: this.toolCall.id, type: "function", function: { name: e.name, arguments: "" } });
+        } else if (e.kind === "arguments" && this.toolCall) {
+          this.toolCall.function.arguments += e.text;
+          calls.push({ index: 0, function: { arguments: e.text } });
+        } else if (e.kind === "text" && this.matcher && !stopped) {
+          this.rawText += e.text;
+          const update = this.matcher.update(this.rawText);
+          text += update.delta;
+          stopped = update.stopped;
+        }
+      }
+      if (ended && this.matcher && !this.matcher.done) text += this.matcher.finish(this.rawText);
+    }
+    this.content += text;
+    const isCall = this.parser?.isCall === true;
+    let entries = isCall ? this.held.end(false) : this.held.release(this.content.length);
+    if (stopped || ended) {
+      entries = [...entries, ...this.held.end(!stopped && !isCall)];
+      this.finish = stopped ? "stop" : chunk.finishReason === "length" ? "length" : isCall ? "tool_calls" : "stop";
+    }
+    this.entries.push(...entries);
+
+    const out: ChatCompletionChunkChoice[] = [];
+    const { index } = this;
+    const decided = this.parser === undefined || isCall || this.content !== "" || this.finish !== null;
+    if (!this.roleSent && decided && !isCall) {
+      out.push({ index, delta: { role: "assistant", content: "" }, finish_reason: null });
+      this.roleSent = true;
+    }
+    if (isCall && calls.length > 0) {
+      const [first, ...rest] = calls;
+      if (!this.roleSent) {
+        out.push({ index, delta: { role: "assistant", content: null, tool_calls: [first] }, finish_reason: null });
+        this.roleSent = true;
+      } else rest.unshift(first);
+      for (const c of rest) out.push({ index, delta: { tool_calls: [c] }, finish_reason: null });
+    }
+    if (text !== "" || entries.length > 0 || this.finish !== null) {
+      const choice: ChatCompletionChunkChoice = {
+        index,
+        delta: text === "" ? {} : { content: text },
+        finish_reason: this.finish,
+      };
+      if (this.logprobs && entries.length > 0) choice.logprobs = { content: entries, refusal: null };
+      if (!this.roleSent) {
+        // A call cut off before its name: the reply has neither text nor a call.
+        choice.delta = { role: "assistant", content: null };
+        this.roleSent = true;
+      }
+      out.push(choice);
+    }
+    return { choices: out, stop: stopped };
+  }
+
+  whole(): ChatCompletion["choices"][number] {
+    const isCall = this.parser?.isCall === true;
+    const message = isCall
+      ? { role: "assistant" as const, content: null, refusal: null, ...(this.toolCall ? { tool_calls: [this.toolCall] } : {}) }
+      : { role: "assistant" as const, content: this.content, refusal: null };
+    return {
+      index: this.index,
+      message,
+      logprobs: this.logprobs ? { content: isCall ? [] : this.entries, refusal: null } : null,
+      finish_reason: this.finish ?? "stop",
+    };
+  }
+}
+
+/** One text completion choice being written (streamed and whole agree, as for chat). */
+class CompletionChoiceWriter {
+  text = "";
+  finish: FinishReason | null = null;
+  /** The log probabilities of the choice's tokens (eos and tokens a stop sequence cut excluded), collected whenever computed. */
+  readonly logprobs: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  private readonly held = new HeldLogprobs<{ token: string; logprob: number; top: Record<string, number>; offset: number }>();
+
+  constructor(
+    readonly index: number,
+    /** Whether the client asked for logprobs (best_of computes them for ranking either way). */
+    private readonly show: boolean,
+    private readonly echo: string,
+    private readonly tokenText: (id: number) => string,
+  ) {
+    this.text = echo;
+  }
+
+  /** The mean log probability of the choice's tokens (what best_of ranks by). */
+  get score(): number {
+    const lps = this.logprobs.token_logprobs;
+    return lps.length === 0 ? Number.NEGATIVE_INFINITY : lps.reduce((s, x) => s + x, 0) / lps.length;
+  }
+
+  /** The choice for one generated token, or null when it adds nothing to stream. */
+  step(chunk: StreamChunk): CompletionChoice | null {
+    if (chunk.logprobs && chunk.finishReason !== "eos") {
+      const top = Object.fromEntries(chunk.logprobs.top.map((t) => [this.tokenText(t.id), t.logprob]));
+      const { textOffset } = chunk.logprobs;
+      this.held.hold(textOffset, {
+        token: this.tokenText(chunk.token),
+        logprob: chunk.logprobs.logprob,
+        top,
+        offset: textOffset,
+      });
+    }
+    this.text += chunk.text;
+    let entries = this.held.release(this.text.length - this.echo.length);
+    if (chunk.finishReason !== null) {
+      entries = [...entries, ...this.held.end(chunk.finishReason !== "stop")];
+      this.finish = chunk.finishReason === "length" ? "length" : "stop";
+    }
+    const part: CompletionLogprobs = {
+      tokens: entries.map((e) => e.token),
+      token_logprobs: entries.map((e) => e.logprob),
+      top_logprobs: entries.map((e) => e.top),
+      text_offset: entries.map((e) => e.offset),
+    };
+    this.logprobs.tokens.push(...part.tokens);
+    this.logprobs.token_logprobs.push(...part.token_logprobs);
+    this.logprobs.top_logprobs.push(...part.top_logprobs);
+    this.logprobs.text_offset.push(...part.text_offset);
+    if (chunk.text === "" && (entries.length === 0 || !this.show) && this.finish === null) return null;
+    return { text: chunk.text, index: this.index, logprobs: this.show ? part : null, finish_reason: this.finish };
+  }
+
+  whole(): CompletionChoice {
+    return {
+      text: this.text,
+      index: this.index,
+      logprobs: this.show ? this.logprobs : null,
+      finish_reason: this.finish ?? "stop",
+    };
+  }
+}
 
 export class LocalLmProvider implements Provider {
   readonly zone = "private" as const;
@@ -90,6 +469,10 @@ export class LocalLmProvider implements Provider {
         denseFromRows: options.batching.denseFromRows,
       });
       const table = files.store.get("model.embed_tokens.weight");
+      const vocabulary = vocabularyFromBpe(files.tokenizer);
+      const longest = longestTokenBytes(vocabulary, (id) => files.tokenizer.tokenOf(id));
+      const tokenTexts = new Map<number, Omit<TopLogprob, "logprob">>();
+      const chatModel = files.tokenizer.idOf(CHAT_ROLE_TOKENS[2]) !== undefined;
       byName.set(spec.name, {
         spec,
         model,
@@ -97,6 +480,34 @@ export class LocalLmProvider implements Provider {
         batcher: new ContinuousBatcher(model, { maxBatch: options.batching.maxBatch, maxWaitMs: options.batching.maxWaitMs }),
         eosId,
         encode: tokenizer.encode,
+        decode: tokenizer.decode,
+        vocabulary,
+        longestTokenBytes: longest,
+        tokenLogprobText(id) {
+          let known = tokenTexts.get(id);
+          if (known === undefined) {
+            const bytes = vocabulary.bytes(id);
+            if (bytes === null) {
+              // A special token (eos, …): its name, as OpenAI shows "<|endoftext|>".
+              const name = files.tokenizer.tokenOf(id) ?? `<|${id}|>`;
+              known = { token: name, bytes: [...new TextEncoder().encode(name)] };
+            } else {
+              let token: string;
+              try {
+                token = utf8Fatal.decode(bytes);
+              } catch {
+                token = `bytes:${[...bytes].map(hex).join("")}`; // part of a character
+              }
+              known = { token, bytes: [...bytes] };
+            }
+            tokenTexts.set(id, known);
+          }
+          return known;
+        },
+        maskers: new Map(),
+        textMasker: new TokenMasker(utf8TextAutomaton, vocabulary),
+        chat: chatModel ? { prompt: chatModelPrompt, stops: [] } : { prompt: chatPrompt, stops: [chatStop] },
+        defaults: loadGenerationDefaults(spec.dir),
       });
     }
     return new LocalLmProvider(options.name ?? "local", options.price, byName);
@@ -124,58 +535,205 @@ export class LocalLmProvider implements Provider {
     await Promise.all([...this.byName.values()].map((m) => m.batcher.close()));
   }
 
+  private modelOf(name: string): LocalModel {
+    const m = this.byName.get(name);
+    if (!m) throw new ProviderError(this.name, 404, "http_error", false, `model '${name}' is not served by ${this.name}`);
+    return m;
+  }
+
+  private reject(code: string, param: string | null, message: string): RequestRejectedError {
+    return new RequestRejectedError(this.name, code, param, message);
+  }
+
   /**
-   * Stream one generation: token deltas, then the finish reason and usage. Refusals (prompt too
-   * long, bad sampling values) are ProviderError 400, which the router never retries elsewhere.
+   * The most UTF-8 bytes of prompt (or of one embedding input) `model` can read: its context
+   * × its longest token's bytes; undefined for a model not served here. A bound, not a count:
+   * a text under it may still be over the context once tokenised.
    */
-  private async *run(
-    modelName: string,
-    prompt: string,
-    req: { max_tokens?: number; temperature?: number; top_p?: number; seed?: number; stop?: string | string[] },
-    extraStops: string[],
-    ctx: ProviderContext,
-  ): AsyncGenerator<{ text: string; finish: FinishReason | null; usage?: CompletionUsage }> {
-    const m = this.byName.get(modelName);
-    if (!m) throw new ProviderError(this.name, 404, "http_error", false, `model '${modelName}' is not served by ${this.name}`);
-    const ids = m.encode(prompt);
-    const room = m.model.maxLength - ids.length;
-    if (room < 1) {
-      throw new ProviderError(
-        this.name,
-        400,
-        "http_error",
-        false,
-        `This model's maximum context length is ${m.model.maxLength} tokens; the prompt has ${ids.length} tokens. Shorten the prompt.`,
+  maxPromptBytes(model: string): number | undefined {
+    const m = this.byName.get(model);
+    return m === undefined ? undefined : m.model.maxLength * m.longestTokenBytes;
+  }
+
+  /** Refuses a text that can not fit the context, before it is tokenised (see longestTokenBytes). */
+  private refuseUnfittable(m: LocalModel, text: string, param: string, what: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (4 per surrogate pair): only a long text needs counting.
+    const most = m.model.maxLength * m.longestTokenBytes;
+    if (text.length <= most / 3) return;
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (bytes > most)
+      throw this.reject(
+        "context_length_exceeded",
+        param,
+        `This model's maximum context length is ${m.model.maxLength} tokens; the ${what} is ${bytes} bytes, more than ${m.model.maxLength} tokens of at most ${m.longestTokenBytes} bytes each hold. Shorten the ${what}.`,
+      );
+  }
+
+  /** The constraint for `key`, compiled once per model (JsonSchemaError → 400 naming `param`). */
+  private maskerFor(m: LocalModel, key: unknown, param: string, build: () => ByteAutomaton<unknown>): TokenMasker<unknown> {
+    const k = JSON.stringify(key);
+    let masker = m.maskers.get(k);
+    if (masker === undefined) {
+      try {
+        masker = new TokenMasker(build(), m.vocabulary, { memoEntries: maskerMemoEntries });
+      } catch (e) {
+        if (e instanceof JsonSchemaError) throw this.reject("unsupported_schema", param, `${param}: ${e.message}`);
+        throw e;
+      }
+      if (m.maskers.size >= maskerEntries) m.maskers.delete(m.maskers.keys().next().value as string);
+      m.maskers.set(k, masker);
+    }
+    return masker;
+  }
+
+  /** Sampling options shared by every job of a request (logit_bias checked against the vocabulary). */
+  private sampling(
+    m: LocalModel,
+    req: ChatCompletionRequest | CompletionRequest,
+    maxTokens: number | undefined,
+    logprobs: number | undefined,
+  ): GenerateOptions {
+    const bias = req.logit_bias ?? {};
+    const outside = Object.keys(bias).find((id) => Number(id) >= m.model.vocabSize);
+    if (outside !== undefined) {
+      throw this.reject(
+        "invalid_token_id",
+        "logit_bias",
+        `logit_bias names token ${outside}; the vocabulary has ${m.model.vocabSize} tokens`,
       );
     }
-    let stream: AsyncIterable<{ text: string; finishReason: string | null }>;
+    return {
+      maxTokens: maxTokens ?? defaultMaxTokens,
+      // Left out: the model's own defaults (OpenAI's are 1, which is what a model without any gets).
+      temperature: req.temperature ?? m.defaults.temperature,
+      topP: req.top_p === undefined ? m.defaults.topP : req.top_p === 0 ? 1 : req.top_p,
+      repetitionPenalty: m.defaults.repetitionPenalty,
+      frequencyPenalty: req.frequency_penalty ?? 0,
+      presencePenalty: req.presence_penalty ?? 0,
+      ...(Object.keys(bias).length > 0 ? { logitBias: bias } : {}),
+      ...(logprobs === undefined ? {} : { logprobs }),
+    };
+  }
+
+  /**
+   * Submit every job at once (they batch). Refusals (prompt empty or too long, bad sampling
+   * values) are RequestRejectedError, which the router never retries elsewhere.
+   */
+  private submit(m: LocalModel, jobs: readonly Job[], promptParam: string): AsyncIterable<StreamChunk>[] {
+    for (const job of jobs) {
+      if (job.ids.length === 0)
+        throw this.reject("empty_prompt", promptParam, "The prompt is empty: give at least one token of text.");
+      const room = m.model.maxLength - job.ids.length;
+      if (room < 1) {
+        throw this.reject(
+          "context_length_exceeded",
+          promptParam,
+          `This model's maximum context length is ${m.model.maxLength} tokens; the prompt has ${job.ids.length} tokens. Shorten the prompt.`,
+        );
+      }
+    }
+    const streams: AsyncIterable<StreamChunk>[] = [];
     try {
-      stream = m.batcher.submit(ids, {
-        maxTokens: Math.min(req.max_tokens ?? defaultMaxTokens, room),
-        // OpenAI's default temperature is 1.
-        temperature: req.temperature ?? 1,
-        topP: req.top_p === undefined || req.top_p === 0 ? 1 : req.top_p,
-        seed: req.seed,
-        stop: [...stops(req.stop), ...extraStops],
-      });
+      for (const job of jobs) {
+        const limit = Math.min(job.options.maxTokens ?? defaultMaxTokens, m.model.maxLength - job.ids.length);
+        const logitsMask = budgetedMask(job.masker ?? m.textMasker, limit);
+        streams.push(m.batcher.submit(job.ids, { ...job.options, maxTokens: limit, logitsMask }));
+      }
     } catch (e) {
-      if (e instanceof GenerateError) throw new ProviderError(this.name, 400, "http_error", false, e.message);
+      for (const s of streams) void s[Symbol.asyncIterator]().return?.();
+      if (e instanceof GenerateError) throw this.reject("invalid_request", null, e.message);
       throw e;
     }
-    let completion = 0;
-    for await (const chunk of stream) {
-      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
-      completion++;
-      const finish = toFinish(chunk.finishReason);
-      yield {
-        text: chunk.text,
-        finish,
-        usage:
-          finish === null
-            ? undefined
-            : { prompt_tokens: ids.length, completion_tokens: completion, total_tokens: ids.length + completion },
+    return streams;
+  }
+
+  /** What the chat reply is constrained to, from tools, tool_choice and response_format. */
+  private replyMode(m: LocalModel, req: ChatCompletionRequest): ReplyMode {
+    const tools = req.tools ?? [];
+    const choice = req.tool_choice ?? (tools.length > 0 ? "auto" : "none");
+    let callMode: "call" | "auto" | undefined;
+    let eligible = tools;
+    if (choice === "auto" || choice === "required") callMode = choice === "auto" ? "auto" : "call";
+    else if (choice !== "none" && choice.type === "function") {
+      callMode = "call";
+      eligible = tools.filter((t) => t.function.name === choice.function.name);
+    } else if (choice !== "none") {
+      const allowed = new Set(choice.allowed_tools.tools.map((t) => t.function.name));
+      callMode = choice.allowed_tools.mode === "auto" ? "auto" : "call";
+      eligible = tools.filter((t) => allowed.has(t.function.name));
+    }
+    const format = req.response_format?.type ?? "text";
+    if (callMode !== undefined && eligible.length > 0) {
+      if (callMode === "auto" && format !== "text") {
+        throw this.reject(
+          "unsupported_parameter",
+          "response_format",
+          "response_format json together with tool_choice 'auto' is not supported by this server: set tool_choice to 'none' or 'required'.",
+        );
+      }
+      const specs: ToolSpec[] = eligible.map((t) => ({
+        name: t.function.name,
+        parameters: (t.function.parameters ?? noParameters) as JsonSchema,
+      }));
+      // Check each tool's schema alone first, so a refusal names the tool.
+      specs.forEach((spec) => {
+        const i = tools.findIndex((t) => t.function.name === spec.name);
+        this.maskerFor(m, ["json", spec.parameters], `tools[${i}].function.parameters`, () =>
+          jsonSchemaAutomaton(spec.parameters),
+        );
+      });
+      const masker = this.maskerFor(m, [callMode, specs], "tools", () =>
+        callMode === "auto" ? textOrToolCall(specs) : toolCallAutomaton(specs),
+      );
+      return { kind: callMode, masker, names: specs.map((s) => s.name) };
+    }
+    const rf = req.response_format;
+    if (rf?.type === "json_object")
+      return {
+        kind: "json",
+        masker: this.maskerFor(m, ["json", anyObject], "response_format", () => jsonSchemaAutomaton(anyObject)),
+      };
+    if (rf?.type === "json_schema") {
+      const schema = (rf.json_schema.schema ?? {}) as JsonSchema;
+      return {
+        kind: "json",
+        masker: this.maskerFor(m, ["json", schema], "response_format.json_schema.schema", () => jsonSchemaAutomaton(schema)),
       };
     }
+    return { kind: "text" };
+  }
+
+  /** The chat's generations and their writers, ready to run. */
+  private startChat(req: ChatCompletionRequest) {
+    const m = this.modelOf(req.model);
+    const mode = this.replyMode(m, req);
+    const logprobs = req.logprobs === true;
+    const options = this.sampling(
+      m,
+      req,
+      req.max_completion_tokens ?? req.max_tokens,
+      logprobs ? (req.top_logprobs ?? 0) : undefined,
+    );
+    const prompt = m.chat.prompt(promptMessages(req.messages));
+    this.refuseUnfittable(m, prompt, "messages", "prompt");
+    const ids = m.encode(prompt);
+    const n = req.n ?? 1;
+    const userStops = stops(req.stop);
+    // Plain text stops in the decoder; "auto" matches stops itself, on text only; never inside JSON.
+    const decoderStops = mode.kind === "text" ? [...userStops, ...m.chat.stops] : [];
+    const jobs: Job[] = Array.from({ length: n }, (_, k) => ({
+      ids,
+      options: { ...options, stop: decoderStops, ...(req.seed === undefined ? {} : { seed: req.seed + k }) },
+      masker: mode.kind === "text" ? undefined : mode.masker,
+    }));
+    const tokenEntry = (chunk: StreamChunk): ChatCompletionTokenLogprob => ({
+      ...m.tokenLogprobText(chunk.token),
+      logprob: chunk.logprobs!.logprob,
+      top_logprobs: chunk.logprobs!.top.map((t) => ({ ...m.tokenLogprobText(t.id), logprob: t.logprob })),
+    });
+    const writers = jobs.map((_, k) => new ChatChoiceWriter(k, mode, logprobs, [...userStops, ...m.chat.stops], tokenEntry));
+    const streams = this.submit(m, jobs, "messages");
+    return { streams, writers, promptTokens: ids.length };
   }
 
   async *chatStream(req: ChatCompletionRequest, ctx: ProviderContext): AsyncIterable<ChatCompletionChunk> {
@@ -185,65 +743,135 @@ export class LocalLmProvider implements Provider {
       created: nowSeconds(),
       model: req.model,
     };
-    const maxTokens = req.max_completion_tokens ?? req.max_tokens;
     const includeUsage = req.stream_options?.include_usage === true;
-    let first = true;
-    for await (const step of this.run(req.model, chatPrompt(req.messages), { ...req, max_tokens: maxTokens }, [chatStop], ctx)) {
-      if (first) {
-        yield { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usage: null };
-        first = false;
-      }
-      if (step.text !== "" || step.finish !== null) {
-        const delta = step.text === "" ? {} : { content: step.text };
-        yield { ...base, choices: [{ index: 0, delta, finish_reason: step.finish }], usage: null };
-      }
-      if (step.usage && includeUsage) yield { ...base, choices: [], usage: step.usage };
+    const { streams, writers, promptTokens } = this.startChat(req);
+    const all = new Interleaved(streams);
+    let completion = 0;
+    for await (const { index, value } of all) {
+      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      completion++;
+      const { choices, stop } = writers[index].step(value);
+      if (stop) all.drop(index);
+      for (const choice of choices) yield { ...base, choices: [choice], usage: null };
+    }
+    if (includeUsage) {
+      yield {
+        ...base,
+        choices: [],
+        usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      };
     }
   }
 
   async chat(req: ChatCompletionRequest, ctx: ProviderContext): Promise<ChatCompletion> {
-    let content = "";
-    let finish: FinishReason = "stop";
-    let usage: CompletionUsage | undefined;
-    const maxTokens = req.max_completion_tokens ?? req.max_tokens;
-    for await (const step of this.run(req.model, chatPrompt(req.messages), { ...req, max_tokens: maxTokens }, [chatStop], ctx)) {
-      content += step.text;
-      if (step.finish) finish = step.finish;
-      usage = step.usage ?? usage;
+    const { streams, writers, promptTokens } = this.startChat(req);
+    const all = new Interleaved(streams);
+    let completion = 0;
+    for await (const { index, value } of all) {
+      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      completion++;
+      if (writers[index].step(value).stop) all.drop(index);
     }
     return {
       id: `chatcmpl-${randomUUID()}`,
       object: "chat.completion",
       created: nowSeconds(),
       model: req.model,
-      choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finish }],
-      usage,
+      choices: writers.map((w) => w.whole()),
+      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
     };
   }
 
-  private onePrompt(req: CompletionRequest): string {
-    if (typeof req.prompt === "string") return req.prompt;
-    if (req.prompt.length === 1) return req.prompt[0];
-    throw new ProviderError(
-      this.name,
-      400,
-      "http_error",
-      false,
-      "send one prompt per request: 'prompt' arrays of several prompts are not supported",
+  /** The prompts of a completion request as token ids (a string, strings, token ids, or lists of them). */
+  private completionPrompts(m: LocalModel, prompt: CompletionRequest["prompt"]): number[][] {
+    const list: (string | number[])[] =
+      typeof prompt === "string"
+        ? [prompt]
+        : typeof prompt[0] === "number"
+          ? [prompt as number[]]
+          : (prompt as (string | number[])[]);
+    return list.map((p, i) => {
+      const param = list.length === 1 ? "prompt" : `prompt[${i}]`;
+      if (typeof p === "string") this.refuseUnfittable(m, p, param, "prompt");
+      const ids = typeof p === "string" ? m.encode(p) : p;
+      const bad = ids.find((id) => id >= m.model.vocabSize);
+      if (bad !== undefined) {
+        throw this.reject("invalid_token_id", param, `token id ${bad} is outside the vocabulary (${m.model.vocabSize})`);
+      }
+      return ids;
+    });
+  }
+
+  /** The completion's generations (best_of per prompt) and their writers. */
+  private startCompletion(req: CompletionRequest) {
+    const m = this.modelOf(req.model);
+    const prompts = this.completionPrompts(m, req.prompt);
+    const perPrompt = Math.max(req.n ?? 1, req.best_of ?? 1);
+    // best_of ranks candidates by their tokens' mean log probability: it needs them.
+    const logprobs = req.logprobs ?? (perPrompt > (req.n ?? 1) ? 0 : undefined);
+    const options = { ...this.sampling(m, req, req.max_tokens, logprobs), stop: stops(req.stop) };
+    const jobs: Job[] = prompts.flatMap((ids) =>
+      Array.from({ length: perPrompt }, (_, k) => ({
+        ids,
+        options: req.seed === undefined ? options : { ...options, seed: req.seed + k },
+      })),
     );
+    const tokenText = (id: number) => m.tokenLogprobText(id).token;
+    const writers = jobs.map(
+      (job, j) => new CompletionChoiceWriter(j, req.logprobs !== undefined, req.echo ? m.decode(job.ids) : "", tokenText),
+    );
+    const streams = this.submit(m, jobs, "prompt");
+    return { streams, writers, prompts, perPrompt, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
   }
 
   async *completionStream(req: CompletionRequest, ctx: ProviderContext): AsyncIterable<Completion> {
     const base = { id: `cmpl-${randomUUID()}`, object: "text_completion" as const, created: nowSeconds(), model: req.model };
-    const prompt = this.onePrompt(req);
     const includeUsage = req.stream_options?.include_usage === true;
-    if (req.echo) yield { ...base, choices: [{ text: prompt, index: 0, logprobs: null, finish_reason: null }], usage: null };
-    for await (const step of this.run(req.model, prompt, req, [], ctx)) {
-      if (step.text !== "" || step.finish !== null) {
-        yield { ...base, choices: [{ text: step.text, index: 0, logprobs: null, finish_reason: step.finish }], usage: null };
-      }
-      if (step.usage && includeUsage) yield { ...base, choices: [], usage: step.usage };
+    // Streaming has no best_of (the schema refuses it), so writer j is choice j.
+    const { streams, writers, promptTokens } = this.startCompletion(req);
+    if (req.echo) {
+      for (const w of writers)
+        yield { ...base, choices: [{ text: w.text, index: w.index, logprobs: null, finish_reason: null }], usage: null };
     }
+    let completion = 0;
+    for await (const { index, value } of new Interleaved(streams)) {
+      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      completion++;
+      const choice = writers[index].step(value);
+      if (choice) yield { ...base, choices: [choice], usage: null };
+    }
+    if (includeUsage) {
+      yield {
+        ...base,
+        choices: [],
+        usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      };
+    }
+  }
+
+  async completion(req: CompletionRequest, ctx: ProviderContext): Promise<Completion> {
+    const { streams, writers, prompts, perPrompt, promptTokens } = this.startCompletion(req);
+    let completion = 0;
+    for await (const { index, value } of new Interleaved(streams)) {
+      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      completion++;
+      writers[index].step(value);
+    }
+    const n = req.n ?? 1;
+    // Per prompt: the n best of its candidates (all of them when best_of is n), numbered prompt-major.
+    const choices = prompts.flatMap((_, p) => {
+      const candidates = writers.slice(p * perPrompt, (p + 1) * perPrompt);
+      const chosen = perPrompt > n ? [...candidates].sort((a, b) => b.score - a.score).slice(0, n) : candidates;
+      return chosen.map((w, k) => ({ ...w.whole(), index: p * n + k }));
+    });
+    return {
+      id: `cmpl-${randomUUID()}`,
+      object: "text_completion",
+      created: nowSeconds(),
+      model: req.model,
+      choices,
+      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+    };
   }
 
   /**
@@ -252,18 +880,11 @@ export class LocalLmProvider implements Provider {
    * components and renormalises, as OpenAI's shortened embeddings do.
    */
   async embeddings(req: EmbeddingsRequest, _ctx: ProviderContext): Promise<CreateEmbeddingResponse> {
-    const m = this.byName.get(req.model);
-    if (!m) throw new ProviderError(this.name, 404, "http_error", false, `model '${req.model}' is not served by ${this.name}`);
+    const m = this.modelOf(req.model);
     const { data, width } = m.embedTable;
     const dims = req.dimensions ?? width;
     if (dims > width) {
-      throw new ProviderError(
-        this.name,
-        400,
-        "http_error",
-        false,
-        `'dimensions' must be at most ${width} for ${req.model}, got ${dims}`,
-      );
+      throw this.reject("invalid_value", "dimensions", `'dimensions' must be at most ${width} for ${req.model}, got ${dims}`);
     }
     const inputs: (string | number[])[] =
       typeof req.input === "string"
@@ -274,10 +895,21 @@ export class LocalLmProvider implements Provider {
     let promptTokens = 0;
     const vocab = m.model.vocabSize;
     const out = inputs.map((input, index) => {
+      const at = inputs.length > 1 ? `[${index}] ` : "";
+      if (typeof input === "string") this.refuseUnfittable(m, input, "input", inputs.length > 1 ? `input[${index}]` : "input");
       const ids = typeof input === "string" ? m.encode(input) : input;
       const bad = ids.find((id) => id >= vocab);
       if (bad !== undefined)
-        throw new ProviderError(this.name, 400, "http_error", false, `token id ${bad} is outside the vocabulary (${vocab})`);
+        throw this.reject("invalid_token_id", "input", `token id ${bad} is outside the vocabulary (${vocab})`);
+      // The schema refuses empty inputs; a text of only characters the tokenizer drops would still have none.
+      if (ids.length === 0) throw this.reject("empty_input", "input", `'input' ${at}has no tokens`);
+      // As OpenAI's: each input at most the model's context (the embedding is positionless, the limit is the API's).
+      if (ids.length > m.model.maxLength)
+        throw this.reject(
+          "context_length_exceeded",
+          "input",
+          `This model's maximum context length is ${m.model.maxLength} tokens; 'input' ${at}has ${ids.length} tokens. Shorten it.`,
+        );
       promptTokens += ids.length;
       const v = new Float32Array(dims);
       for (const id of ids) for (let j = 0; j < dims; j++) v[j] += data[id * width + j];
@@ -289,25 +921,5 @@ export class LocalLmProvider implements Provider {
       return { object: "embedding" as const, index, embedding };
     });
     return { object: "list", data: out, model: req.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
-  }
-
-  async completion(req: CompletionRequest, ctx: ProviderContext): Promise<Completion> {
-    const prompt = this.onePrompt(req);
-    let text = req.echo ? prompt : "";
-    let finish: FinishReason = "stop";
-    let usage: CompletionUsage | undefined;
-    for await (const step of this.run(req.model, prompt, req, [], ctx)) {
-      text += step.text;
-      if (step.finish) finish = step.finish;
-      usage = step.usage ?? usage;
-    }
-    return {
-      id: `cmpl-${randomUUID()}`,
-      object: "text_completion",
-      created: nowSeconds(),
-      model: req.model,
-      choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
-      usage,
-    };
   }
 }

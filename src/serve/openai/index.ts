@@ -1,33 +1,42 @@
 // OpenAI wire format: request schemas, response types, readable validation errors.
 
-export { describeIssue, describeValue, formatPath, type IssueDescription } from "./issues.js";
 export type {
+  ChatChoiceLogprobs,
   ChatCompletion,
   ChatCompletionChoice,
   ChatCompletionChunk,
   ChatCompletionChunkChoice,
+  ChatCompletionChunkToolCall,
   ChatCompletionMessage,
+  ChatCompletionMessageToolCall,
+  ChatCompletionTokenLogprob,
   Completion,
   CompletionChoice,
+  CompletionLogprobs,
   CompletionUsage,
   CreateEmbeddingResponse,
   Embedding,
   FinishReason,
   Model,
   ModelList,
+  TopLogprob,
 } from "./responses.js";
 export {
   type ChatCompletionRequest,
   type ChatMessage,
+  type ChatTool,
   type CompletionRequest,
   chatCompletionRequestSchema,
   chatMessageSchema,
   completionRequestSchema,
   type EmbeddingsRequest,
   embeddingsRequestSchema,
+  maxChoices,
   maxEmbeddingInputs,
   messageText,
+  ParameterError,
   parseBody,
+  type ResponseFormat,
   type TextPart,
   textPartSchema,
 } from "./schemas.js";

@@ -10,16 +10,42 @@ export interface CompletionUsage {
   total_tokens: number;
 }
 
+/** A call of a function tool the model made; `arguments` is JSON text. */
+export interface ChatCompletionMessageToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
 export interface ChatCompletionMessage {
   role: "assistant";
+  /** null when the reply is a tool call. */
   content: string | null;
   refusal: string | null;
+  tool_calls?: ChatCompletionMessageToolCall[];
+}
+
+/** One alternative token at a position. `bytes`: its UTF-8 bytes (a token may hold part of a character). */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+}
+
+/** One generated token, its log probability and the most likely alternatives. */
+export interface ChatCompletionTokenLogprob extends TopLogprob {
+  top_logprobs: TopLogprob[];
+}
+
+export interface ChatChoiceLogprobs {
+  content: ChatCompletionTokenLogprob[] | null;
+  refusal: ChatCompletionTokenLogprob[] | null;
 }
 
 export interface ChatCompletionChoice {
   index: number;
   message: ChatCompletionMessage;
-  logprobs: null;
+  logprobs: ChatChoiceLogprobs | null;
   finish_reason: FinishReason;
 }
 
@@ -35,10 +61,23 @@ export interface ChatCompletion {
   system_fingerprint?: string;
 }
 
+/** A streamed part of a tool call: the first has id, type and name; later ones add to `arguments`. */
+export interface ChatCompletionChunkToolCall {
+  index: number;
+  id?: string;
+  type?: "function";
+  function?: { name?: string; arguments?: string };
+}
+
 export interface ChatCompletionChunkChoice {
   index: number;
-  delta: { role?: "assistant"; content?: string | null; refusal?: string | null };
-  logprobs?: null;
+  delta: {
+    role?: "assistant";
+    content?: string | null;
+    refusal?: string | null;
+    tool_calls?: ChatCompletionChunkToolCall[];
+  };
+  logprobs?: ChatChoiceLogprobs | null;
   finish_reason: FinishReason | null;
 }
 
@@ -56,10 +95,20 @@ export interface ChatCompletionChunk {
   system_fingerprint?: string;
 }
 
+/** Legacy completions' log probabilities: parallel arrays, one entry per token. */
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  /** Per token: the alternatives' text → log probability. */
+  top_logprobs: Record<string, number>[];
+  /** Where each token starts in the choice's text (UTF-16 units). */
+  text_offset: number[];
+}
+
 export interface CompletionChoice {
   text: string;
   index: number;
-  logprobs: null;
+  logprobs: CompletionLogprobs | null;
   finish_reason: FinishReason | null;
 }
 

@@ -20,6 +20,7 @@ export {
   type ProviderErrorCode,
   type ProviderLoad,
   type ProviderPrice,
+  RequestRejectedError,
   type Zone,
 } from "./provider.js";
 export { parseSse, type SseEvent, SseParser } from "./sse.js";

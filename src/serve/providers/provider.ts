@@ -79,6 +79,25 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * A provider refused the request itself, with an OpenAI error `code` of its own and the
+ * parameter at fault (e.g. the local engine: `context_length_exceeded` on "messages",
+ * `empty_prompt` on "prompt"); a 400 `http_error`, so the router treats it as a client error.
+ */
+export class RequestRejectedError extends ProviderError {
+  constructor(
+    provider: string,
+    /** OpenAI's `error.code`. */
+    readonly apiCode: string,
+    /** OpenAI's `error.param`: the request field at fault, or null for the request as a whole. */
+    readonly param: string | null,
+    message: string,
+  ) {
+    super(provider, 400, "http_error", false, message);
+    this.name = "RequestRejectedError";
+  }
+}
+
 /** Whether an upstream HTTP status is worth retrying on the same provider. */
 export const isRetryableStatus = (status: number): boolean => status >= 500 || status === 429 || status === 408;
 

@@ -16,7 +16,8 @@ import type {
   EmbeddingsRequest,
   ModelList,
 } from "../openai/index.js";
-import { type Provider, type ProviderContext, ProviderError } from "../providers/index.js";
+import { ParameterError } from "../openai/index.js";
+import { type Provider, type ProviderContext, ProviderError, RequestRejectedError } from "../providers/index.js";
 import type { AuditLog } from "./audit.js";
 import { CircuitBreaker, type CircuitState } from "./breaker.js";
 import { type RouterConfig, type RouterConfigInput, routerConfigSchema } from "./config.js";
@@ -316,6 +317,10 @@ export class HybridRouter {
 
     this.decide(opts, model, stream, started, at, attempts, undefined, "unavailable");
     // Refused as invalid by a provider and served by none: the client's request is what must change.
+    // The local engine refuses with OpenAI's own codes (context_length_exceeded, …); a remote
+    // provider's 4xx stays upstream_rejected_request.
+    if (clientError instanceof RequestRejectedError)
+      throw new ParameterError(clientError.apiCode, clientError.message, clientError.param);
     if (clientError) throw new HttpError(clientError.status, "upstream_rejected_request", clientError.message);
     const tried = attempts.map((a) => `${a.provider}: ${a.outcome === "circuit-open" ? "circuit open" : (a.status ?? a.error)}`);
     const summary = [...new Set(tried)].join(", ");

@@ -11,13 +11,21 @@ import type { CachedEntry, CacheEndpoint } from "../cache/index.js";
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionChunkChoice,
+  type ChatCompletionMessageToolCall,
   type ChatCompletionRequest,
+  type ChatCompletionTokenLogprob,
   type Completion,
+  type CompletionChoice,
+  type CompletionLogprobs,
   type CompletionRequest,
   type CompletionUsage,
   chatCompletionRequestSchema,
   completionRequestSchema,
   embeddingsRequestSchema,
+  type FinishReason,
+  maxChoices,
+  maxEmbeddingInputs,
 } from "../openai/index.js";
 import { defineRoute, type RequestContext, startSse } from "../pipeline.js";
 import type { Platform } from "../platform.js";
@@ -35,14 +43,60 @@ export const unboundedCompletionTokens = 4096;
 const maxTokensOf = (body: GenerationRequest): number | undefined =>
   "messages" in body ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens;
 
+/** How many generations a request asks for: n per chat; prompts × max(n, best_of) per completion. */
+function generationsOf(body: GenerationRequest): number {
+  if ("messages" in body) return body.n ?? 1;
+  const prompts = typeof body.prompt === "string" || typeof body.prompt[0] === "number" ? 1 : body.prompt.length;
+  return prompts * Math.max(body.n ?? 1, body.best_of ?? 1);
+}
+
 /**
  * Rate-limit estimate before the body is validated or tokenised: a token per 4 body bytes
- * plus the completion asked for.
+ * plus the completion asked for, times the choices asked for.
  */
 function rateTokens(rawBody: unknown, bytes: number): number {
   const asked = typeof rawBody === "object" && rawBody !== null ? (rawBody as Record<string, unknown>) : {};
   const maxTokens = [asked.max_completion_tokens, asked.max_tokens].find((x) => typeof x === "number" && x >= 0);
-  return Math.ceil(bytes / 4) + (typeof maxTokens === "number" && Number.isFinite(maxTokens) ? Math.ceil(maxTokens) : 128);
+  const count = (x: unknown) => (typeof x === "number" && Number.isInteger(x) && x >= 1 ? Math.min(x, 128) : 1);
+  const choices = Math.max(count(asked.n), count(asked.best_of));
+  return (
+    Math.ceil(bytes / 4) + choices * (typeof maxTokens === "number" && Number.isFinite(maxTokens) ? Math.ceil(maxTokens) : 128)
+  );
+}
+
+/**
+ * Characters a valid body may carry besides its prompts (the text step's allowance): the
+ * model name, tools and their JSON schemas, response_format, stop sequences, metadata, the
+ * keys. Generous: the step refuses what no model here could read, it is not a second byte limit.
+ */
+export const nonPromptTextChars = 64 * 1024;
+
+/** Prompts of a raw (not yet validated) body: 1, or a list's length up to the most a valid body holds. */
+const promptsOf = (value: unknown, most: number): number =>
+  Array.isArray(value) ? Math.min(Math.max(value.length, 1), most) : 1;
+
+/**
+ * text step (pipeline.ts): the most characters of text a body may carry, from the model it
+ * names, before the schema, the PII scan or the tokeniser read it. Only for a model that only
+ * the local engine serves (a remote provider's context is not known here: its models get the
+ * byte limit only): `prompts` × the model's prompt bound (its context × its longest token's
+ * UTF-8 bytes, LocalLmProvider.maxPromptBytes; a character is at least one byte) plus
+ * nonPromptTextChars. A body over it holds a prompt the model would refuse after tokenising.
+ */
+export function textLimit(
+  platform: Platform,
+  prompts: (body: Record<string, unknown>) => number,
+): (rawBody: unknown) => number | undefined {
+  const { local, router } = platform;
+  return (rawBody) => {
+    if (local === undefined || typeof rawBody !== "object" || rawBody === null) return undefined;
+    const body = rawBody as Record<string, unknown>;
+    const model = body.model;
+    if (typeof model !== "string") return undefined;
+    if (router.providers.some((provider) => provider !== local && provider.models.includes(model))) return undefined;
+    const perPrompt = local.maxPromptBytes(model);
+    return perPrompt === undefined ? undefined : prompts(body) * perPrompt + nonPromptTextChars;
+  };
 }
 
 /** The stream a whole cached response would have been (for a streamed request that hits it). */
@@ -50,12 +104,31 @@ function chunksOfWhole(endpoint: Endpoint, body: ChatCompletion | Completion): s
   if (endpoint === "chat") {
     const c = body as ChatCompletion;
     const base = { id: c.id, object: "chat.completion.chunk" as const, created: c.created, model: c.model };
-    const choice = c.choices[0];
-    const chunks: ChatCompletionChunk[] = [
-      { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usage: null },
-      { ...base, choices: [{ index: 0, delta: { content: choice.message.content ?? "" }, finish_reason: null }], usage: null },
-      { ...base, choices: [{ index: 0, delta: {}, finish_reason: choice.finish_reason }], usage: null },
-    ];
+    const chunks: ChatCompletionChunk[] = [];
+    const add = (choice: ChatCompletionChunkChoice) => chunks.push({ ...base, choices: [choice], usage: null });
+    for (const { index, message, logprobs, finish_reason } of c.choices) {
+      const call = message.tool_calls?.[0];
+      if (call) {
+        const { id, type, function: fn } = call;
+        add({
+          index,
+          delta: {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ index: 0, id, type, function: { name: fn.name, arguments: "" } }],
+          },
+          finish_reason: null,
+        });
+        if (fn.arguments !== "")
+          add({ index, delta: { tool_calls: [{ index: 0, function: { arguments: fn.arguments } }] }, finish_reason: null });
+      } else {
+        add({ index, delta: { role: "assistant", content: "" }, finish_reason: null });
+        const content: ChatCompletionChunkChoice = { index, delta: { content: message.content ?? "" }, finish_reason: null };
+        if (logprobs?.content?.length) content.logprobs = logprobs;
+        add(content);
+      }
+      add({ index, delta: {}, finish_reason });
+    }
     if (c.usage) chunks.push({ ...base, choices: [], usage: c.usage });
     return chunks.map((x) => JSON.stringify(x));
   }
@@ -65,38 +138,81 @@ function chunksOfWhole(endpoint: Endpoint, body: ChatCompletion | Completion): s
   return chunks.map((x) => JSON.stringify(x));
 }
 
+/** What the chunks of one choice add up to. */
+interface ChoiceSum {
+  text: string;
+  finish: FinishReason | null;
+  calls: ChatCompletionMessageToolCall[];
+  chatLogprobs: ChatCompletionTokenLogprob[] | null;
+  logprobs: CompletionLogprobs | null;
+}
+
 /** The whole response a stream adds up to (to cache a streamed answer for whole requests too). */
 function wholeOfChunks(endpoint: Endpoint, payloads: readonly string[]): ChatCompletion | Completion | undefined {
   const parsed = payloads.map((p) => JSON.parse(p) as ChatCompletionChunk | Completion);
   const first = parsed[0];
   if (!first) return undefined;
-  let text = "";
-  let finish: string | null = null;
+  const sums = new Map<number, ChoiceSum>();
   let usage: CompletionUsage | undefined;
   for (const p of parsed) {
     if (p.usage) usage = p.usage;
-    const choice = p.choices[0];
-    if (!choice) continue;
-    if ("delta" in choice) text += choice.delta.content ?? "";
-    else text += choice.text;
-    finish = choice.finish_reason ?? finish;
+    for (const choice of p.choices as (ChatCompletionChunkChoice | CompletionChoice)[]) {
+      let sum = sums.get(choice.index);
+      if (!sum) {
+        sum = { text: "", finish: null, calls: [], chatLogprobs: null, logprobs: null };
+        sums.set(choice.index, sum);
+      }
+      sum.finish = choice.finish_reason ?? sum.finish;
+      if ("delta" in choice) {
+        sum.text += choice.delta.content ?? "";
+        for (const call of choice.delta.tool_calls ?? []) {
+          sum.calls[call.index] ??= { id: "", type: "function", function: { name: "", arguments: "" } };
+          const whole = sum.calls[call.index];
+          if (call.id) whole.id = call.id;
+          if (call.function?.name) whole.function.name = call.function.name;
+          whole.function.arguments += call.function?.arguments ?? "";
+        }
+        if (choice.logprobs?.content) sum.chatLogprobs = [...(sum.chatLogprobs ?? []), ...choice.logprobs.content];
+      } else {
+        sum.text += choice.text;
+        const part = choice.logprobs;
+        if (part) {
+          sum.logprobs ??= { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+          sum.logprobs.tokens.push(...part.tokens);
+          sum.logprobs.token_logprobs.push(...part.token_logprobs);
+          sum.logprobs.top_logprobs.push(...part.top_logprobs);
+          sum.logprobs.text_offset.push(...part.text_offset);
+        }
+      }
+    }
   }
   const base = { id: first.id, created: first.created, model: first.model };
-  const finishReason = (finish ?? "stop") as ChatCompletion["choices"][number]["finish_reason"];
+  const ordered = [...sums].sort(([a], [b]) => a - b);
   if (endpoint === "chat") {
     return {
       ...base,
       object: "chat.completion",
-      choices: [
-        { index: 0, message: { role: "assistant", content: text, refusal: null }, logprobs: null, finish_reason: finishReason },
-      ],
+      choices: ordered.map(([index, sum]) => ({
+        index,
+        message:
+          sum.calls.length > 0
+            ? { role: "assistant", content: sum.text === "" ? null : sum.text, refusal: null, tool_calls: sum.calls }
+            : { role: "assistant", content: sum.text, refusal: null },
+        logprobs: sum.chatLogprobs ? { content: sum.chatLogprobs, refusal: null } : null,
+        finish_reason: sum.finish ?? "stop",
+      })),
       usage,
     };
   }
   return {
     ...base,
     object: "text_completion",
-    choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason }],
+    choices: ordered.map(([index, sum]) => ({
+      text: sum.text,
+      index,
+      logprobs: sum.logprobs,
+      finish_reason: sum.finish ?? "stop",
+    })),
     usage,
   };
 }
@@ -126,7 +242,7 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
     maxCostUsd(
       body.model,
       bytes + ("messages" in body ? 8 * body.messages.length : 0),
-      maxTokensOf(body) ?? unboundedCompletionTokens,
+      (maxTokensOf(body) ?? unboundedCompletionTokens) * generationsOf(body),
     );
 
   const routeOptions = (ctx: RequestContext<unknown>, req: FastifyRequest): RouteOptions => ({
@@ -209,7 +325,16 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
     method: "POST",
     url: "/v1/chat/completions",
     body: chatCompletionRequestSchema,
-    policy: { name: "chat", access: "tenant", classify: "scan", cache: "chat", tokens: rateTokens, maxCostUsd: generationCost },
+    policy: {
+      name: "chat",
+      access: "tenant",
+      classify: "scan",
+      cache: "chat",
+      // The messages are one prompt (the template joins them).
+      maxTextChars: textLimit(p, () => 1),
+      tokens: rateTokens,
+      maxCostUsd: generationCost,
+    },
     handler: (ctx, req, reply) => generation("chat", ctx, req, reply),
   });
   defineRoute(app, {
@@ -221,6 +346,7 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
       access: "tenant",
       classify: "scan",
       cache: "completions",
+      maxTextChars: textLimit(p, (body) => promptsOf(body.prompt, maxChoices)),
       tokens: rateTokens,
       maxCostUsd: generationCost,
     },
@@ -236,6 +362,8 @@ export async function openAiRoutes(app: FastifyInstance, opts: { platform: Platf
       access: "tenant",
       classify: "scan",
       cache: "embeddings",
+      // Each input at most the model's context, as the local engine refuses longer ones.
+      maxTextChars: textLimit(p, (body) => promptsOf(body.input, maxEmbeddingInputs)),
       maxCostUsd: (body, bytes) => maxCostUsd(body.model, bytes, 0),
     },
     handler: async (ctx, req, reply) => {

@@ -33,7 +33,87 @@ window.aigcFetch = async (url, init = {}) => {
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
-function homePage(gate: Gate, p: Platform | undefined, pages: readonly AppPage[]): string {
+/** An API route the home page lists when the server has it. */
+interface ApiRoute {
+  method: "GET" | "POST";
+  url: string;
+  what: string;
+}
+
+/** The API by group, as the README documents it; the home page shows the routes this server registered. */
+const apiGroups: readonly { title: string; routes: readonly ApiRoute[] }[] = [
+  {
+    title: "OpenAI-compatible",
+    routes: [
+      { method: "POST", url: "/v1/chat/completions", what: 'chat, whole or <code>"stream": true</code> (server-sent events)' },
+      { method: "POST", url: "/v1/completions", what: "text completion, whole or streamed" },
+      { method: "POST", url: "/v1/embeddings", what: "embeddings (<code>dimensions</code> to shorten)" },
+      { method: "GET", url: "/v1/models", what: "the models served" },
+    ],
+  },
+  {
+    title: "Medical reports",
+    routes: [
+      {
+        method: "POST",
+        url: "/v1/medical/reports",
+        what: "CT slice + EHR → report: JSON <code>{ image (base64 DICOM/NIfTI/PNG/JPEG), ehr (FHIR R4 or AIGC JSON), lang?, stream?, constrained?, allowOutOfDistribution? }</code> or multipart (<code>image</code>, <code>ehr</code> files); answers <code>{ report, findings, notes, outOfDistribution, disclaimer, preview, ms }</code>",
+      },
+      { method: "GET", url: "/v1/medical/samples", what: "the bundled synthetic cases" },
+      {
+        method: "GET",
+        url: "/v1/medical/samples/:id/:file",
+        what: "a sample's <code>image.dcm</code>, <code>image.png</code>, <code>ehr.json</code> or <code>truth.json</code>",
+      },
+    ],
+  },
+  {
+    title: "Digital human",
+    routes: [
+      {
+        method: "POST",
+        url: "/v1/avatar/speak",
+        what: "<code>{ text, lang?, voice?, wordsPerMinute? }</code> → <code>{ audio (WAV, base64), phonemes, visemes, emotion, durationMs }</code>",
+      },
+      {
+        method: "POST",
+        url: "/v1/avatar/emotion",
+        what: "<code>{ text }</code> → <code>{ emotion, intensity, valence, probs }</code>",
+      },
+    ],
+  },
+  {
+    title: "Encrypted inference (CKKS)",
+    routes: [
+      { method: "GET", url: "/v1/secure/models", what: "model cards and encryption parameters (no weights)" },
+      {
+        method: "POST",
+        url: "/v1/secure/infer",
+        what: "ciphertexts + evaluation keys in, ciphertexts out (make the request with <code>aigc he encrypt</code>)",
+      },
+    ],
+  },
+  {
+    title: "Operations",
+    routes: [
+      { method: "GET", url: "/health", what: "status, models, circuits, load, cache" },
+      { method: "GET", url: "/metrics", what: "Prometheus metrics" },
+    ],
+  },
+];
+
+/** A route the page can link to (a GET without parameters). */
+const routeCell = (r: ApiRoute) =>
+  r.method === "GET" && !r.url.includes(":")
+    ? `<a href="${escapeHtml(r.url)}"><code>${r.method} ${escapeHtml(r.url)}</code></a>`
+    : `<code>${r.method} ${escapeHtml(r.url)}</code>`;
+
+function homePage(
+  gate: Gate,
+  p: Platform | undefined,
+  pages: readonly AppPage[],
+  hasRoute: (method: ApiRoute["method"], url: string) => boolean,
+): string {
   const models = p?.router.listModels().data ?? [];
   const zoneOf = (id: string) =>
     (p?.router.providers ?? []).filter((x) => x.models.includes(id)).map((x) => `${x.name} (${x.zone})`);
@@ -43,25 +123,54 @@ function homePage(gate: Gate, p: Platform | undefined, pages: readonly AppPage[]
   const links = pages
     .map((a) => `<li><a href="${escapeHtml(a.path)}">${escapeHtml(a.title)}</a>: ${escapeHtml(a.description)}</li>`)
     .join("");
+  const auth = gate.tenants.authEnabled;
+  const api = apiGroups
+    .map((g) => ({ ...g, routes: g.routes.filter((r) => hasRoute(r.method, r.url)) }))
+    .filter((g) => g.routes.length > 0)
+    .map(
+      (g) =>
+        `<tr><th colspan="2">${escapeHtml(g.title)}</th></tr>` +
+        g.routes
+          .map((r) => {
+            const note = r.url === "/metrics" && auth ? "; needs an admin key" : "";
+            return `<tr><td>${routeCell(r)}</td><td>${r.what}${note}</td></tr>`;
+          })
+          .join(""),
+    )
+    .join("");
+  const base = `localhost:${gate.config.server.port}`;
+  const key = auth ? " -H 'authorization: Bearer $AIGC_API_KEY'" : "";
+  const examples = [
+    hasRoute("POST", "/v1/chat/completions") &&
+      `curl -s ${base}/v1/chat/completions -H 'content-type: application/json'${key} \\\n  -d '{"model":"${escapeHtml(gate.config.models.default)}","messages":[{"role":"user","content":"What is a named pipe?"}],"max_tokens":64}'`,
+    hasRoute("POST", "/v1/medical/reports") &&
+      `curl -s ${base}/v1/medical/reports${key} -F image=@samples/ct-nodule.dcm -F ehr=@samples/patient-fhir.json`,
+    hasRoute("POST", "/v1/avatar/emotion") &&
+      `curl -s ${base}/v1/avatar/emotion -H 'content-type: application/json'${key} -d '{"text":"What a wonderful day!"}'`,
+    hasRoute("POST", "/v1/secure/infer") &&
+      `curl -s ${base}/v1/secure/infer -H 'content-type: application/json'${key} --data-binary @request.json -o response.json`,
+  ].filter(Boolean);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AIGC Studio</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse}td,th{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left}code{background:#f4f4f4;padding:0 .2rem}</style>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse}td,th{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+#api th{padding-top:1rem;background:#fafafa}#api td:first-child{white-space:nowrap}
+code{background:#f4f4f4;padding:0 .2rem}pre{background:#f4f4f4;padding:.6rem .8rem;white-space:pre-wrap;overflow-wrap:anywhere;border-radius:4px}pre code{padding:0}
+.note{color:#666;font-size:14px}</style>
 </head><body>
 <h1>AIGC Studio</h1>
-<p>An OpenAI-compatible API for DeepSeek-style models, served on this machine. Point any OpenAI client at <code>/v1</code>.</p>
+<p>An OpenAI-compatible API for DeepSeek-style models, the apps built on them, and encrypted inference, served on this machine. Point any OpenAI client at <code>/v1</code>.</p>
 <h2>Models</h2>
-<table><tr><th>model</th><th>served by</th></tr>${rows}</table>
+${rows ? `<table><tr><th>model</th><th>served by</th></tr>${rows}</table>` : "<p>No language model is configured.</p>"}
 <h2>Apps</h2>
 <ul>${links || "<li>none registered</li>"}</ul>
 <h2>API</h2>
-<ul>
-<li><code>POST /v1/chat/completions</code>, <code>POST /v1/completions</code> (whole or <code>"stream": true</code>), <code>POST /v1/embeddings</code>, <a href="/v1/models"><code>GET /v1/models</code></a></li>
-<li><a href="/health"><code>GET /health</code></a>, <a href="/metrics"><code>GET /metrics</code></a> (Prometheus${gate.tenants.authEnabled ? "; needs an admin key" : ""})</li>
-</ul>
-<pre><code>curl -s localhost:${gate.config.server.port}/v1/chat/completions -H 'content-type: application/json' \\${gate.tenants.authEnabled ? "\n  -H 'authorization: Bearer $AIGC_API_KEY' \\" : ""}
-  -d '{"model":"${escapeHtml(gate.config.models.default)}","messages":[{"role":"user","content":"Tell me a fortune"}],"temperature":0}'</code></pre>
+<p class="note">Errors are <code>{ error: { message, type, param, code } }</code> (<code>param</code>: the field at fault, or null).${auth ? " This server needs an API key: <code>authorization: Bearer &lt;key&gt;</code> (an admin makes one with <code>aigc keys create --tenant &lt;id&gt;</code>)." : ""} The README documents every route's fields.</p>
+<table id="api">${api}</table>
+<h2>Try it</h2>
+<p class="note">From a clone of the repository (the sample files are in <code>samples/</code>; <code>request.json</code> comes from <code>aigc he encrypt</code>).</p>
+${examples.map((e) => `<pre><code>${e}</code></pre>`).join("\n")}
 </body></html>`;
 }
 
@@ -74,7 +183,8 @@ export async function opsRoutes(
     method: "GET",
     url: "/",
     policy: { name: "home", access: "public", classify: "none" },
-    handler: (_ctx, _req, reply) => reply.type("text/html; charset=utf-8").send(homePage(gate, p, pages)),
+    handler: (_ctx, _req, reply) =>
+      reply.type("text/html; charset=utf-8").send(homePage(gate, p, pages, (method, url) => app.hasRoute({ method, url }))),
   });
   defineRoute(app, {
     method: "GET",

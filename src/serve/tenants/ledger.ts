@@ -4,6 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { issueLines, safeParseInput } from "../../runtime/index.js";
 
 export const ledgerEntrySchema = z.object({
   tenant: z.string().min(1),
@@ -110,8 +111,8 @@ export class LocalHolds {
 
 /** Validates an entry and gives it an id; the one place both ledgers turn input into a row. */
 export function toLedgerRow(entry: LedgerEntry): LedgerRow {
-  const checked = ledgerEntrySchema.safeParse(entry);
-  if (!checked.success) throw new TypeError(`invalid ledger entry: ${z.prettifyError(checked.error)}`);
+  const checked = safeParseInput(ledgerEntrySchema, entry);
+  if (!checked.success) throw new TypeError(`invalid ledger entry: ${issueLines(checked.error, entry, { root: "the entry" })}`);
   return { ...checked.data, id: randomUUID() };
 }
 

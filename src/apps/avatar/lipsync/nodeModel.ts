@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { issueLines, safeParseInput } from "../../../runtime/index.js";
 import { LipSyncModelFile, type LipSyncModelFile as LipSyncModelFileType } from "./modelFiles.js";
 import { type LipSyncInfer, LipSyncStreamer } from "./streamer.js";
 
@@ -36,8 +37,12 @@ export async function loadLipSyncModel(dir = DEFAULT_LIPSYNC_DIR, threads = 1): 
       { cause: err },
     );
   }
-  const parsed = LipSyncModelFile.safeParse(JSON.parse(raw));
-  if (!parsed.success) throw new Error(`loadLipSyncModel: ${dir}/config.json is not a lip-sync config: ${parsed.error.message}`);
+  const json: unknown = JSON.parse(raw);
+  const parsed = safeParseInput(LipSyncModelFile, json);
+  if (!parsed.success)
+    throw new Error(
+      `loadLipSyncModel: ${dir}/config.json is not a lip-sync config: ${issueLines(parsed.error, json, { root: "the file" })}`,
+    );
   const file = parsed.data;
   const session = await ort.InferenceSession.create(await readFile(join(dir, "model.onnx")), {
     intraOpNumThreads: threads,

@@ -9,6 +9,7 @@
 // (stress marks included); language-switch markers such as "(en)" are not phonemes.
 
 import { z } from "zod";
+import { issueLines } from "../../../runtime/index.js";
 
 export const ESPEAK_PACKAGE = "@echogarden/espeak-ng-emscripten";
 export const MAX_TEXT_CHARS = 1000;
@@ -163,7 +164,8 @@ export async function listVoices(): Promise<VoiceList> {
 /** Synthesize `text` and return its audio and phoneme timings. */
 export async function synthesizeSpeech(text: string, options: SpeechOptions): Promise<SpeechAudio> {
   const parsed = SpeechOptions.safeParse(options);
-  if (!parsed.success) throw new SpeechInputError(`synthesizeSpeech: bad options: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new SpeechInputError(`synthesizeSpeech: bad options: ${issueLines(parsed.error, options, { root: "options" })}`);
   const o = parsed.data;
   const trimmed = text.trim();
   if (trimmed.length === 0) throw new SpeechInputError("synthesizeSpeech: text is empty; expected something to say");
