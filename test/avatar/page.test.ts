@@ -176,9 +176,14 @@ test("the chat button speaks the streamed reply sentence by sentence", async () 
   const { browser, page } = await openPage();
   try {
     await page.evaluate(() => (window as unknown as StatsWindow).avatar.chat("Tell me a story."));
-    await page.waitForFunction(() => ((window as unknown as StatsWindow).avatarStats?.sentencesSpoken ?? 0) >= 1, null, {
-      timeout: 60_000,
-    });
+    // A sentence counts as spoken when its audio is scheduled; the log shows it once it plays.
+    await page.waitForFunction(
+      () =>
+        ((window as unknown as StatsWindow).avatarStats?.sentencesSpoken ?? 0) >= 1 &&
+        (document.querySelector("#log")?.textContent ?? "").includes("▶ "),
+      null,
+      { timeout: 60_000 },
+    );
     const log = await page.locator("#log").textContent();
     assert.match(log ?? "", /you: Tell me a story\./);
     assert.match(log ?? "", /▶ /);
