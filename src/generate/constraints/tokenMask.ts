@@ -49,60 +49,43 @@ export class TokenMasker<S> {
    * `state` accepts. Needs `automaton.minBytesToAccept`. Shared when memoised: do not mutate.
    */
   completionCosts(state: S): Uint16Array {
-    const { costMemo, automaton } = this;
-    if (automaton.minBytesToAccept === undefined) throw new TypeError("completionCosts needs automaton.minBytesToAccept");
-    if (costMemo === null || automaton.key === undefined) return this.computeCosts(state);
-    const key = automaton.key(state);
-    const hit = costMemo.get(key);
-    if (hit !== undefined) return hit;
-    const costs = this.computeCosts(state);
-    if (costMemo.size >= this.memoEntries) costMemo.delete(costMemo.keys().next().value as string);
-    costMemo.set(key, costs);
-    return costs;
+    if (this.automaton.minBytesToAccept === undefined) throw new TypeError("completionCosts needs automaton.minBytesToAccept");
+    return this.memoised(this.costMemo, state, () => this.computeCosts(state));
   }
 
   private computeCosts(state: S): Uint16Array {
-    const { trie, automaton, vocabulary } = this;
+    const { automaton, vocabulary } = this;
     const minBytes = automaton.minBytesToAccept!.bind(automaton);
-    const { edgeStart, edgeByte, edgeTarget, tokenStart, tokenIds } = trie;
+    const { tokenStart, tokenIds } = this.trie;
     const costs = new Uint16Array(vocabulary.size).fill(notAllowedCost);
     if (vocabulary.eosId !== undefined && automaton.accepting(state)) costs[vocabulary.eosId] = 0;
-    const nodes: number[] = [0];
-    const states: S[] = [state];
-    while (nodes.length > 0) {
-      const node = nodes.pop()!;
-      const s = states.pop()!;
-      for (let e = edgeStart[node]; e < edgeStart[node + 1]; e++) {
-        const next = automaton.step(s, edgeByte[e]);
-        if (next === undefined) continue;
-        const child = edgeTarget[e];
-        if (tokenStart[child + 1] > tokenStart[child]) {
-          const cost = Math.min(notAllowedCost - 1, minBytes(next));
-          for (let t = tokenStart[child]; t < tokenStart[child + 1]; t++) costs[tokenIds[t]] = cost;
-        }
-        if (edgeStart[child + 1] > edgeStart[child]) {
-          nodes.push(child);
-          states.push(next);
-        }
-      }
-    }
+    this.walk(state, (child, next) => {
+      if (tokenStart[child + 1] === tokenStart[child]) return;
+      const cost = Math.min(notAllowedCost - 1, minBytes(next));
+      for (let t = tokenStart[child]; t < tokenStart[child + 1]; t++) costs[tokenIds[t]] = cost;
+    });
     return costs;
   }
 
   /** The tokens allowed in `state` (1 = allowed), length vocabulary.size. Shared when memoised: do not mutate. */
   mask(state: S): Uint8Array {
-    const { memo, automaton } = this;
-    if (memo === null || automaton.key === undefined) return this.compute(state);
+    return this.memoised(this.memo, state, () => this.compute(state), this.stats);
+  }
+
+  /** `compute()` once per state key while the memo holds it (oldest entry dropped first). */
+  private memoised<T>(memo: Map<string, T> | null, state: S, compute: () => T, stats?: { memoHits: number }): T {
+    const { automaton } = this;
+    if (memo === null || automaton.key === undefined) return compute();
     const key = automaton.key(state);
     const hit = memo.get(key);
     if (hit !== undefined) {
-      this.stats.memoHits++;
+      if (stats) stats.memoHits++;
       return hit;
     }
-    const mask = this.compute(state);
+    const value = compute();
     if (memo.size >= this.memoEntries) memo.delete(memo.keys().next().value as string);
-    memo.set(key, mask);
-    return mask;
+    memo.set(key, value);
+    return value;
   }
 
   /** The state after token `id`: eos leaves it unchanged; undefined when the token is not allowed. */
@@ -118,10 +101,23 @@ export class TokenMasker<S> {
 
   private compute(state: S): Uint8Array {
     this.stats.computed++;
-    const { trie, automaton, vocabulary } = this;
-    const { edgeStart, edgeByte, edgeTarget, tokenStart, tokenIds } = trie;
+    const { automaton, vocabulary } = this;
+    const { tokenStart, tokenIds } = this.trie;
     const mask = new Uint8Array(vocabulary.size);
     if (vocabulary.eosId !== undefined && automaton.accepting(state)) mask[vocabulary.eosId] = 1;
+    this.walk(state, (child) => {
+      for (let t = tokenStart[child]; t < tokenStart[child + 1]; t++) mask[tokenIds[t]] = 1;
+    });
+    return mask;
+  }
+
+  /**
+   * Depth-first walk of the vocabulary trie from `state`, pruned where the automaton dies:
+   * `visit(node, stateAfterItsBytes)` for every live node but the root.
+   */
+  private walk(state: S, visit: (node: number, next: S) => void): void {
+    const { automaton } = this;
+    const { edgeStart, edgeByte, edgeTarget } = this.trie;
     // explicit stack of (trie node, automaton state after the node's bytes)
     const nodes: number[] = [0];
     const states: S[] = [state];
@@ -132,14 +128,13 @@ export class TokenMasker<S> {
         const next = automaton.step(s, edgeByte[e]);
         if (next === undefined) continue;
         const child = edgeTarget[e];
-        for (let t = tokenStart[child]; t < tokenStart[child + 1]; t++) mask[tokenIds[t]] = 1;
+        visit(child, next);
         if (edgeStart[child + 1] > edgeStart[child]) {
           nodes.push(child);
           states.push(next);
         }
       }
     }
-    return mask;
   }
 }
 
