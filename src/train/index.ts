@@ -31,8 +31,8 @@ export { LIPSYNC_PRESET_VALUES, LIPSYNC_PRESETS, type LipSyncPresetName, trainLi
 export { gptTrainGraph } from "./lm.js";
 export {
   type ChatCorpusSpec,
-  corpusTexts,
-  instructionTexts,
+  type CorpusText,
+  corpusText,
   type LmCorpus,
   type LmCorpusSpec,
   type LmPresetName,

@@ -145,29 +145,32 @@ export interface LmCorpus {
 /** What a corpus is made of: the base sizes and, for a chat model, what it adds. */
 export type LmCorpusSpec = Pick<LmPreset, "corpus" | "chat">;
 
-/** The pretraining sources of a corpus, by name, as text. */
-export function corpusTexts(spec: LmCorpusSpec): { name: string; text: string }[] {
-  const texts = mixedCorpus(spec.corpus);
-  const sources = [
-    { name: "en", text: texts.en },
-    { name: "zh", text: texts.zh },
-    { name: "code", text: texts.code },
-  ];
-  if (spec.chat?.docs) {
-    sources.push(
-      { name: "debian-reference", text: sectionsText(loadDebianReference()) },
-      { name: "debian-handbook-en", text: sectionsText(loadDebianHandbook("en-US")) },
-      { name: "debian-handbook-zh", text: sectionsText(loadDebianHandbook("zh-CN")) },
-    );
-  }
-  return sources;
+/**
+ * The corpus as text, read once: each source cut into its training text and held-out tail at a
+ * paragraph break (chat presets, so the instruction pairs can be kept out of the tail), or
+ * whole (base presets: cut later as tokens, as the shipped base models were trained and are
+ * evaluated); a chat preset's instruction transcripts, answers found in a tail not trained on.
+ */
+export interface CorpusText {
+  sources: { train: string; valid: string | null }[];
+  sft?: { train: string; valid: string };
 }
 
-/** Instruction pairs as chat transcripts, one string per split; answers found in `heldOutTexts` are not trained on. */
-export function instructionTexts(chat: ChatCorpusSpec, heldOutTexts: readonly string[] = []): { train: string; valid: string } {
-  const pairs = instructionPairs(chat.pairSeed, { heldOutTexts });
-  const text = (split: typeof pairs.train) => split.map((p) => chatTranscript(pairTurns(p))).join("\n");
-  return { train: text(pairs.train), valid: text(pairs.valid) };
+export function corpusText(spec: LmCorpusSpec): CorpusText {
+  const texts = mixedCorpus(spec.corpus);
+  const whole = [texts.en, texts.zh, texts.code];
+  if (!spec.chat) return { sources: whole.map((text) => ({ train: text, valid: null })) };
+  if (spec.chat.docs) {
+    whole.push(
+      sectionsText(loadDebianReference()),
+      sectionsText(loadDebianHandbook("en-US")),
+      sectionsText(loadDebianHandbook("zh-CN")),
+    );
+  }
+  const sources = whole.map(splitHeldOut);
+  const pairs = instructionPairs(spec.chat.pairSeed, { heldOutTexts: sources.map((s) => s.valid) });
+  const transcripts = (split: typeof pairs.train) => split.map((p) => chatTranscript(pairTurns(p))).join("\n");
+  return { sources, sft: { train: transcripts(pairs.train), valid: transcripts(pairs.valid) } };
 }
 
 /** A source cut into its first 90% and the held-out rest, at a paragraph break near the cut. */
@@ -179,41 +182,31 @@ export function splitHeldOut(text: string): { train: string; valid: string } {
 }
 
 /** Tokenize the corpus; the last 10% of each source is held out. No domain hints: the router learns. */
-export function tokenizeCorpus(tokenizer: BpeTokenizer, spec: LmCorpusSpec): LmCorpus {
+export function tokenizeCorpus(tokenizer: BpeTokenizer, spec: LmCorpusSpec, text: CorpusText = corpusText(spec)): LmCorpus {
   const train: DomainTokens[] = [];
   const valid: DomainTokens[] = [];
-  const encode = (text: string) => Int32Array.from(tokenizer.encode(text, { allowSpecial: false }));
-  const texts = corpusTexts(spec);
-  // Chat presets cut each text (the instruction pairs are kept out of its tail); base presets
-  // cut each token stream, as the shipped base models were trained and are evaluated.
-  const sources = spec.chat ? texts.map((s) => splitHeldOut(s.text)) : [];
-  for (const [i, source] of texts.entries()) {
+  const encode = (t: string, allowSpecial = false) => Int32Array.from(tokenizer.encode(t, { allowSpecial }));
+  const stream = (tokens: Int32Array): DomainTokens => ({ tokens, domain: -1, weight: tokens.length });
+  for (const source of text.sources) {
     let head: Int32Array;
     let tail: Int32Array;
-    if (spec.chat) {
-      head = encode(sources[i].train);
-      tail = encode(sources[i].valid);
-    } else {
-      const ids = encode(source.text);
+    if (source.valid === null) {
+      const ids = encode(source.train);
       const cut = Math.floor(ids.length * 0.9);
       head = ids.subarray(0, cut);
       tail = ids.subarray(cut);
+    } else {
+      head = encode(source.train);
+      tail = encode(source.valid);
     }
-    train.push({ tokens: head, domain: -1, weight: head.length });
-    valid.push({ tokens: tail, domain: -1, weight: tail.length });
+    train.push(stream(head));
+    valid.push(stream(tail));
   }
   const concat = (parts: DomainTokens[]) => Int32Array.from(parts.flatMap((p) => Array.from(p.tokens)));
   const unigram = unigramCrossEntropy(concat(train), concat(valid), tokenizer.vocabSize);
-  if (!spec.chat) return { train, valid, unigram };
-  const sft = instructionTexts(
-    spec.chat,
-    sources.map((s) => s.valid),
-  );
-  const stream = (text: string): DomainTokens => {
-    const tokens = Int32Array.from(tokenizer.encode(text, { allowSpecial: true }));
-    return { tokens, domain: -1, weight: tokens.length };
-  };
-  return { train, valid, sft: { train: stream(sft.train), valid: stream(sft.valid) }, unigram };
+  if (!text.sft) return { train, valid, unigram };
+  const sft = { train: stream(encode(text.sft.train, true)), valid: stream(encode(text.sft.valid, true)) };
+  return { train, valid, sft, unigram };
 }
 
 /** The training streams with the instruction transcripts at their share of the windows. */
@@ -267,6 +260,7 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
   let tokenizer: BpeTokenizer;
   let store: ParamStore | undefined;
   let ckpt: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
+  const text = corpusText(preset);
   if (resuming) {
     ckpt = await loadCheckpoint(checkpointDir);
     tokenizer = (await loadMoeLm(options.out)).tokenizer;
@@ -274,21 +268,13 @@ export async function trainLm(options: TrainLmOptions): Promise<TrainLmResult> {
   } else {
     // A chat model's tokenizer sees only training text (the held-out tails and pairs are left
     // out); a base model's sees the whole corpus, as the shipped base models were made.
-    const sources = corpusTexts(preset).map((s) => (preset.chat ? splitHeldOut(s.text) : { train: s.text, valid: "" }));
-    const texts = sources.map((s) => s.train);
-    if (preset.chat)
-      texts.push(
-        instructionTexts(
-          preset.chat,
-          sources.map((s) => s.valid),
-        ).train,
-      );
+    const texts = [...text.sources.map((s) => s.train), ...(text.sft ? [text.sft.train] : [])];
     const specialTokens = preset.chat ? [...DEFAULT_SPECIAL_TOKENS, ...CHAT_ROLE_TOKENS] : undefined;
     tokenizer = trainBpe(texts, { vocabSize: preset.vocab, specialTokens, reservedImageTokens: preset.chat ? 0 : undefined });
   }
   const moe = options.balance ? preset.model.moe : { ...preset.model.moe, biasUpdateRate: 0, auxLossWeight: 0 };
   const cfg = MoeLmConfigSchema.parse({ ...preset.model, moe, vocab: tokenizer.vocabSize });
-  const corpus = tokenizeCorpus(tokenizer, preset);
+  const corpus = tokenizeCorpus(tokenizer, preset, text);
   const mixed = mixStreams(corpus, preset.chat?.sftShare ?? 0);
   const sftOnlyFrom = preset.chat && corpus.sft ? Math.floor(steps * preset.chat.sftOnlyFrom) : Number.POSITIVE_INFINITY;
   const t = await setupMoeLmTraining({
