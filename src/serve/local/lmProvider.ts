@@ -69,6 +69,7 @@ import type {
   CompletionChoice,
   CompletionLogprobs,
   CompletionRequest,
+  CompletionUsage,
   CreateEmbeddingResponse,
   EmbeddingsRequest,
   FinishReason,
@@ -157,6 +158,11 @@ const maskerMemoEntries = 512;
 
 const stops = (s: string | string[] | undefined): string[] => (s === undefined ? [] : typeof s === "string" ? [s] : s);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const usageOf = (promptTokens: number, completionTokens: number): CompletionUsage => ({
+  prompt_tokens: promptTokens,
+  completion_tokens: completionTokens,
+  total_tokens: promptTokens + completionTokens,
+});
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
 const hex = (b: number) => `\\x${b.toString(16).padStart(2, "0")}`;
 /** OpenAI-style id of a tool call. */
@@ -736,6 +742,10 @@ export class LocalLmProvider implements Provider {
     return { streams, writers, promptTokens: ids.length };
   }
 
+  private throwIfAborted(ctx: ProviderContext): void {
+    if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+  }
+
   async *chatStream(req: ChatCompletionRequest, ctx: ProviderContext): AsyncIterable<ChatCompletionChunk> {
     const base = {
       id: `chatcmpl-${randomUUID()}`,
@@ -748,7 +758,7 @@ export class LocalLmProvider implements Provider {
     const all = new Interleaved(streams);
     let completion = 0;
     for await (const { index, value } of all) {
-      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      this.throwIfAborted(ctx);
       completion++;
       const { choices, stop } = writers[index].step(value);
       if (stop) all.drop(index);
@@ -758,7 +768,7 @@ export class LocalLmProvider implements Provider {
       yield {
         ...base,
         choices: [],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+        usage: usageOf(promptTokens, completion),
       };
     }
   }
@@ -768,7 +778,7 @@ export class LocalLmProvider implements Provider {
     const all = new Interleaved(streams);
     let completion = 0;
     for await (const { index, value } of all) {
-      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      this.throwIfAborted(ctx);
       completion++;
       if (writers[index].step(value).stop) all.drop(index);
     }
@@ -778,7 +788,7 @@ export class LocalLmProvider implements Provider {
       created: nowSeconds(),
       model: req.model,
       choices: writers.map((w) => w.whole()),
-      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      usage: usageOf(promptTokens, completion),
     };
   }
 
@@ -835,7 +845,7 @@ export class LocalLmProvider implements Provider {
     }
     let completion = 0;
     for await (const { index, value } of new Interleaved(streams)) {
-      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      this.throwIfAborted(ctx);
       completion++;
       const choice = writers[index].step(value);
       if (choice) yield { ...base, choices: [choice], usage: null };
@@ -844,7 +854,7 @@ export class LocalLmProvider implements Provider {
       yield {
         ...base,
         choices: [],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+        usage: usageOf(promptTokens, completion),
       };
     }
   }
@@ -853,7 +863,7 @@ export class LocalLmProvider implements Provider {
     const { streams, writers, prompts, perPrompt, promptTokens } = this.startCompletion(req);
     let completion = 0;
     for await (const { index, value } of new Interleaved(streams)) {
-      if (ctx.signal.aborted) throw new ProviderError(this.name, 499, "aborted", false, "the request was cancelled");
+      this.throwIfAborted(ctx);
       completion++;
       writers[index].step(value);
     }
@@ -870,7 +880,7 @@ export class LocalLmProvider implements Provider {
       created: nowSeconds(),
       model: req.model,
       choices,
-      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      usage: usageOf(promptTokens, completion),
     };
   }
 
