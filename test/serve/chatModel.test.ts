@@ -7,29 +7,21 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { CHAT_TEMPLATE_JINJA } from "../../src/data/index.js";
-import { buildApp } from "../../src/serve/app.js";
-import { serverConfigSchema, shippedModel } from "../../src/serve/config.js";
-import { createPlatform, type Platform } from "../../src/serve/platform.js";
+import { shippedModel } from "../../src/serve/config.js";
+import { type DefaultServer, listenOnDefaults } from "../helpers/defaultServer.js";
 
-let platform: Platform;
+let server: DefaultServer;
 let openai: OpenAI;
-let close: () => Promise<void>;
 
 before(async () => {
-  platform = await createPlatform(serverConfigSchema.parse({}), { threads: 1 });
-  const app = await buildApp({ platform });
-  const baseUrl = await app.listen({ host: "127.0.0.1", port: 0 });
-  openai = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "none", maxRetries: 0 });
-  close = async () => {
-    await app.close();
-    await platform.close();
-  };
+  server = await listenOnDefaults();
+  openai = server.openai;
 });
 
 after(async () => {
-  await close?.();
+  await server?.close();
 });
 
 test("the defaults serve the chat model first, the tiny base model beside it", async () => {

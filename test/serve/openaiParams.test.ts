@@ -17,8 +17,6 @@ import type { EmbeddingCreateParams } from "openai/resources/embeddings";
 import { z } from "zod";
 import { BpeTokenizer, CHAT_ROLE_TOKENS, DEFAULT_SPECIAL_TOKENS } from "../../src/data/index.js";
 import { vocabularyFromBpe } from "../../src/generate/index.js";
-import { buildApp } from "../../src/serve/app.js";
-import { serverConfigSchema } from "../../src/serve/config.js";
 import { longestTokenBytes } from "../../src/serve/local/lmProvider.js";
 import {
   chatCompletionRequestSchema,
@@ -27,8 +25,9 @@ import {
   ParameterError,
   parseBody,
 } from "../../src/serve/openai/index.js";
-import { createPlatform, type Platform } from "../../src/serve/platform.js";
+import type { Platform } from "../../src/serve/platform.js";
 import { RequestRejectedError } from "../../src/serve/providers/index.js";
+import { listenOnDefaults } from "../helpers/defaultServer.js";
 
 const model = "aigc-lm-tiny";
 const messages = [{ role: "user" as const, content: "Describe a person as JSON." }];
@@ -265,14 +264,7 @@ let openai: OpenAI;
 let baseUrl: string;
 
 before(async () => {
-  platform = await createPlatform(serverConfigSchema.parse({}), { threads: 1 });
-  const app = await buildApp({ platform });
-  baseUrl = await app.listen({ host: "127.0.0.1", port: 0 });
-  openai = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "none", maxRetries: 0 });
-  close = async () => {
-    await app.close();
-    await platform.close();
-  };
+  ({ platform, openai, baseUrl, close } = await listenOnDefaults());
 });
 
 after(async () => {
