@@ -43,7 +43,9 @@ const tokenizer = {
 const eosId = files.tokenizer.idOf("<|eos|>");
 const model = await MoeLmModel.create(cfg, files.store, tokenizer, { eosId });
 const defaults = loadGenerationDefaults(dir);
-const utf8Mask = () => constraints.constrainedMask(constraints.utf8TextAutomaton, constraints.vocabularyFromBpe(files.tokenizer));
+// One masker for every batch (its vocabulary trie and mask memo are built once).
+const utf8Masker = new constraints.TokenMasker(constraints.utf8TextAutomaton, constraints.vocabularyFromBpe(files.tokenizer));
+const utf8Mask = () => constraints.constrainedMask(utf8Masker);
 
 // --- perplexity on the held-out text -----------------------------------------------------
 const training = files.config.training as LmCorpusSpec;

@@ -102,10 +102,14 @@ function handbookSections(html: string): DocSection[] {
     if (el.tagName === "PRE") {
       if (section) pushBlock(section, "code", el.textContent);
     } else if (el.tagName === "DIV") {
-      // A paragraph holding a listing: its own text is the prose around the listing.
-      const clone = parse(el.toString());
-      for (const pre of clone.querySelectorAll("pre, div.example, div.informalexample")) pre.remove();
-      if (section) pushBlock(section, "prose", textOf(clone));
+      // A paragraph holding a listing (seen apart, as `pre`): its prose is the text around it.
+      const listings = "pre, div.example, div.informalexample";
+      let prose = el;
+      if (el.querySelector(listings)) {
+        prose = parse(el.toString());
+        for (const listing of prose.querySelectorAll(listings)) listing.remove();
+      }
+      if (section) pushBlock(section, "prose", textOf(prose));
     } else {
       const title = textOf(el).replace(/^(\d+|[A-Z])(\.\d+)*\.\s*/, "");
       if (title === "") continue;
