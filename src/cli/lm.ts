@@ -6,7 +6,17 @@ import cliProgress from "cli-progress";
 import { CHAT_ROLE_TOKENS, chatTemplatePrompt, type MixedCorpusSizes } from "../data/index.js";
 import { constraints, generate, generateStream } from "../generate/index.js";
 import { quantizeInt8, toOnnx } from "../graph/index.js";
-import { loadGenerationDefaults, loadMoeLm, MoeLmConfig, MoeLmModel, moeLmInferenceGraph, saveMoeLm } from "../models/index.js";
+import {
+  type BatchDecodeModel,
+  loadGenerationDefaults,
+  loadMoeLm,
+  loadMoeLmOnLlamaCpp,
+  MoeLmConfig,
+  type MoeLmFiles,
+  MoeLmModel,
+  moeLmInferenceGraph,
+  saveMoeLm,
+} from "../models/index.js";
 import { ParamStore, writeModelFolder } from "../runtime/index.js";
 import {
   type ChatCorpusSpec,
@@ -117,7 +127,7 @@ export function heldOutWindows(valid: DomainTokens[], windows: number, length: n
  * can repeat two tokens and keep the same few experts in cache, which flatters fp32 and int8
  * alike and is not what decoding meets in use. Returns steps per second.
  */
-async function decodeStepsPerSec(model: MoeLmModel, stream: readonly number[], promptLength = 16): Promise<number> {
+async function decodeStepsPerSec(model: BatchDecodeModel, stream: readonly number[], promptLength = 16): Promise<number> {
   if (stream.length <= promptLength) throw new RangeError(`decodeStepsPerSec: the stream needs more than ${promptLength} tokens`);
   const session = await model.open(1);
   try {
@@ -135,10 +145,10 @@ async function decodeStepsPerSec(model: MoeLmModel, stream: readonly number[], p
  * each stream so all meet the same machine load; also every run.
  */
 export async function decodeSpeeds<K extends string>(
-  models: Record<K, MoeLmModel>,
+  models: Record<K, BatchDecodeModel>,
   streams: readonly (readonly number[])[],
 ): Promise<Record<K, { median: number; runs: number[] }>> {
-  const entries = Object.entries(models) as [K, MoeLmModel][];
+  const entries = Object.entries(models) as [K, BatchDecodeModel][];
   for (const [, model] of entries) await decodeStepsPerSec(model, streams[0]); // warm up (first calls compile and plan shapes)
   const runs = Object.fromEntries(entries.map(([k]) => [k, [] as number[]])) as Record<K, number[]>;
   for (const stream of streams) for (const [k, model] of entries) runs[k].push(await decodeStepsPerSec(model, stream));
@@ -246,6 +256,10 @@ export interface GenerateOptions {
   seed?: number;
   stop?: string[];
   int8: boolean;
+  /** "llama-cpp": decode with llama.cpp on a GGUF export of the model (default "onnxruntime"). */
+  runtime?: "onnxruntime" | "llama-cpp";
+  /** llama-cpp: the GGUF file (default: exported at load). */
+  gguf?: string;
   threads?: number;
   /** Each prompt is a user turn in the model's chat template; the answer is generated. */
   chat?: boolean;
@@ -282,11 +296,36 @@ export async function generateFromModel(options: GenerateOptions): Promise<void>
     encode: (s: string) => files.tokenizer.encode(s),
     decode: (x: readonly number[]) => files.tokenizer.decode(x),
   };
-  const model = await MoeLmModel.create(cfg, files.store, tokenizer, {
-    int8: options.int8,
-    threads: options.threads,
-    eosId: files.tokenizer.idOf("<|eos|>"),
-  });
+  if (options.gguf && options.runtime !== "llama-cpp") throw new Error("--gguf needs --runtime llama-cpp");
+  const onLlama =
+    options.runtime === "llama-cpp"
+      ? await loadMoeLmOnLlamaCpp(options.model, files, {
+          gguf: options.gguf,
+          type: options.int8 ? "q8_0" : "f32",
+          threads: options.threads,
+          gpu: "auto",
+        })
+      : undefined;
+  try {
+    const model =
+      onLlama?.model ??
+      (await MoeLmModel.create(cfg, files.store, tokenizer, {
+        int8: options.int8,
+        threads: options.threads,
+        eosId: files.tokenizer.idOf("<|eos|>"),
+      }));
+    await generateWith(model, prompts, files, options);
+  } finally {
+    await onLlama?.dispose();
+  }
+}
+
+async function generateWith(
+  model: BatchDecodeModel,
+  prompts: number[][],
+  files: MoeLmFiles,
+  options: GenerateOptions,
+): Promise<void> {
   const defaults = loadGenerationDefaults(options.model);
   const sampling = {
     maxTokens: options.maxTokens, // each row also stops at the model's context

@@ -10,6 +10,7 @@ import { engineBenchDefaults, runEngineBench } from "./bench/engine.js";
 import { registerDataCommands } from "./data.js";
 import { doctor, formatDoctor } from "./doctor.js";
 import { registerEmotionCommands } from "./emotion.js";
+import { registerExportCommands } from "./export.js";
 import { formatPlan, heDecrypt, heEncrypt, heInfer, heKeygen, hePlan, runHeBench } from "./he.js";
 import { registerLipSyncCommands } from "./lipsync.js";
 import {
@@ -239,7 +240,13 @@ program
   .option("--stop <text...>", "stop sequences")
   .option("--seed <n>", "sampling seed", (v) => Number.parseInt(v, 10))
   .option("--int8", "use the int8 model", false)
-  .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .addOption(
+    new Option("--runtime <runtime>", "the engine: our ONNX Runtime graphs, or llama.cpp (node-llama-cpp) on a GGUF export")
+      .choices(["onnxruntime", "llama-cpp"])
+      .default("onnxruntime"),
+  )
+  .option("--gguf <file>", "llama-cpp: a GGUF export of the model (default: exported at load, f32; q8_0 with --int8)")
+  .option("--threads <n>", "ONNX Runtime / llama.cpp threads", positiveInt("--threads"))
   .option("--chat", "each prompt is a user turn in the model's chat template (chat models, e.g. assets/chat)", false)
   .option("--json", "print a JSON array: { prompt, text, tokens, finishReason } per prompt", false)
   .action(async (o: Omit<GenerateOptions, "write">) => {
@@ -310,6 +317,7 @@ registerAlignCommands({ train, eval: evalCmd, root: program });
 registerReportCommands({ train, eval: evalCmd, root: program });
 registerLipSyncCommands(train, evalCmd, program);
 registerEmotionCommands(train, evalCmd, program);
+registerExportCommands(program);
 registerAvatarHeadCommand(program.command("avatar").description("the digital human's parts"));
 
 program.parseAsync().catch((err: unknown) => {

@@ -239,10 +239,15 @@ export class ContinuousBatcher {
           continue;
         }
       }
+      let opts = request.opts;
+      if (this.session.setRepetitionPenalty && opts.repetitionPenalty !== 1) {
+        this.session.setRepetitionPenalty(free, opts.repetitionPenalty);
+        opts = { ...opts, repetitionPenalty: 1 };
+      }
       request.decoder = new RowDecoder(
         this.model,
         request.prompt,
-        request.opts,
+        opts,
         Rng.forName(request.seed, "row 0"),
         this.model.maxLength,
       );

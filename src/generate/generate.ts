@@ -324,7 +324,10 @@ async function* decodeBatch(
   const session = await model.open(prompts.length);
   try {
     checkPromptsFit(prompts, session);
-    const rows = prompts.map((prompt, r) => new RowDecoder(model, prompt, opts, rowRng(seed, r), session.maxLength, r));
+    const engineOwnsPenalty = session.setRepetitionPenalty !== undefined && opts.repetitionPenalty !== 1;
+    if (engineOwnsPenalty) for (let r = 0; r < prompts.length; r++) session.setRepetitionPenalty?.(r, opts.repetitionPenalty);
+    const rowOpts = engineOwnsPenalty ? { ...opts, repetitionPenalty: 1 } : opts;
+    const rows = prompts.map((prompt, r) => new RowDecoder(model, prompt, rowOpts, rowRng(seed, r), session.maxLength, r));
     let active = prompts.map((_, r) => r);
     // Prefill: every prompt in one call.
     let logits = checkedLogits(

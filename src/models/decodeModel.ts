@@ -19,6 +19,13 @@ export interface DecodeSession {
    * Rows are independent; rows not listed are untouched.
    */
   feed(rows: number[], tokens: number[][]): Promise<Float32Array[]>;
+  /**
+   * Engines that return log-probabilities instead of raw logits (llama.cpp) cannot leave the
+   * CTRL repetition penalty to the sampler: it is not shift-invariant. They apply it to their
+   * raw logits over everything row `row` was fed (prompt and generated tokens, as the sampler
+   * would), until the row is released; the decoder then samples with penalty 1.
+   */
+  setRepetitionPenalty?(row: number, penalty: number): void;
   /** Free resources. */
   close(): Promise<void>;
 }

@@ -25,9 +25,11 @@ export {
   emotionFeeds,
   emotionInputs,
 } from "./emotionClassifier.js";
+export { glm4moeRefusal, glm4moeShape, glm4moeTensors } from "./glm4moe.js";
 export { type GptConfig, gptLogits } from "./gpt.js";
 export { CHEST_WINDOWS, preprocessHu } from "./imageEncoder.js";
 export { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "./lipSync.js";
+export { checkGgufForLlamaCpp, LlamaCppModel, type LlamaCppModelOptions } from "./llamaCppModel.js";
 export { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
 export {
   type GenerationDefaults,
@@ -35,9 +37,20 @@ export {
   loadGenerationDefaults,
   loadMoeLm,
   MODEL_KIND,
+  type MoeLmFiles,
   saveMoeLm,
 } from "./moeLmFiles.js";
+export { GGUF_TYPES, type GgufExportType, writeMoeLmGguf } from "./moeLmGguf.js";
+export {
+  HF_DTYPES,
+  type HfExportDtype,
+  type HfExportOptions,
+  type HfExportReport,
+  moeLmHfRefusal,
+  saveMoeLmHf,
+} from "./moeLmHf.js";
 export { moeLmInferenceGraph } from "./moeLmInference.js";
+export { checkGgufMatchesFolder, folderChatTemplate, loadMoeLmOnLlamaCpp, type MoeLmLlamaCppOptions } from "./moeLmLlamaCpp.js";
 export { MoeLmModel } from "./moeLmModel.js";
 export {
   type GeneralWords,

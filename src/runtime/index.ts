@@ -5,6 +5,18 @@
 
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 export { Evaluator } from "./evaluator.js";
+export {
+  dequantize,
+  type GgmlType,
+  GgufError,
+  type GgufFile,
+  type GgufTensorInfo,
+  type GgufValue,
+  gguf,
+  readGgufHeader,
+  readGgufTensor,
+  writeGguf,
+} from "./gguf.js";
 export { jsonFile, type ModelFile, readModelConfig, readModelWeights, writeModelFolder } from "./modelFolder.js";
 export { ParamStore, storeTensors } from "./params.js";
 export { hash32, hashString, Rng } from "./rng.js";

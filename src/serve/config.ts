@@ -37,8 +37,15 @@ export const shippedBaseModel = { name: "aigc-lm-tiny", dir: "assets/lm-tiny" } 
 export const localModelSchema = z.strictObject({
   /** A model folder (config.json, model.safetensors, tokenizer.json), relative to the working directory. */
   dir: z.string().min(1),
-  /** Serve the INT8 graph (DynamicQuantizeMatMul, 8-bit experts). */
+  /** Serve 8-bit weights: ONNX Runtime's INT8 graph (DynamicQuantizeMatMul, 8-bit experts), or a Q8_0 export on llama.cpp. */
   int8: z.boolean().default(false),
+  /**
+   * The engine: our ONNX Runtime graphs, or llama.cpp (node-llama-cpp, served by the "llama-cpp"
+   * provider; a GPU where one is present) on a GGUF export of the folder's model.
+   */
+  runtime: z.enum(["onnxruntime", "llama-cpp"]).default("onnxruntime"),
+  /** llama-cpp: a GGUF export of this model (`aigc export gguf`); omitted: exported at start. */
+  gguf: z.string().min(1).optional(),
 });
 
 export const serverConfigSchema = z
@@ -59,8 +66,8 @@ export const serverConfigSchema = z
         default: z.string().min(1).default(shippedModel.name),
         /** Local models (private zone, ONNX Runtime): client-facing name → folder. */
         local: z.record(z.string().min(1), localModelSchema).default({
-          [shippedModel.name]: { dir: shippedModel.dir, int8: false },
-          [shippedBaseModel.name]: { dir: shippedBaseModel.dir, int8: false },
+          [shippedModel.name]: { dir: shippedModel.dir, int8: false, runtime: "onnxruntime" },
+          [shippedBaseModel.name]: { dir: shippedBaseModel.dir, int8: false, runtime: "onnxruntime" },
         }),
       })
       .prefault({}),

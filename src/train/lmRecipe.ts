@@ -62,7 +62,7 @@ export interface LmPreset {
 
 const base = { ropeTheta: 10000, normEps: 1e-6, tieEmbeddings: true };
 
-export const lmPresets: Record<"tiny" | "small" | "chat", LmPreset> = {
+export const lmPresets: Record<"tiny" | "small" | "chat" | "base", LmPreset> = {
   // Trains in about 4 minutes on 2 cores.
   tiny: {
     model: {
@@ -127,6 +127,32 @@ export const lmPresets: Record<"tiny" | "small" | "chat", LmPreset> = {
     seqLen: 256,
     steps: 2400,
     lr: 2e-3,
+  },
+  // Deployment size, for speed runs (bench/lm-runtimes.ts): fp32 weights far larger than a CPU's
+  // last-level cache (32 MiB here), so decoding is bound by memory bandwidth as in production.
+  // 178.1M params = 712 MB fp32 (at vocab 16384), of which the routed experts are 125.8M; a
+  // decoding step reads only topK/experts = 10/128 of those, so it reads about 62M weights =
+  // 248 MB fp32: attention 101 MB, the tied LM head 67 MB, the dense FFN 35 MB, the chosen
+  // experts 39 MB, shared experts and routers 7 MB. Usually built seeded and untrained
+  // (`trainedOrSeededLm(undefined, "base")`); training it takes hours on 2 cores, so the
+  // schedule is short ("briefly trained").
+  base: {
+    model: {
+      ...base,
+      maxSeq: 1024,
+      dim: 1024,
+      heads: 16,
+      layers: 6,
+      denseLayers: 1,
+      denseHidden: 2816,
+      moe: { ...defaultMoeConfig, expertHidden: 64, scoreFunc: "sigmoid", biasUpdateRate: 1e-3, auxLossWeight: 1e-3 },
+    },
+    vocab: 16384,
+    corpus: { en: 2_000_000, zh: 600_000, code: 600_000 },
+    batch: 8,
+    seqLen: 256,
+    steps: 600,
+    lr: 1e-3,
   },
 };
 export type LmPresetName = keyof typeof lmPresets;

@@ -40,7 +40,10 @@ describe("loadConfig", () => {
     });
     assert.deepEqual(c.models, {
       default: "aigc-chat",
-      local: { "aigc-chat": { dir: "assets/chat", int8: false }, "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false } },
+      local: {
+        "aigc-chat": { dir: "assets/chat", int8: false, runtime: "onnxruntime" },
+        "aigc-lm-tiny": { dir: "assets/lm-tiny", int8: false, runtime: "onnxruntime" },
+      },
     });
     assert.deepEqual(c.router.overflow, { queueDepth: 32, p95LatencyMs: 10_000 });
     assert.deepEqual(c.router.sensitiveEndpoints, ["/v1/medical"]);

@@ -55,7 +55,14 @@ import {
   utf8TextAutomaton,
   vocabularyFromBpe,
 } from "../../generate/index.js";
-import { type GenerationDefaults, loadGenerationDefaults, loadMoeLm, MoeLmModel } from "../../models/index.js";
+import {
+  type BatchDecodeModel,
+  type GenerationDefaults,
+  loadGenerationDefaults,
+  loadMoeLm,
+  loadMoeLmOnLlamaCpp,
+  MoeLmModel,
+} from "../../models/index.js";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -90,13 +97,19 @@ export interface LocalModelSpec {
   name: string;
   /** A model folder from `aigc train lm` / `aigc pack`. */
   dir: string;
-  /** Run the int8 graphs (DynamicQuantizeMatMul; int8 experts gathered while decoding, QMoE for prompts). */
+  /** 8-bit weights: the int8 graphs (DynamicQuantizeMatMul; gathered int8 experts while decoding, QMoE for prompts), or Q8_0 on llama.cpp. */
   int8: boolean;
+  /** The engine (default onnxruntime); llama-cpp runs a GGUF export (see models/moeLmLlamaCpp.ts). */
+  runtime?: "onnxruntime" | "llama-cpp";
+  /** llama-cpp: the GGUF export to load (default: exported at start). */
+  gguf?: string;
 }
 
 interface LocalModel {
   spec: LocalModelSpec;
-  model: MoeLmModel;
+  model: BatchDecodeModel;
+  /** Frees the engine's memory (llama.cpp models). */
+  dispose?: () => Promise<void>;
   /** The input embedding table [V, C] (for /v1/embeddings). */
   embedTable: { data: Float32Array; width: number };
   batcher: ContinuousBatcher;
@@ -449,8 +462,10 @@ export class LocalLmProvider implements Provider {
     readonly name: string,
     readonly price: ProviderPrice,
     private readonly byName: Map<string, LocalModel>,
+    /** Models that failed to load, by name, with why: listed, and refused with that reason. */
+    readonly failed: ReadonlyMap<string, string>,
   ) {
-    this.models = [...byName.keys()];
+    this.models = [...byName.keys(), ...failed.keys()];
   }
 
   static async create(options: {
@@ -459,8 +474,14 @@ export class LocalLmProvider implements Provider {
     price: ProviderPrice;
     batching: Partial<ContinuousBatcherOptions> & { denseFromRows?: number };
     threads?: number;
+    /**
+     * A model that fails to load is left out (and refused with the reason) instead of failing
+     * the whole provider: for llama.cpp files, which a user may bring from elsewhere.
+     */
+    onLoadError?: (model: string, error: Error) => void;
   }): Promise<LocalLmProvider> {
     const byName = new Map<string, LocalModel>();
+    const failed = new Map<string, string>();
     for (const spec of options.models) {
       const files = await loadMoeLm(spec.dir);
       const tokenizer = {
@@ -468,12 +489,35 @@ export class LocalLmProvider implements Provider {
         decode: (ids: readonly number[]) => files.tokenizer.decode(ids),
       };
       const eosId = files.tokenizer.idOf("<|eos|>");
-      const model = await MoeLmModel.create(files.config.model, files.store, tokenizer, {
-        int8: spec.int8,
-        threads: options.threads,
-        eosId,
-        denseFromRows: options.batching.denseFromRows,
-      });
+      let model: BatchDecodeModel;
+      let dispose: (() => Promise<void>) | undefined;
+      if (spec.runtime === "llama-cpp") {
+        try {
+          const loaded = await loadMoeLmOnLlamaCpp(spec.dir, files, {
+            gguf: spec.gguf,
+            type: spec.int8 ? "q8_0" : "f32",
+            threads: options.threads,
+            gpu: "auto",
+            maxRows: options.batching.maxBatch,
+            eosId,
+          });
+          model = loaded.model;
+          dispose = loaded.dispose;
+        } catch (e) {
+          if (!options.onLoadError) throw e;
+          const error = e instanceof Error ? e : new Error(String(e));
+          failed.set(spec.name, error.message);
+          options.onLoadError(spec.name, error);
+          continue;
+        }
+      } else {
+        model = await MoeLmModel.create(files.config.model, files.store, tokenizer, {
+          int8: spec.int8,
+          threads: options.threads,
+          eosId,
+          denseFromRows: options.batching.denseFromRows,
+        });
+      }
       const table = files.store.get("model.embed_tokens.weight");
       const vocabulary = vocabularyFromBpe(files.tokenizer);
       const longest = longestTokenBytes(vocabulary, (id) => files.tokenizer.tokenOf(id));
@@ -482,6 +526,7 @@ export class LocalLmProvider implements Provider {
       byName.set(spec.name, {
         spec,
         model,
+        dispose,
         embedTable: { data: table.data, width: table.shape[1] },
         batcher: new ContinuousBatcher(model, { maxBatch: options.batching.maxBatch, maxWaitMs: options.batching.maxWaitMs }),
         eosId,
@@ -516,7 +561,7 @@ export class LocalLmProvider implements Provider {
         defaults: loadGenerationDefaults(spec.dir),
       });
     }
-    return new LocalLmProvider(options.name ?? "local", options.price, byName);
+    return new LocalLmProvider(options.name ?? "local", options.price, byName, failed);
   }
 
   load(): ProviderLoad {
@@ -539,10 +584,15 @@ export class LocalLmProvider implements Provider {
 
   async close(): Promise<void> {
     await Promise.all([...this.byName.values()].map((m) => m.batcher.close()));
+    await Promise.all([...this.byName.values()].map((m) => m.dispose?.()));
   }
 
   private modelOf(name: string): LocalModel {
     const m = this.byName.get(name);
+    const failure = this.failed.get(name);
+    if (failure !== undefined)
+      // A refusal, not a provider failure: the other models keep their circuit closed.
+      throw this.reject("model_unavailable", "model", `model '${name}' could not be loaded at start: ${failure}`);
     if (!m) throw new ProviderError(this.name, 404, "http_error", false, `model '${name}' is not served by ${this.name}`);
     return m;
   }

@@ -87,12 +87,15 @@ export function textLimit(
   platform: Platform,
   prompts: (body: Record<string, unknown>) => number,
 ): (rawBody: unknown) => number | undefined {
-  const { local, router } = platform;
+  const { router } = platform;
+  const engines = [platform.local, platform.llamaCpp].filter((p) => p !== undefined);
   return (rawBody) => {
-    if (local === undefined || typeof rawBody !== "object" || rawBody === null) return undefined;
+    if (engines.length === 0 || typeof rawBody !== "object" || rawBody === null) return undefined;
     const body = rawBody as Record<string, unknown>;
     const model = body.model;
     if (typeof model !== "string") return undefined;
+    const local = engines.find((p) => p.models.includes(model));
+    if (local === undefined) return undefined;
     if (router.providers.some((provider) => provider !== local && provider.models.includes(model))) return undefined;
     const perPrompt = local.maxPromptBytes(model);
     return perPrompt === undefined ? undefined : prompts(body) * perPrompt + nonPromptTextChars;

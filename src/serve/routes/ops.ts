@@ -201,6 +201,7 @@ export async function opsRoutes(
       models: p?.router.listModels().data.map((m) => m.id) ?? [],
       circuits: p?.router.circuits() ?? {},
       local: p?.local?.load() ?? null,
+      llamaCpp: p?.llamaCpp ? { ...p.llamaCpp.load(), failed: Object.fromEntries(p.llamaCpp.failed) } : null,
       cache: gate.cache.stats(),
     }),
   });
