@@ -4,6 +4,7 @@ export * from "./graph.js";
 export { type ExportOptions, type OnnxModel, OPSET, toOnnx } from "./onnx.js";
 export * as op from "./ops.js";
 export {
+  INT8_WEIGHT_MAX,
   type QuantizeReport,
   quantizableWeights,
   quantizeColumns,

@@ -10,6 +10,7 @@
 // tokens (decoding), but it copies every chosen expert's weights once per token, so QMoE
 // wins from a dozen or two tokens on (prefill). bench/moe-dispatch.ts measures both.
 
+import { readFileSync } from "node:fs";
 import { type AnyNode, Graph, nodesFor, type Tensor } from "./graph.js";
 import * as op from "./ops.js";
 
@@ -30,14 +31,36 @@ export interface QuantizeReport {
   int8Bytes: number;
 }
 
-/** Symmetric int8 per column: w [K, N] -> q [K, N], scale [N] with w ~ q * scale. */
-export function quantizeColumns(w: Float32Array, k: number, n: number): { q: Int8Array; scale: Float32Array } {
+/**
+ * The largest int8 weight the integer kernels multiply without overflow on this CPU. ONNX
+ * Runtime multiplies uint8 activations by int8 weights; x86 CPUs without VNNI do it with
+ * VPMADDUBSW, which adds two products into an int16 and saturates: 255 · 127 · 2 > 32767.
+ * There the weights keep 7 bits (|q| ≤ 63: 255 · 63 · 2 < 32767), as ONNX Runtime's own
+ * quantizer does with `reduce_range`; CPUs with VNNI (or ARM's dot products) keep all 8.
+ */
+export const INT8_WEIGHT_MAX: number = (() => {
+  if (process.arch !== "x64") return 127;
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8");
+    return /\b(avx512_vnni|avx_vnni)\b/.test(flags) ? 127 : 63;
+  } catch {
+    return 63; // unknown x86: the range no kernel saturates on
+  }
+})();
+
+/** Symmetric int8 per column: w [K, N] -> q [K, N], scale [N] with w ~ q * scale, |q| ≤ qMax. */
+export function quantizeColumns(
+  w: Float32Array,
+  k: number,
+  n: number,
+  qMax: number = INT8_WEIGHT_MAX,
+): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(n);
   for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) scale[c] = Math.max(scale[c], Math.abs(w[r * n + c]));
-  for (let c = 0; c < n; c++) scale[c] = scale[c] / 127 || 1;
+  for (let c = 0; c < n; c++) scale[c] = scale[c] / qMax || 1;
   const q = new Int8Array(k * n);
   for (let r = 0; r < k; r++)
-    for (let c = 0; c < n; c++) q[r * n + c] = Math.max(-127, Math.min(127, Math.round(w[r * n + c] / scale[c])));
+    for (let c = 0; c < n; c++) q[r * n + c] = Math.max(-qMax, Math.min(qMax, Math.round(w[r * n + c] / scale[c])));
   return { q, scale };
 }
 

@@ -224,27 +224,11 @@ export function glm4moeTensors(cfg: MoeLmConfig, store: ParamStore): Glm4MoeTens
       downOut.set(down.subarray(ourExpert * c * h, (ourExpert + 1) * c * h), slot * c * h);
     });
     const perExpert = (p: string) => expertMap.map((_, slot) => `${ours}.mlp.experts.${slot}.${p}.weight`);
-    out.push({
-      gguf: `${blk}.ffn_gate_exps.weight`,
-      hf: perExpert("gate_proj"),
-      dims: [c, h, shape.experts],
-      data: gate,
-      role: "matrix",
-    });
-    out.push({
-      gguf: `${blk}.ffn_down_exps.weight`,
-      hf: perExpert("down_proj"),
-      dims: [h, c, shape.experts],
-      data: downOut,
-      role: "matrix",
-    });
-    out.push({
-      gguf: `${blk}.ffn_up_exps.weight`,
-      hf: perExpert("up_proj"),
-      dims: [c, h, shape.experts],
-      data: up,
-      role: "matrix",
-    });
+    const stacked = (g: string, p: string, dims: number[], data: Float32Array) =>
+      out.push({ gguf: `${blk}.${g}.weight`, hf: perExpert(p), dims, data, role: "matrix" });
+    stacked("ffn_gate_exps", "gate_proj", [c, h, shape.experts], gate);
+    stacked("ffn_down_exps", "down_proj", [h, c, shape.experts], downOut);
+    stacked("ffn_up_exps", "up_proj", [c, h, shape.experts], up);
     if (cfg.moe.sharedExperts > 0) {
       for (const [g, p] of [
         ["ffn_gate_shexp", "gate_proj"],
