@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { heldOutWindows } from "../src/cli/lm.js";
 import type { MixedCorpusSizes } from "../src/data/index.js";
 import { LlamaCppModel, loadMoeLm, MoeLmModel, writeMoeLmGguf } from "../src/models/index.js";
+import { heldOutWindows } from "../src/train/index.js";
 import { type ChatCorpusSpec, tokenizeCorpus } from "../src/train/lmRecipe.js";
 
 const { values } = parseArgs({

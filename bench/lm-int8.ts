@@ -7,11 +7,12 @@
 // `aigc train lm --preset small --out runs/lm-small`); without it, a seeded untrained model
 // of the preset's shape decodes seeded random tokens (speed does not depend on the weights).
 import { parseArgs } from "node:util";
-import { decodeSpeeds, evalLm, heldOutWindows, trainedOrSeededLm } from "../src/cli/lm.js";
+import { decodeSpeeds, evalLm, trainedOrSeededLm } from "../src/cli/lm.js";
 import type { MixedCorpusSizes } from "../src/data/corpora.js";
 import { loadMoeLm } from "../src/models/moeLmFiles.js";
 import { MoeLmModel } from "../src/models/moeLmModel.js";
 import { Rng } from "../src/runtime/rng.js";
+import { heldOutWindows } from "../src/train/index.js";
 import { tokenizeCorpus } from "../src/train/lmRecipe.js";
 
 const { values } = parseArgs({

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { decodeSpeeds, heldOutWindows, trainedOrSeededLm } from "../src/cli/lm.js";
+import { decodeSpeeds, trainedOrSeededLm } from "../src/cli/lm.js";
 import type { BpeTokenizer } from "../src/data/bpe.js";
 import type { MixedCorpusSizes } from "../src/data/corpora.js";
 import type { BatchDecodeModel } from "../src/models/decodeModel.js";
@@ -23,6 +23,7 @@ import { writeMoeLmGguf } from "../src/models/moeLmGguf.js";
 import { MoeLmModel } from "../src/models/moeLmModel.js";
 import { Rng } from "../src/runtime/rng.js";
 import { clearSessionCache } from "../src/runtime/session.js";
+import { heldOutWindows } from "../src/train/index.js";
 import { tokenizeCorpus } from "../src/train/lmRecipe.js";
 
 const TARGET = 3.2;

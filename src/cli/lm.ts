@@ -20,7 +20,7 @@ import {
 import { ParamStore, writeModelFolder } from "../runtime/index.js";
 import {
   type ChatCorpusSpec,
-  type DomainTokens,
+  heldOutWindows,
   type LmPresetName,
   lmPresets,
   setupMoeLmTraining,
@@ -102,22 +102,6 @@ export interface LmEvalReport {
     fp32TokensPerSec: number;
     int8TokensPerSec: number;
   };
-}
-
-/** Evenly spaced windows of `length` tokens from each held-out stream. */
-export function heldOutWindows(valid: DomainTokens[], windows: number, length: number): number[][] {
-  const out: number[][] = [];
-  const perStream = Math.ceil(windows / valid.length);
-  for (const s of valid) {
-    const span = s.tokens.length - length;
-    if (span <= 0) continue;
-    for (let i = 0; i < perStream; i++) {
-      const start = Math.floor((span * (i + 0.5)) / perStream);
-      out.push(Array.from(s.tokens.subarray(start, start + length)));
-    }
-  }
-  if (out.length === 0) throw new Error(`the held-out text is shorter than one window of ${length} tokens`);
-  return out;
 }
 
 /**

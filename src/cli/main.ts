@@ -11,6 +11,7 @@ import { registerDataCommands } from "./data.js";
 import { doctor, formatDoctor } from "./doctor.js";
 import { registerEmotionCommands } from "./emotion.js";
 import { registerExportCommands } from "./export.js";
+import { registerFinetuneCommand } from "./finetune.js";
 import { formatPlan, heDecrypt, heEncrypt, heInfer, heKeygen, hePlan, runHeBench } from "./he.js";
 import { registerLipSyncCommands } from "./lipsync.js";
 import {
@@ -318,6 +319,7 @@ registerReportCommands({ train, eval: evalCmd, root: program });
 registerLipSyncCommands(train, evalCmd, program);
 registerEmotionCommands(train, evalCmd, program);
 registerExportCommands(program);
+registerFinetuneCommand(program);
 registerAvatarHeadCommand(program.command("avatar").description("the digital human's parts"));
 
 program.parseAsync().catch((err: unknown) => {

@@ -16,6 +16,35 @@ export {
 export { type MixedCorpusSizes, mixedCorpus } from "./corpora.js";
 export { FORTUNES_DIR, loadFortunes } from "./corpus.js";
 export { type DocSection, loadDebianHandbook, loadDebianReference, sectionsText } from "./docCorpora.js";
+export {
+  BASE_MODEL_PACKAGES,
+  type ChangelogOptions,
+  COMMON_LICENSES_DIR,
+  DOC_DIR,
+  debianChangelogs,
+  type FinetuneCorpus,
+  type FinetuneCorpusOptions,
+  licenseTexts,
+} from "./finetuneCorpora.js";
+export {
+  type EncodedRecord,
+  encodeFinetuneRecord,
+  FINETUNE_ROLES,
+  type FinetuneData,
+  FinetuneDataError,
+  type FinetuneDataOptions,
+  type FinetuneFormat,
+  type FinetuneLineError,
+  type FinetuneMessage,
+  type FinetuneRecord,
+  type FinetuneRole,
+  type FinetuneStream,
+  parseFinetuneJsonl,
+  readFinetuneData,
+  splitRecords,
+  splitText,
+  textFinetuneData,
+} from "./finetuneData.js";
 export { type InstructionPair, instructionPairs, leadingSentences, loadPoems, pairTurns } from "./instructions.js";
 export {
   type ClinicalRecord,

@@ -121,6 +121,15 @@ export const vjpRules: VjpTable = {
     }
     return [da, db];
   },
+  // y = x @ Wᵀ, W [n, k] frozen 4-bit: dx = dY @ W. Not MatMulBnb4 with transB 0 (ONNX
+  // Runtime 1.30's CPU kernel computes the wrong product there): W is dequantized in the graph,
+  // bit for bit the values the forward multiplies by. Nothing flows into the codes or absmax.
+  matmulBnb4: ({ attrs, inputs: [, packed, absmax] }, [d], needs) => {
+    if (needs[2]) {
+      throw new Error("matmulBnb4 gradient: absmax is a quantization constant and gets no gradient; wrap it in op.stopGradient");
+    }
+    return [needs[0] ? op.matmul(d!, op.dequantizeBnb4(packed, absmax, attrs)) : null, null, null];
+  },
   softmax: ({ attrs: { axis }, outputs: [y] }, [d]) => {
     const dy = op.mul(d!, y);
     return [op.sub(dy, op.mul(y, op.reduceSum(dy, axis, true)))];

@@ -23,6 +23,17 @@ export interface ConvAttrs {
 }
 
 /** The closed set of primitive ops and their attributes. Everything else is composed. */
+/** Attributes of matmulBnb4 (4-bit bitsandbytes weights, com.microsoft.MatMulBnb4). */
+export interface Bnb4Attrs {
+  /** In features: the weight is [n, k] = [out, in]. */
+  k: number;
+  /** Out features. */
+  n: number;
+  blockSize: number;
+  quantType: Bnb4QuantType;
+}
+export type Bnb4QuantType = "nf4";
+
 export interface OpAttrs {
   input: { name: string };
   param: { name: string; trainable: boolean; init: Init };
@@ -76,6 +87,7 @@ export interface OpAttrs {
   // fused, inference only (exported to ONNX Runtime contrib ops)
   moeSwiGlu: Record<string, never>;
   qmoeSwiGlu: Record<string, never>;
+  matmulBnb4: Bnb4Attrs;
   multiHeadAttention: { heads: number; scale: number };
   rotaryEmbedding: { heads: number };
   dynamicQuantizeMatMul: Record<string, never>;

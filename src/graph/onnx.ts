@@ -153,6 +153,10 @@ export const onnxEmitters: OnnxEmitterTable = {
 
   // contractions and normalisers
   matmul: sameOp("MatMul"),
+  // Inputs: A, B (packed 4-bit codes), absmax; quant_type 1 is NF4. transB stays 1: ONNX
+  // Runtime 1.30's CPU kernel ignores transB 0 (it still multiplies by Wᵀ, reading past its buffer).
+  matmulBnb4: ({ attrs }, { ins, outs: [y] }, onnx) =>
+    onnx.contribNode("MatMulBnb4", ins, [y], { K: attrs.k, N: attrs.n, block_size: attrs.blockSize, quant_type: 1, transB: 1 }),
   softmax: sameOpWithAxis("Softmax"),
   logSoftmax: sameOpWithAxis("LogSoftmax"),
   reduceSum: reduction("ReduceSum"),

@@ -18,7 +18,17 @@ import {
   shapeEq,
   showShape,
 } from "./dims.js";
-import { type ConvAttrs, type DType, type Graph, isFloat, type Tensor, type TypedArray } from "./graph.js";
+import {
+  type Bnb4Attrs,
+  type Bnb4QuantType,
+  type ConvAttrs,
+  type DType,
+  type Graph,
+  isFloat,
+  type Tensor,
+  type TypedArray,
+} from "./graph.js";
+import { ABSMAX_ZERO_POINT, checkNf4Sizes, NF4_CODEBOOK } from "./nf4.js";
 
 export type TensorLike = Tensor | number;
 
@@ -175,6 +185,47 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matmul batch");
   const shape = [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]];
   return a.graph.addNode("matmul", {}, [a, b], [{ dtype: a.dtype, shape }])[0];
+}
+
+/** Checks an NF4 weight's tensors against [n, k] in blocks of `blockSize`; fills in the defaults. */
+function bnb4Attrs(
+  what: string,
+  packed: Tensor,
+  absmax: Tensor,
+  opts: { k: number; n: number; blockSize: number; quantType?: Bnb4QuantType },
+): Bnb4Attrs {
+  const attrs: Bnb4Attrs = { k: opts.k, n: opts.n, blockSize: opts.blockSize, quantType: opts.quantType ?? "nf4" };
+  const { k, n } = attrs;
+  if (!Number.isInteger(k) || !Number.isInteger(n) || k < 1 || n < 1)
+    throw new Error(`${what}: k=${k} and n=${n} must be positive integers`);
+  if (attrs.quantType !== "nf4") throw new Error(`${what}: quantType "${attrs.quantType}" must be "nf4"`);
+  if (packed.dtype !== "uint8" || packed.rank !== 1 || typeof packed.shape[0] !== "number")
+    throw new Error(`${what}: packed must be static uint8 [ceil(n*k / 2)], got ${packed}`);
+  if (absmax.dtype !== "float32" || absmax.rank !== 1 || typeof absmax.shape[0] !== "number")
+    throw new Error(`${what}: absmax must be static float32 [blocks], got ${absmax}`);
+  checkNf4Sizes(packed.shape[0], absmax.shape[0], n * k, attrs.blockSize, `${what} (n=${n}, k=${k})`);
+  return attrs;
+}
+
+/**
+ * x @ Wᵀ with W [n, k] = [out, in] stored as bitsandbytes 4-bit NF4 (see nf4.ts): packed
+ * uint8 [ceil(n*k / 2)] codes and float32 absmax [ceil(n*k / blockSize)] scales, dequantized
+ * per call (ONNX Runtime's com.microsoft.MatMulBnb4). x [..., k] -> [..., n], float32 (ONNX
+ * Runtime has no double kernel). absmax may be computed (e.g. by dequantizeAbsmax).
+ * Gradient: to x only, dY @ W, through dequantizeBnb4 (the weights are frozen constants).
+ */
+export function matmulBnb4(
+  x: Tensor,
+  packed: Tensor,
+  absmax: Tensor,
+  opts: { k: number; n: number; blockSize: number; quantType?: Bnb4QuantType },
+): Tensor {
+  const attrs = bnb4Attrs("matmulBnb4", packed, absmax, opts);
+  if (x.dtype !== "float32") throw new Error(`matmulBnb4: x must be float32 (ONNX Runtime's kernel is float-only), got ${x}`);
+  if (x.rank < 2 || !dimEq(x.shape[x.rank - 1], attrs.k))
+    throw new Error(`matmulBnb4: x ${showShape(x.shape)} must be [..., ${attrs.k}] (rank >= 2, ending in k, the in features)`);
+  const shape = [...x.shape.slice(0, -1), attrs.n];
+  return x.graph.addNode("matmulBnb4", attrs, [x, packed, absmax], [{ dtype: "float32", shape }])[0];
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
@@ -656,6 +707,60 @@ export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor
 export function oneHot(indices: Tensor, depth: number, dtype: DType = "float32"): Tensor {
   requireIndex(indices, "oneHot");
   return cast(equal(unsqueeze(indices, -1), arange(indices.graph, depth)), dtype);
+}
+
+/**
+ * The float32 weight W [n, k] an NF4 tensor stands for, built from primitives (the same
+ * values MatMulBnb4 multiplies by, and nf4.ts's dequantizeNf4): each byte looks up
+ * the levels of its two nibbles in 256-entry tables, then each block is scaled by its absmax.
+ * matmulBnb4's gradient uses it.
+ */
+export function dequantizeBnb4(
+  packed: Tensor,
+  absmax: Tensor,
+  opts: { k: number; n: number; blockSize: number; quantType?: Bnb4QuantType },
+): Tensor {
+  const { k, n, blockSize } = bnb4Attrs("dequantizeBnb4", packed, absmax, opts);
+  const g = packed.graph;
+  const numel = n * k;
+  const blocks = absmax.shape[0] as number;
+  const table = (nibble: (byte: number) => number) =>
+    constant(
+      g,
+      Float32Array.from({ length: 256 }, (_, byte) => NF4_CODEBOOK[nibble(byte)]),
+      [256],
+    );
+  const bytes = cast(packed, "int64"); // [P]
+  const even = gather(
+    table((byte) => byte >> 4),
+    bytes,
+  ); // [P]: flat indices 0, 2, 4, ...
+  const odd = gather(
+    table((byte) => byte & 0xf),
+    bytes,
+  ); // [P]: flat indices 1, 3, 5, ...
+  const levels = slice(reshape(concat([unsqueeze(even, 1), unsqueeze(odd, 1)], 1), [-1]), 0, 0, numel); // [P, 2] -> [numel]
+  const padded = pad(levels, 0, 0, blocks * blockSize - numel); // the last block may be short
+  const scaled = mul(reshape(padded, [blocks, blockSize]), reshape(absmax, [blocks, 1])); // [blocks, blockSize]
+  return reshape(slice(reshape(scaled, [-1]), 0, 0, numel), [n, k]);
+}
+
+/**
+ * The absmaxes of double quantization (nf4.ts's dequantizeAbsmax, bit for bit):
+ * (q - 128) * scale[i / blockSize] + offset, q uint8 [count], scale float32 [ceil(count / blockSize)].
+ */
+export function dequantizeAbsmax(q: Tensor, scale: Tensor, offset: TensorLike, blockSize: number): Tensor {
+  const count = q.shape[0];
+  if (q.dtype !== "uint8" || q.rank !== 1 || typeof count !== "number")
+    throw new Error(`dequantizeAbsmax: q must be static uint8 [count], got ${q}`);
+  const blocks = Math.ceil(count / blockSize);
+  if (scale.dtype !== "float32" || scale.rank !== 1 || scale.shape[0] !== blocks)
+    throw new Error(
+      `dequantizeAbsmax: scale must be float32 [${blocks}] for ${count} codes in blocks of ${blockSize}, got ${scale}`,
+    );
+  const centred = pad(sub(cast(q, "float32"), ABSMAX_ZERO_POINT), 0, 0, blocks * blockSize - count); // [blocks * blockSize]
+  const scaled = mul(reshape(centred, [blocks, blockSize]), reshape(scale, [blocks, 1]));
+  return add(slice(reshape(scaled, [-1]), 0, 0, count), offset);
 }
 
 export const mean = reduceMean;

@@ -30,6 +30,14 @@ export { type GptConfig, gptLogits } from "./gpt.js";
 export { CHEST_WINDOWS, preprocessHu } from "./imageEncoder.js";
 export { currentFrameIndex, exportLipSyncOnnx, LipSyncConfig, lipSyncInput, lipSyncLogits } from "./lipSync.js";
 export { checkGgufForLlamaCpp, LlamaCppModel, type LlamaCppModelOptions } from "./llamaCppModel.js";
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type LoraAdapter,
+  loadLoraAdapter,
+  mergeLora,
+  saveLoraAdapter,
+} from "./loraAdapter.js";
 export { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
 export {
   type GenerationDefaults,

@@ -11,8 +11,9 @@ import { z } from "zod";
 import { type Dim, type Graph, op, type Tensor } from "../graph/index.js";
 import {
   attention,
-  embedding,
+  embeddingTable,
   type KvCache,
+  type LoraPlan,
   linear,
   MoeConfig,
   type MoeDispatch,
@@ -154,6 +155,11 @@ export interface MoeLmForward {
    * feature it adds to its embedding [B, T] int64 (S = no image: adds nothing).
    */
   image?: { features: Tensor; slots: Tensor };
+  /**
+   * LoRA: every parameter is frozen except the low-rank updates of the linears the plan
+   * targets (attention q/k/v/o, dense and shared-expert gate/up/down, the router's gate).
+   */
+  lora?: LoraPlan;
 }
 
 /** x [B, T, C] + the projected image feature of each token's slot (slot S adds zeros). */
@@ -167,13 +173,14 @@ function addImagePrefix(s: Scope, x: Tensor, cfg: MoeLmConfig, image: { features
 }
 
 export function moeLm(graph: Graph, cfg: MoeLmConfig, forward: MoeLmForward): MoeLmOutputs {
-  const root = new Scope(graph);
+  const root = new Scope(graph, "", forward.lora !== undefined, forward.lora);
   const model = root.child("model");
   const [b, t] = forward.ids.shape;
   const n: Dim = forward.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
   const rotate = rope(graph, cfg, t, forward.positions);
 
-  let x = embedding(model.child("embed_tokens"), forward.ids, cfg.vocab, cfg.dim); // [B, T, C]
+  const table = embeddingTable(model.child("embed_tokens"), cfg.vocab, cfg.dim); // [V, C] (LoRA: adapted)
+  let x = op.gather(table, forward.ids, 0); // [B, T, C]
   if (forward.image) x = addImagePrefix(model.child("image_proj"), x, cfg, forward.image);
   const domain = forward.domain ? op.reshape(forward.domain, [n]) : undefined;
   let auxLoss: Tensor | null = null;
@@ -215,7 +222,12 @@ export function moeLm(graph: Graph, cfg: MoeLmConfig, forward: MoeLmForward): Mo
   if (forward.logitsAt) x = op.gather(x, forward.logitsAt, 1); // [B, T, C] -> [B, L, C]
   x = rmsNorm(model.child("norm"), x, cfg.normEps);
   const logits = cfg.tieEmbeddings
-    ? op.matmul(x, op.transposeLast(graph.params.get("model.embed_tokens.weight")!)) // [B, T, V]
+    ? op.matmul(x, op.transposeLast(table)) // [B, T, V]
     : linear(root.child("lm_head"), x, cfg.vocab);
+  if (forward.lora && ![...graph.params.keys()].some((name) => /\.lora_(A\.weight|embedding_A)$/.test(name))) {
+    throw new Error(
+      `LoRA target modules ${JSON.stringify(forward.lora.config.targetModules)} match no linear of this model (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens; the routed experts are stacked tensors, not linears)`,
+    );
+  }
   return { logits, auxLoss, router, present: forward.cache ? present : [] };
 }

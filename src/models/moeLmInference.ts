@@ -3,15 +3,19 @@
 // the quantize pass.
 
 import { Graph, quantizeInt8, type Tensor, toOnnx } from "../graph/index.js";
-import type { MoeDispatch } from "../nn/index.js";
+import type { LoraPlan, MoeDispatch } from "../nn/index.js";
 import { compile, type ParamStore } from "../runtime/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
 
 /**
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
  * `lastOnly` (decoding) takes `logits_at` positions [L] and returns logits there only [B, L, V].
+ * `lora` adds the plan's low-rank updates to the linears it targets (a base plus an unmerged adapter).
  */
-export function moeLmInferenceGraph(cfg: MoeLmConfig, options: { lastOnly?: boolean; dispatch?: MoeDispatch } = {}) {
+export function moeLmInferenceGraph(
+  cfg: MoeLmConfig,
+  options: { lastOnly?: boolean; dispatch?: MoeDispatch; lora?: LoraPlan } = {},
+) {
   const g = new Graph();
   const ids = g.input("ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
@@ -44,6 +48,7 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, options: { lastOnly?: bool
     logitsAt,
     dispatch: options.dispatch,
     image,
+    lora: options.lora,
   });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
@@ -56,9 +61,17 @@ export function moeLmInferenceGraph(cfg: MoeLmConfig, options: { lastOnly?: bool
 export async function compileMoeLm(
   cfg: MoeLmConfig,
   store: ParamStore,
-  options: { int8?: boolean; int8Moe?: "qmoe" | "gather"; threads?: number; lastOnly?: boolean; dispatch?: MoeDispatch } = {},
+  options: {
+    int8?: boolean;
+    int8Moe?: "qmoe" | "gather";
+    threads?: number;
+    lastOnly?: boolean;
+    dispatch?: MoeDispatch;
+    /** LoRA updates on the targeted linears; `store` then holds the adapter's lora_A / lora_B too. */
+    lora?: LoraPlan;
+  } = {},
 ) {
-  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: options.lastOnly, dispatch: options.dispatch });
+  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: options.lastOnly, dispatch: options.dispatch, lora: options.lora });
   const paramValue = (name: string) => store.get(name).data;
   const final = options.int8 ? quantizeInt8(outputs, { paramValue, moe: options.int8Moe }).outputs : outputs;
   return compile(toOnnx({ outputs: final, paramValue, name: options.int8 ? "moe_lm_int8" : "moe_lm" }), {

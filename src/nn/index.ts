@@ -1,5 +1,6 @@
 export * from "./attention.js";
 export * from "./layers.js";
+export * from "./lora.js";
 export * from "./moe.js";
 export { Scope } from "./scope.js";
 export {

@@ -3,21 +3,42 @@
 // as x @ W, as in GPT-2's checkpoints.
 
 import { op, type Tensor } from "../graph/index.js";
+import { isLoraTarget, loraDelta } from "./lora.js";
 import type { Scope } from "./scope.js";
 
-/** x [..., in] -> [..., out]. */
+/** x [..., in] -> [..., out]; with a LoRA plan that targets this module, plus its trained low-rank update. */
 export function linear(scope: Scope, x: Tensor, outDim: number, opts: { std?: number; bias?: boolean } = {}): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (typeof inDim !== "number") throw new Error(`linear ${scope.prefix}: input width must be static, got ${inDim}`);
   const w = scope.param("weight", [inDim, outDim], { kind: "normal", std: opts.std ?? 0.02 });
-  const y = op.matmul(x, w);
+  let y = op.matmul(x, w);
+  if (scope.lora && isLoraTarget(scope.prefix, scope.lora.config.targetModules)) {
+    const { r } = scope.lora.config;
+    // PEFT's init: A Kaiming-uniform (bound sqrt(6 / ((1 + 5) · in)) = 1 / sqrt(in)), B zeros.
+    const bound = 1 / Math.sqrt(inDim);
+    const a = scope.child("lora_A").param("weight", [r, inDim], { kind: "uniform", low: -bound, high: bound }, "float32", true);
+    const b = scope.child("lora_B").param("weight", [outDim, r], { kind: "constant", value: 0 }, "float32", true);
+    y = op.add(y, loraDelta(x, a, b, scope.lora));
+  }
   return opts.bias ? op.add(y, scope.param("bias", [outDim], { kind: "constant", value: 0 })) : y;
+}
+
+/**
+ * An embedding table [vocab, dim]; with a LoRA plan that targets this module, the adapted
+ * table E + (α/r) · Aᵀ Bᵀ (PEFT's init for embeddings: A zeros, B normal).
+ */
+export function embeddingTable(scope: Scope, vocab: number, dim: number, std = 0.02): Tensor {
+  const table = scope.param("weight", [vocab, dim], { kind: "normal", std });
+  if (!scope.lora || !isLoraTarget(scope.prefix, scope.lora.config.targetModules)) return table;
+  const { r, alpha } = scope.lora.config;
+  const a = scope.param("lora_embedding_A", [r, vocab], { kind: "constant", value: 0 }, "float32", true);
+  const b = scope.param("lora_embedding_B", [dim, r], { kind: "normal", std: 1 }, "float32", true);
+  return op.add(table, op.mul(op.matmul(op.transposeLast(a), op.transposeLast(b)), alpha / r));
 }
 
 /** ids [...] (int64) -> [..., dim]. */
 export function embedding(scope: Scope, ids: Tensor, vocab: number, dim: number, std = 0.02): Tensor {
-  const table = scope.param("weight", [vocab, dim], { kind: "normal", std });
-  return op.gather(table, ids, 0);
+  return op.gather(embeddingTable(scope, vocab, dim, std), ids, 0);
 }
 
 /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */

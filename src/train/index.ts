@@ -26,6 +26,7 @@ export {
   type LabelledText,
   trainEmotionClassifier,
 } from "./emotionRecipe.js";
+export { FINETUNE_METHODS, type FinetuneMethod, type FinetuneResult, finetuneMoeLm, heldOutLoss } from "./finetune.js";
 export { KneserNeyLm } from "./kneserNey.js";
 export { LIPSYNC_PRESET_VALUES, LIPSYNC_PRESETS, type LipSyncPresetName, trainLipSync } from "./lipSyncRecipe.js";
 export { gptTrainGraph } from "./lm.js";
@@ -43,7 +44,7 @@ export {
   trainLm,
 } from "./lmRecipe.js";
 export { trainLoop } from "./loop.js";
-export { type DomainTokens, setupMoeLmTraining } from "./moeLm.js";
+export { type DomainTokens, heldOutWindows, setupMoeLmTraining } from "./moeLm.js";
 export { type ReportPresetName, reportGeneralWords, reportPresets, trainReport } from "./reportRecipe.js";
 export { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
 export { cosineSchedule } from "./schedule.js";

@@ -15,6 +15,20 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
 }
 
 /**
+ * Mean cross-entropy over the positions whose weight is 1 (weights [..] like targets, 0 or 1):
+ * e.g. only an assistant's tokens of a chat transcript. A batch with no counted position
+ * gives 0 (the sum of weights is floored at 1).
+ */
+export function maskedCrossEntropy(logits: Tensor, targets: Tensor, weights: Tensor): Tensor {
+  const v = logits.shape[logits.rank - 1];
+  const logp = op.logSoftmax(op.reshape(logits, [-1, v]), -1);
+  const picked = op.reshape(op.gatherElements(logp, op.reshape(targets, [-1, 1]), 1), [-1]); // [N]
+  const w = op.reshape(weights, [-1]);
+  const count = op.reduceSum(w);
+  return op.neg(op.div(op.reduceSum(op.mul(picked, w)), op.where(op.greater(count, 0.5), count, 1)));
+}
+
+/**
  * Cross-entropy against a set of acceptable classes, per row: -log of the probability of
  * the acceptable classes S among the classes the label speaks about K (S ⊆ K; all classes if
  * no `consideredBias`): -log Σ_{c∈S} e^{z_c} / Σ_{c∈K} e^{z_c}. For labels that only say "one

@@ -4,9 +4,9 @@
 
 import { Graph, op, type Tensor } from "../graph/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/index.js";
-import { updateRouterBias } from "../nn/index.js";
+import { type LoraConfig, updateRouterBias } from "../nn/index.js";
 import { Evaluator, type HostTensor, ParamStore, Rng, TrainStep, type TrainStepOptions } from "../runtime/index.js";
-import { crossEntropy } from "./losses.js";
+import { crossEntropy, maskedCrossEntropy } from "./losses.js";
 
 /** A token stream of one domain (group index into cfg.moe.groups, or -1 for no hint). */
 export interface DomainTokens {
@@ -14,6 +14,8 @@ export interface DomainTokens {
   domain: number;
   /** Share of windows drawn from this stream. */
   weight: number;
+  /** 1 where predicting tokens[i] counts in the loss (e.g. an assistant's tokens); all count when absent. */
+  lossMask?: Uint8Array;
 }
 
 export interface MoeLmTraining {
@@ -95,6 +97,7 @@ export function domainWindows(streams: DomainTokens[], batch: number, length: nu
   const ids = new BigInt64Array(batch * length);
   const targets = new BigInt64Array(batch * length);
   const domain = new BigInt64Array(batch * length);
+  const weights = new Float32Array(batch * length).fill(1);
   for (let b = 0; b < batch; b++) {
     const stream = pickByWeight(streams, rng.next() * total);
     if (stream.tokens.length < length + 2)
@@ -104,9 +107,10 @@ export function domainWindows(streams: DomainTokens[], batch: number, length: nu
       ids[b * length + i] = BigInt(stream.tokens[start + i]);
       targets[b * length + i] = BigInt(stream.tokens[start + i + 1]);
       domain[b * length + i] = BigInt(stream.domain);
+      if (stream.lossMask) weights[b * length + i] = stream.lossMask[start + i + 1];
     }
   }
-  return { ids, targets, domain };
+  return { ids, targets, domain, weights };
 }
 
 export interface MoeLmTrainOptions {
@@ -124,6 +128,10 @@ export interface MoeLmTrainOptions {
    */
   gumbelAnnealSteps: number;
   trainStep?: TrainStepOptions;
+  /** The loss counts only the positions the streams' lossMask marks (fed as "loss_weights"). */
+  maskedLoss?: boolean;
+  /** Train LoRA updates only (every other parameter frozen, see src/nn/lora.ts). */
+  lora?: LoraConfig;
 }
 
 function buildGraph(o: MoeLmTrainOptions, train: boolean) {
@@ -137,8 +145,10 @@ function buildGraph(o: MoeLmTrainOptions, train: boolean) {
     bias: cfg.moe.biasUpdateRate > 0 ? g.input(routerBiasName(layer), "float32", [cfg.moe.experts]) : undefined,
     gumbel: train && cfg.moe.gumbelTau > 0 ? g.input(gumbelName(layer), "float32", [n, cfg.moe.experts]) : undefined,
   }));
-  const out = moeLm(g, cfg, { ids, mode: "train", domain, moeInputs });
-  const ce = crossEntropy(out.logits, targets);
+  const out = moeLm(g, cfg, { ids, mode: "train", domain, moeInputs, lora: o.lora && { config: o.lora, train } });
+  const ce = o.maskedLoss
+    ? maskedCrossEntropy(out.logits, targets, g.input("loss_weights", "float32", [batch, seqLen]))
+    : crossEntropy(out.logits, targets);
   const extras: Record<string, Tensor> = { ce };
   for (const r of out.router) {
     extras[`load.${r.layer}`] = r.load;
@@ -169,6 +179,7 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
       targets: { dtype: "int64", shape: [batch, seqLen], data: w.targets },
     };
     if (options.domainHints) feeds.domain = { dtype: "int64", shape: [batch, seqLen], data: w.domain };
+    if (options.maskedLoss) feeds.loss_weights = { dtype: "float32", shape: [batch, seqLen], data: w.weights };
     for (const layer of moeLayerIndices(cfg)) {
       if (cfg.moe.biasUpdateRate > 0) feeds[routerBiasName(layer)] = store.host(routerBiasName(layer));
       if (train && cfg.moe.gumbelTau > 0) {
@@ -211,4 +222,20 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
   };
 
   return { cfg, store, trainStep, batch, seqLen, batchAt, afterStep, evaluate };
+}
+
+/** Evenly spaced windows of `length` tokens from each held-out stream. */
+export function heldOutWindows(valid: DomainTokens[], windows: number, length: number): number[][] {
+  const out: number[][] = [];
+  const perStream = Math.ceil(windows / valid.length);
+  for (const s of valid) {
+    const span = s.tokens.length - length;
+    if (span <= 0) continue;
+    for (let i = 0; i < perStream; i++) {
+      const start = Math.floor((span * (i + 0.5)) / perStream);
+      out.push(Array.from(s.tokens.subarray(start, start + length)));
+    }
+  }
+  if (out.length === 0) throw new Error(`the held-out text is shorter than one window of ${length} tokens`);
+  return out;
 }

@@ -6,7 +6,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { differentiableOps, Graph, grad, op, type PrimOp, type Tensor, toOnnx, vjpRules } from "../../src/graph/index.js";
+import {
+  dequantizeNf4,
+  differentiableOps,
+  Graph,
+  grad,
+  op,
+  type PrimOp,
+  quantizeNf4,
+  type Tensor,
+  toOnnx,
+  vjpRules,
+} from "../../src/graph/index.js";
 import { compile } from "../../src/runtime/session.js";
 import {
   awayFromZero,
@@ -48,6 +59,28 @@ const mask = (g: Graph, values: number[], shape: number[]): Tensor => op.constan
 const conv32: GradcheckOptions = { dtype: "float32", eps: 1e-2, rtol: 1e-2, atol: 1e-3 };
 
 const cases: Record<string, GradCase> = {
+  // ------------------------------------------------------------ 4-bit NF4 weights (QLoRA's frozen base)
+  "matmulBnb4 x [2,3,32] @ NF4 W [6,32]^T (float32)": (() => {
+    const q = quantizeNf4(Float32Array.from(randn([6 * 32], 77, 0.1)), 16);
+    const dense = dequantizeNf4(q); // [6, 32]
+    return {
+      ops: ["matmulBnb4"] as PrimOp[],
+      build: (g: Graph, [x]: Tensor[]) =>
+        op.matmulBnb4(x, op.constant(g, q.packed, [q.packed.length], "uint8"), op.constant(g, q.absmax, [q.absmax.length]), {
+          k: 32,
+          n: 6,
+          blockSize: 16,
+        }),
+      inputs: [inp("x", [2, 3, 32])],
+      opts: {
+        dtype: "float32" as const,
+        eps: 1e-2,
+        rtol: 1e-3,
+        atol: 1e-4,
+        reference: (g: Graph, [x]: Tensor[]) => op.matmul(x, op.transposeLast(op.constant(g, dense, [6, 32]))),
+      },
+    };
+  })(),
   // ------------------------------------------------------------ binary, broadcasting
   "add [3,1,5] + [4,1]": { ops: ["add"], build: (_, [a, b]) => op.add(a, b), inputs: [inp("a", [3, 1, 5]), inp("b", [4, 1])] },
   "add scalar tensor + [2,3]": { ops: ["add"], build: (_, [a, b]) => op.add(a, b), inputs: [inp("a", []), inp("b", [2, 3])] },

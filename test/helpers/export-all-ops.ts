@@ -4,7 +4,7 @@
 // asserts that nothing at all reaches stderr: ONNX Runtime prints its warnings there
 // (unused initializers, type or shape inference mismatches, ...).
 
-import { Graph, grad, op, type TypedArray, toOnnx } from "../../src/graph/index.js";
+import { Graph, grad, op, quantizeAbsmax, quantizeNf4, type TypedArray, toOnnx } from "../../src/graph/index.js";
 import { compile } from "../../src/runtime/session.js";
 import { indices, randn } from "./gradcheck.js";
 
@@ -24,6 +24,20 @@ const positions = g.param("positions", [16, C], { kind: "normal", std: 0.1 }, { 
 const emb = op.gather(table, ids, 0); // [B, T, C]
 const flat = op.reshape(op.add(x, emb), ["B*T", C]); // [B*T, C]
 const hidden = op.gelu(op.add(op.matmul(flat, w), bias)); // [B*T, C]
+// a frozen NF4 base with double-quantized scales (QLoRA): hidden @ Wᵀ, W [C, C] in blocks of 16
+const nf4 = quantizeNf4(Float32Array.from(randn([C * C], 9, 0.5)), 16);
+const nf4Scales = quantizeAbsmax(nf4.absmax, 3); // 4 absmaxes: a short second block
+const nf4Absmax = op.dequantizeAbsmax(
+  op.constant(g, nf4Scales.absmaxQ, [nf4Scales.absmaxQ.length], "uint8"),
+  op.constant(g, nf4Scales.absmaxScale, [nf4Scales.absmaxScale.length]),
+  nf4Scales.absmaxOffset,
+  nf4Scales.blockSize,
+);
+const base = op.matmulBnb4(hidden, op.constant(g, nf4.packed, [nf4.packed.length], "uint8"), nf4Absmax, {
+  k: C,
+  n: C,
+  blockSize: 16,
+}); // [B*T, C]
 const y = op.add(op.reshape(hidden, ["B", "T", -1]), op.slice(positions, 0, 0, "T")); // [B, T, C] + [T, C]
 const probs = op.softmax(y, -1);
 const logp = op.logSoftmax(y, 1);
@@ -40,7 +54,7 @@ const logged = op.log(op.add(op.mul(ste, ste), 1));
 const cast64 = op.cast(op.reduceMax(op.sub(powered, logged), -1), "float64"); // [B, T]
 const symbolic = op.add(
   op.add(op.reduceSum(mixed), op.reduceMean(running, 2, true)),
-  op.add(op.reduceSum(picked), op.reduceSum(op.mul(scaled, noise))),
+  op.add(op.add(op.reduceSum(picked), op.reduceSum(op.mul(scaled, noise))), op.reduceSum(base)),
 );
 
 // ---- static part: images, nd-indexing, scatters
