@@ -7,7 +7,7 @@
 // Usage: node --import tsx bench/finetune.ts [--model assets/chat] [--steps 200] [--methods full,lora] [--domains changelogs,licenses]
 // Targets (#23): LoRA recovers >= 90% of full fine-tuning's perplexity gain with <= 1% of the parameters trainable.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";

@@ -72,6 +72,9 @@ const BYTE_TO_CHAR: readonly string[] = (() => {
 
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 
+/** The printable character GPT-2's byte-level alphabet spells byte `b` with (0 ≤ b < 256). */
+export const byteLevelChar = (b: number): string => BYTE_TO_CHAR[b];
+
 /** The byte-level spelling of a string's UTF-8 bytes ("hi there" → "hiĠthere"). */
 export function toByteLevel(text: string): string {
   let out = "";

@@ -2,7 +2,7 @@
 // CT + EHR + reports (./synth) and the synthetic EHR risk set. The public surface of src/data.
 
 export { gatherRows, lmBatch, splitTokens, unigramCrossEntropy } from "./batches.js";
-export { BpeTokenizer, DEFAULT_SPECIAL_TOKENS, trainBpe } from "./bpe.js";
+export { BpeTokenizer, byteLevelChar, DEFAULT_SPECIAL_TOKENS, trainBpe } from "./bpe.js";
 export { CharTokenizer } from "./charTokenizer.js";
 export {
   CHAT_ROLE_TOKENS,

@@ -22,6 +22,7 @@ import {
   checkPromptsFit,
   GenerateError,
   type GenerateOptions,
+  penaltyToEngine,
   type ResolvedGenerateOptions,
   RowDecoder,
   randomSeed,
@@ -239,15 +240,10 @@ export class ContinuousBatcher {
           continue;
         }
       }
-      let opts = request.opts;
-      if (this.session.setRepetitionPenalty && opts.repetitionPenalty !== 1) {
-        this.session.setRepetitionPenalty(free, opts.repetitionPenalty);
-        opts = { ...opts, repetitionPenalty: 1 };
-      }
       request.decoder = new RowDecoder(
         this.model,
         request.prompt,
-        opts,
+        penaltyToEngine(this.session, free, request.opts),
         Rng.forName(request.seed, "row 0"),
         this.model.maxLength,
       );

@@ -285,6 +285,16 @@ export class RowDecoder {
   }
 }
 
+/**
+ * The options row `row` samples with: an engine that applies the repetition penalty itself
+ * (DecodeSession.setRepetitionPenalty) is given it, and the row samples with penalty 1.
+ */
+export function penaltyToEngine(session: DecodeSession, row: number, opts: ResolvedGenerateOptions): ResolvedGenerateOptions {
+  if (!session.setRepetitionPenalty || opts.repetitionPenalty === 1) return opts;
+  session.setRepetitionPenalty(row, opts.repetitionPenalty);
+  return { ...opts, repetitionPenalty: 1 };
+}
+
 /** Parse `options` (defaults filled in) and check the prompts' shapes; throws GenerateError. */
 export function resolveGenerateOptions(
   prompts: readonly (readonly number[])[],
@@ -324,10 +334,9 @@ async function* decodeBatch(
   const session = await model.open(prompts.length);
   try {
     checkPromptsFit(prompts, session);
-    const engineOwnsPenalty = session.setRepetitionPenalty !== undefined && opts.repetitionPenalty !== 1;
-    if (engineOwnsPenalty) for (let r = 0; r < prompts.length; r++) session.setRepetitionPenalty?.(r, opts.repetitionPenalty);
-    const rowOpts = engineOwnsPenalty ? { ...opts, repetitionPenalty: 1 } : opts;
-    const rows = prompts.map((prompt, r) => new RowDecoder(model, prompt, rowOpts, rowRng(seed, r), session.maxLength, r));
+    const rows = prompts.map(
+      (prompt, r) => new RowDecoder(model, prompt, penaltyToEngine(session, r, opts), rowRng(seed, r), session.maxLength, r),
+    );
     let active = prompts.map((_, r) => r);
     // Prefill: every prompt in one call.
     let logits = checkedLogits(

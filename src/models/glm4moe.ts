@@ -17,7 +17,7 @@
 // Each tensor comes out row-major with its ggml dims (ne[0] contiguous first) and both names,
 // so the GGUF writer and the Hugging Face writer share one mapping.
 
-import type { BpeTokenizer } from "../data/index.js";
+import { type BpeTokenizer, byteLevelChar } from "../data/index.js";
 import type { ParamStore } from "../runtime/index.js";
 import { type MoeLmConfig, moeLayerIndices, routerBiasName } from "./moeLm.js";
 
@@ -286,10 +286,8 @@ export function ggufVocab(tokenizer: BpeTokenizer): GgufVocab {
 export function placeholderVocab(vocab: number): GgufVocab {
   const tokens: string[] = [];
   const types: number[] = [];
-  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  let shifted = 0;
   for (let b = 0; b < 256 && tokens.length < vocab; b++) {
-    tokens.push(String.fromCharCode(printable(b) ? b : 256 + shifted++));
+    tokens.push(byteLevelChar(b));
     types.push(1);
   }
   while (tokens.length < vocab) {

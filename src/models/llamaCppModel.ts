@@ -145,6 +145,9 @@ export class LlamaCppModel implements BatchDecodeModel {
   }
 }
 
+/** node-llama-cpp's sampling options that leave llama.cpp's next-token distribution as the model gives it. */
+const UNFILTERED = { temperature: 1, topK: 0, topP: 1, minP: 0 } as const;
+
 class LlamaCppSession implements BatchDecodeSession {
   /** Row r's llama.cpp sequence. */
   private sequences: LlamaContextSequence[];
@@ -207,10 +210,7 @@ class LlamaCppSession implements BatchDecodeSession {
           probabilities: this.next === "distribution",
           token: this.next === "greedy",
           options: {
-            temperature: 1,
-            topK: 0,
-            topP: 1,
-            minP: 0,
+            ...UNFILTERED,
             ...(penalty !== 1 ? { repeatPenalty: { punishTokens: () => fed, maxPunishTokens: this.maxLength, penalty } } : {}),
           },
         };
@@ -237,7 +237,7 @@ class LlamaCppSession implements BatchDecodeSession {
 
   /** Row 0's next-token distribution after every token of `tokens` (for scoring). */
   async distributions(tokens: number[]): Promise<ReadonlyMap<unknown, number>[]> {
-    const next = { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } };
+    const next = { probabilities: true, options: UNFILTERED };
     const input = tokens.map((t) => [t, { generateNext: next }] as const);
     const out = await this.sequences[0].controlledEvaluate(
       input as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0],
