@@ -75,32 +75,51 @@ program
   .option("--host <host>", "address to listen on (overrides the config)")
   .option("--port <n>", "port (overrides the config; 0 = any free port)", (v) => Number.parseInt(v, 10))
   .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+  .option(
+    "--adapter <name=path>",
+    "serve a LoRA adapter (a PEFT folder, e.g. from aigc finetune) as model <name>, unmerged on the base; repeatable",
+    (v: string, list: string[]) => [...list, v],
+    [] as string[],
+  )
+  .option("--adapter-base <model>", "the local model --adapter adapters are served on (default: models.default)")
   .addOption(
     new Option("--log-level <level>", "request log level")
       .choices(["trace", "debug", "info", "warn", "error", "silent"])
       .default("info"),
   )
-  .action(async (o: { config?: string; host?: string; port?: number; threads?: number; logLevel: string }) => {
-    const env = { ...process.env };
-    if (o.host) env.AIGC_HOST = o.host;
-    if (o.port !== undefined) env.AIGC_PORT = String(o.port);
-    const config = loadConfig({ file: o.config, env });
-    const server = await buildServer(config, { threads: o.threads, logger: { level: o.logLevel } });
-    if (server.speechUnavailable) console.error(`avatar: ${server.speechUnavailable}`);
-    const close = async () => {
-      await server.close();
-      process.exit(0);
-    };
-    process.once("SIGINT", close);
-    process.once("SIGTERM", close);
-    const address = await server.app.listen({ host: config.server.host, port: config.server.port });
-    console.error(
-      `AIGC Studio serving ${server.platform.router
-        .listModels()
-        .data.map((m) => m.id)
-        .join(", ")} at ${address}`,
-    );
-  });
+  .action(
+    async (o: {
+      config?: string;
+      host?: string;
+      port?: number;
+      threads?: number;
+      adapter: string[];
+      adapterBase?: string;
+      logLevel: string;
+    }) => {
+      const env = { ...process.env };
+      if (o.host) env.AIGC_HOST = o.host;
+      if (o.port !== undefined) env.AIGC_PORT = String(o.port);
+      const config = loadConfig({ file: o.config, env, adapters: o.adapter, adapterBase: o.adapterBase });
+      const server = await buildServer(config, { threads: o.threads, logger: { level: o.logLevel } });
+      if (server.speechUnavailable) console.error(`avatar: ${server.speechUnavailable}`);
+      for (const [name, f] of Object.entries(server.platform.local?.adapterFailures() ?? {}))
+        console.error(`LoRA adapter '${name}' (on ${f.base}) not loaded, refused with the reason: ${f.reason}`);
+      const close = async () => {
+        await server.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", close);
+      process.once("SIGTERM", close);
+      const address = await server.app.listen({ host: config.server.host, port: config.server.port });
+      console.error(
+        `AIGC Studio serving ${server.platform.router
+          .listModels()
+          .data.map((m) => m.id)
+          .join(", ")} at ${address}`,
+      );
+    },
+  );
 
 program
   .command("keys")

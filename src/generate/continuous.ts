@@ -100,6 +100,8 @@ interface Request {
   prompt: number[];
   /** Prefix features for a multimodal model (see BatchDecodeSession.setPrefix). */
   prefix?: Float32Array;
+  /** The LoRA adapter the request decodes with (see BatchDecodeSession.setAdapter). */
+  adapter?: string;
   opts: ResolvedGenerateOptions;
   seed: number;
   out: ChunkQueue;
@@ -142,7 +144,11 @@ export class ContinuousBatcher {
    * that does not fit the model throw GenerateError here, before anything is queued.
    * Stopping the iteration early drops the request at the next step.
    */
-  submit(prompt: readonly number[], options: GenerateOptions = {}, prefix?: Float32Array): AsyncIterable<StreamChunk> {
+  submit(
+    prompt: readonly number[],
+    options: GenerateOptions = {},
+    extras: { prefix?: Float32Array; adapter?: string } = {},
+  ): AsyncIterable<StreamChunk> {
     if (this.closed) throw new Error("the batcher is closed");
     const opts = resolveGenerateOptions([prompt], options);
     checkPromptsFit([prompt], this.model);
@@ -155,7 +161,8 @@ export class ContinuousBatcher {
     const seed = Array.isArray(opts.seed) ? opts.seed[0] : (opts.seed ?? randomSeed());
     const request: Request = {
       prompt: [...prompt],
-      prefix,
+      prefix: extras.prefix,
+      adapter: extras.adapter,
       opts,
       seed,
       out: new ChunkQueue(),
@@ -230,10 +237,16 @@ export class ContinuousBatcher {
       request.row = free;
       taken.add(free);
       this.session.release(free);
-      if (request.prefix) {
+      if (request.prefix || request.adapter !== undefined) {
         try {
-          if (!this.session.setPrefix) throw new GenerateError("this model takes no prefix features");
-          this.session.setPrefix(free, request.prefix);
+          if (request.prefix) {
+            if (!this.session.setPrefix) throw new GenerateError("this model takes no prefix features");
+            this.session.setPrefix(free, request.prefix);
+          }
+          if (request.adapter !== undefined) {
+            if (!this.session.setAdapter) throw new GenerateError("this model serves no LoRA adapters");
+            this.session.setAdapter(free, request.adapter);
+          }
         } catch (e) {
           request.out.fail(e instanceof GenerateError ? e : new GenerateError((e as Error).message));
           taken.delete(free);

@@ -10,6 +10,7 @@ export {
   NF4_CODEBOOK,
   type Nf4Tensor,
   nf4Bits,
+  nf4Sizes,
   type QuantizedAbsmax,
   quantizeAbsmax,
   quantizeNf4,

@@ -62,6 +62,12 @@ export interface BatchDecodeSession extends DecodeSession {
    * set on an empty row before its prompt is fed.
    */
   setPrefix?(row: number, features: Float32Array): void;
+  /**
+   * Models serving LoRA adapters: the adapter row `row` decodes with (undefined: the base), set
+   * on an empty row before its prompt; an unknown name throws. Rows with different adapters
+   * share the batch.
+   */
+  setAdapter?(row: number, adapter: string | undefined): void;
 }
 
 export interface BatchDecodeModel extends DecodeModel {

@@ -36,7 +36,10 @@ export {
   type LoraAdapter,
   loadLoraAdapter,
   mergeLora,
+  randomLoraAdapter,
   saveLoraAdapter,
+  stackExpertLora,
+  unstackExpertLora,
 } from "./loraAdapter.js";
 export { MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
 export {

@@ -18,11 +18,14 @@ import {
   issueLines,
   jsonFile,
   ParamStore,
+  Rng,
   readSafetensors,
   type SafeTensor,
   safeParseInput,
   writeModelFolder,
 } from "../runtime/index.js";
+import type { MoeLmConfig } from "./moeLm.js";
+import { moeLmInferenceGraph } from "./moeLmInference.js";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -173,6 +176,95 @@ function peftConfigJson(config: LoraConfig, baseModel: string): Record<string, u
 
 const shape = (s: readonly number[]) => `[${s.join(", ")}]`;
 
+// The routed experts are stacked tensors here (gate_up_proj [E, 2H, C], rows interleaved gate_0,
+// up_0, …; down_proj [E, C, H]) and separate linears in Hugging Face's Glm4Moe, which is what
+// PEFT adapts: "…mlp.experts.<e>.gate_proj". Files hold the per-expert updates; training and
+// graphs hold them stacked, "…mlp.experts.gate_proj.lora_A.weight" [E, r, in] / lora_B [E, out, r].
+const EXPERT_MODULE = /^(.*\.mlp\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)$/;
+const STACKED_EXPERT_UPDATE = /^(.*\.mlp\.experts)\.(gate_proj|up_proj|down_proj)\.lora_(A|B)\.weight$/;
+
+/**
+ * Module `module` of `base` as a linear [in, out]: the parameter its update lands in and where
+ * W[i][o] sits there (a linear's own [in, out] weight, or one expert's rows of the stacked
+ * experts). Undefined when the base has no such module; `stored` is its parameter's shape.
+ */
+function linearView(
+  base: ParamStore,
+  module: string,
+): { param: string; stored: number[]; inDim: number; outDim: number; at: (i: number, o: number) => number } | undefined {
+  const expert = EXPERT_MODULE.exec(module);
+  if (!expert) {
+    const w = base.values.get(`${module}.weight`);
+    if (!w || w.shape.length !== 2) return w && { param: `${module}.weight`, stored: w.shape, inDim: 0, outDim: 0, at: () => -1 };
+    const [inDim, outDim] = w.shape;
+    return { param: `${module}.weight`, stored: w.shape, inDim, outDim, at: (i, o) => i * outDim + o };
+  }
+  const [, experts, index, proj] = expert;
+  const e = Number(index);
+  const param = `${experts}.${proj === "down_proj" ? "down_proj" : "gate_up_proj"}`;
+  const w = base.values.get(param);
+  if (!w || w.shape.length !== 3 || e >= w.shape[0]) return undefined;
+  const [, rows, cols] = w.shape;
+  if (proj === "down_proj") return { param, stored: w.shape, inDim: cols, outDim: rows, at: (i, o) => (e * rows + o) * cols + i };
+  const half = proj === "gate_proj" ? 0 : 1;
+  return { param, stored: w.shape, inDim: cols, outDim: rows / 2, at: (i, o) => (e * rows + 2 * o + half) * cols + i };
+}
+
+/** Stacked expert updates (training's, graphs') split per expert, as files hold them; other entries shared. */
+export function unstackExpertLora(adapter: ParamStore): ParamStore {
+  const out = new ParamStore();
+  for (const [name, entry] of adapter.values) {
+    const m = STACKED_EXPERT_UPDATE.exec(name);
+    if (!m || entry.shape.length !== 3) {
+      out.values.set(name, entry);
+      continue;
+    }
+    const [experts, rows, cols] = entry.shape;
+    for (let e = 0; e < experts; e++)
+      out.set(
+        `${m[1]}.${e}.${m[2]}.lora_${m[3]}.weight`,
+        [rows, cols],
+        entry.data.subarray(e * rows * cols, (e + 1) * rows * cols),
+      );
+  }
+  return out;
+}
+
+/** Per-expert updates stacked back (what a graph with LoRA on the routed experts reads); other entries shared. */
+export function stackExpertLora(adapter: ParamStore): ParamStore {
+  const out = new ParamStore();
+  const stacks = new Map<string, { shape: number[]; parts: Float32Array[] }>();
+  for (const [name, entry] of adapter.values) {
+    const m = /^(.*\.mlp\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)\.lora_(A|B)\.weight$/.exec(name);
+    if (!m) {
+      out.values.set(name, entry);
+      continue;
+    }
+    const key = `${m[1]}.${m[3]}.lora_${m[4]}.weight`;
+    let stack = stacks.get(key);
+    if (!stack) {
+      stack = { shape: entry.shape, parts: [] };
+      stacks.set(key, stack);
+    }
+    stack.parts[Number(m[2])] = entry.data;
+  }
+  for (const [
+    key,
+    {
+      shape: [rows, cols],
+      parts,
+    },
+  ] of stacks) {
+    const data = new Float32Array(parts.length * rows * cols);
+    parts.forEach((p, e) => {
+      if (!p) throw new Error(`stackExpertLora: ${key} has no update for expert ${e}`);
+      data.set(p, e * rows * cols);
+    });
+    out.set(key, [parts.length, rows, cols], data);
+  }
+  return out;
+}
+
 /**
  * Checks every update of `adapter` (our names) against `base` and `config`, and returns the
  * updated modules in order. `where` starts each message (the file, or the function); `key`
@@ -202,16 +294,17 @@ function checkAdapter(
       throw new Error(
         `${where}: ${key(name)} updates ${module}, which target_modules ${JSON.stringify(targetModules)} does not match`,
       );
-    const weight = base.values.get(`${module}.weight`);
-    if (!weight)
+    const view = linearView(base, module);
+    if (!view)
       throw new Error(
-        `${where}: ${key(name)} updates ${module}, but the base has no ${module}.weight (is the adapter for another model?)`,
+        `${where}: ${key(name)} updates ${module}, but the base has no ${EXPERT_MODULE.test(module) ? "such routed expert" : `${module}.weight`} (is the adapter for another model?)`,
       );
-    if (weight.shape.length !== 2)
+    if (view.stored.length !== 2 && !EXPERT_MODULE.test(module))
       throw new Error(
-        `${where}: ${key(name)} updates ${module}, but the base's ${module}.weight is ${shape(weight.shape)}, not a 2-D [in, out] linear weight`,
+        `${where}: ${key(name)} updates ${module}, but the base's ${module}.weight is ${shape(view.stored)}, not a 2-D [in, out] linear weight`,
       );
-    const [inDim, outDim] = weight.shape;
+    const { inDim, outDim } = view;
+    const weight = { shape: EXPERT_MODULE.test(module) ? [inDim, outDim] : view.stored };
     const expected = isA ? [r, inDim] : [outDim, r];
     if (entry.shape.length !== 2 || entry.shape[0] !== expected[0] || entry.shape[1] !== expected[1]) {
       const rankAt = isA ? 0 : 1;
@@ -256,7 +349,7 @@ export async function saveLoraAdapter(
 ): Promise<void> {
   const config = LoraConfig.parse(files.config);
   const tensors: Record<string, SafeTensor> = {};
-  for (const [name, value] of files.adapter.values) {
+  for (const [name, value] of unstackExpertLora(files.adapter).values) {
     if (!updateHalf(name))
       throw new Error(
         `saveLoraAdapter: ${name} is not a LoRA update (pass only the <module>${A_SUFFIX} / <module>${B_SUFFIX} parameters)`,
@@ -311,6 +404,31 @@ export async function loadLoraAdapter(dir: string, base: ParamStore): Promise<Lo
   return { config, adapter, modules };
 }
 
+/**
+ * An adapter with random A and B (normal, `std`) on the modules `config` targets in a MoE LM
+ * of `cfg`: what benchmarks and tests serve (a trained B is not zero; PEFT's
+ * init_lora_weights=False does the same). Routed-expert updates per expert, as files hold them.
+ */
+export function randomLoraAdapter(cfg: MoeLmConfig, config: LoraConfig, seed: number, std: number): LoraAdapter {
+  const stacked = new ParamStore();
+  for (const [name, t] of moeLmInferenceGraph(cfg, { lora: { config, train: false } }).g.params) {
+    if (!name.includes(".lora_")) continue;
+    const rng = Rng.forName(seed, name);
+    const shape = t.shape as number[];
+    stacked.set(
+      name,
+      shape,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * std),
+    );
+  }
+  const adapter = unstackExpertLora(stacked);
+  const modules = [...adapter.values.keys()].flatMap((n) => {
+    const half = updateHalf(n);
+    return half?.half === "a" ? [n.slice(0, -half.suffix.length)] : [];
+  });
+  return { config, adapter, modules };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Merging
 
@@ -321,32 +439,40 @@ export async function loadLoraAdapter(dir: string, base: ParamStore): Promise<Lo
  * shared with `base`; lora_A / lora_B parameters that `base` itself holds are left out.
  */
 export function mergeLora(base: ParamStore, adapter: ParamStore, config: LoraConfig): ParamStore {
-  const modules = checkAdapter(base, adapter, config, "mergeLora");
+  const updates = unstackExpertLora(adapter);
+  const modules = checkAdapter(base, updates, config, "mergeLora");
   const scale = config.alpha / config.r;
   const r = config.r;
   const merged = new ParamStore();
   for (const [name, entry] of base.values) {
-    if (updateHalf(name)) continue;
+    if (updateHalf(name) || STACKED_EXPERT_UPDATE.test(name)) continue;
     merged.values.set(name, entry);
   }
+  const copies = new Map<string, Float32Array>(); // each updated parameter copied once (experts share one)
   for (const module of modules) {
-    const w = base.get(`${module}.weight`);
-    const a = (adapter.values.get(`${module}${A_SUFFIX}`) ?? adapter.get(`${module}${EMBEDDING_A_SUFFIX}`)).data; // [r, in]
-    const b = (adapter.values.get(`${module}${B_SUFFIX}`) ?? adapter.get(`${module}${EMBEDDING_B_SUFFIX}`)).data; // [out, r]
-    const [inDim, outDim] = w.shape;
+    const view = linearView(base, module)!;
+    let out = copies.get(view.param);
+    if (!out) {
+      out = Float32Array.from(base.get(view.param).data);
+      copies.set(view.param, out);
+      merged.set(view.param, [...view.stored], out);
+    }
+    const a = (updates.values.get(`${module}${A_SUFFIX}`) ?? updates.get(`${module}${EMBEDDING_A_SUFFIX}`)).data; // [r, in]
+    const b = (updates.values.get(`${module}${B_SUFFIX}`) ?? updates.get(`${module}${EMBEDDING_B_SUFFIX}`)).data; // [out, r]
+    const { inDim, outDim, at } = view;
     const bt = new Float32Array(r * outDim); // Bᵀ [r, out], rows contiguous for the inner loop
     for (let o = 0; o < outDim; o++) for (let k = 0; k < r; k++) bt[k * outDim + o] = b[o * r + k];
-    const out = Float32Array.from(w.data); // [in, out]
+    const row = new Float32Array(outDim);
     for (let i = 0; i < inDim; i++) {
-      const row = i * outDim;
+      row.fill(0);
       for (let k = 0; k < r; k++) {
         const sa = scale * a[k * inDim + i];
         if (sa === 0) continue;
         const bRow = k * outDim;
-        for (let o = 0; o < outDim; o++) out[row + o] += sa * bt[bRow + o];
+        for (let o = 0; o < outDim; o++) row[o] += sa * bt[bRow + o];
       }
+      for (let o = 0; o < outDim; o++) out[at(i, o)] += row[o];
     }
-    merged.set(`${module}.weight`, [...w.shape], out);
   }
   return merged;
 }

@@ -13,8 +13,10 @@ import {
   attention,
   embeddingTable,
   type KvCache,
+  type LoraBankPlan,
   type LoraPlan,
   linear,
+  loraBankNames,
   MoeConfig,
   type MoeDispatch,
   moeInfer,
@@ -160,6 +162,8 @@ export interface MoeLmForward {
    * targets (attention q/k/v/o, dense and shared-expert gate/up/down, the router's gate).
    */
   lora?: LoraPlan;
+  /** Inference with many adapters: each token's adapter delta on the bank's modules (see nn/lora.ts). */
+  loraBank?: LoraBankPlan;
 }
 
 /** x [B, T, C] + the projected image feature of each token's slot (slot S adds zeros). */
@@ -173,7 +177,7 @@ function addImagePrefix(s: Scope, x: Tensor, cfg: MoeLmConfig, image: { features
 }
 
 export function moeLm(graph: Graph, cfg: MoeLmConfig, forward: MoeLmForward): MoeLmOutputs {
-  const root = new Scope(graph, "", forward.lora !== undefined, forward.lora);
+  const root = new Scope(graph, "", forward.lora !== undefined, forward.lora, forward.loraBank);
   const model = root.child("model");
   const [b, t] = forward.ids.shape;
   const n: Dim = forward.ids.shape.every((x) => typeof x === "number") ? (b as number) * (t as number) : `${b}*${t}`;
@@ -226,8 +230,10 @@ export function moeLm(graph: Graph, cfg: MoeLmConfig, forward: MoeLmForward): Mo
     : linear(root.child("lm_head"), x, cfg.vocab);
   if (forward.lora && ![...graph.params.keys()].some((name) => /\.lora_(A\.weight|embedding_A)$/.test(name))) {
     throw new Error(
-      `LoRA target modules ${JSON.stringify(forward.lora.config.targetModules)} match no linear of this model (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens; the routed experts are stacked tensors, not linears)`,
+      `LoRA target modules ${JSON.stringify(forward.lora.config.targetModules)} match no linear of this model (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens, experts.<e>.gate_proj)`,
     );
   }
+  const unbanked = [...(forward.loraBank?.modules ?? [])].find((m) => !graph.inputs.has(loraBankNames(m).a));
+  if (unbanked !== undefined) throw new Error(`LoRA bank: module ${unbanked} is not a linear of this model's decoder`);
   return { logits, auxLoss, router, present: forward.cache ? present : [] };
 }

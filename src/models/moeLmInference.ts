@@ -3,7 +3,7 @@
 // the quantize pass.
 
 import { Graph, quantizeInt8, type Tensor, toOnnx } from "../graph/index.js";
-import type { LoraPlan, MoeDispatch } from "../nn/index.js";
+import { LORA_BANK_DIM, LORA_SELECT, type LoraPlan, type MoeDispatch } from "../nn/index.js";
 import { compile, type ParamStore } from "../runtime/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeLm.js";
 
@@ -11,10 +11,12 @@ import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "./moeL
  * The inference graph: ids, positions, mask, domain and the cache in; logits and cache out.
  * `lastOnly` (decoding) takes `logits_at` positions [L] and returns logits there only [B, L, V].
  * `lora` adds the plan's low-rank updates to the linears it targets (a base plus an unmerged adapter).
+ * `bankModules` takes many adapters at once: `lora_select` [B, T, R] and each module's
+ * `<module>.lora_bank_A` [in, R] / `lora_bank_B` [R, out] (see nn/lora.ts).
  */
 export function moeLmInferenceGraph(
   cfg: MoeLmConfig,
-  options: { lastOnly?: boolean; dispatch?: MoeDispatch; lora?: LoraPlan } = {},
+  options: { lastOnly?: boolean; dispatch?: MoeDispatch; lora?: LoraPlan; bankModules?: readonly string[] } = {},
 ) {
   const g = new Graph();
   const ids = g.input("ids", "int64", ["B", "T"]);
@@ -49,6 +51,9 @@ export function moeLmInferenceGraph(
     dispatch: options.dispatch,
     image,
     lora: options.lora,
+    loraBank: options.bankModules
+      ? { modules: new Set(options.bankModules), select: g.input(LORA_SELECT, "float32", ["B", "T", LORA_BANK_DIM]) }
+      : undefined,
   });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, i) => {
@@ -69,9 +74,11 @@ export async function compileMoeLm(
     dispatch?: MoeDispatch;
     /** LoRA updates on the targeted linears; `store` then holds the adapter's lora_A / lora_B too. */
     lora?: LoraPlan;
+    /** Many adapters per call: banks on these modules (see moeLmInferenceGraph). */
+    bankModules?: readonly string[];
   } = {},
 ) {
-  const { outputs } = moeLmInferenceGraph(cfg, { lastOnly: options.lastOnly, dispatch: options.dispatch, lora: options.lora });
+  const { outputs } = moeLmInferenceGraph(cfg, options);
   const paramValue = (name: string) => store.get(name).data;
   const final = options.int8 ? quantizeInt8(outputs, { paramValue, moe: options.int8Moe }).outputs : outputs;
   return compile(toOnnx({ outputs: final, paramValue, name: options.int8 ? "moe_lm_int8" : "moe_lm" }), {

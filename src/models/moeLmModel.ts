@@ -4,7 +4,9 @@
 
 import type { CompiledGraph, HostTensor, ParamStore } from "../runtime/index.js";
 import type { BatchDecodeModel, BatchDecodeSession, TextTokenizer } from "./decodeModel.js";
+import type { LoraAdapter } from "./loraAdapter.js";
 import type { MoeLmConfig } from "./moeLm.js";
+import { LoraBanks, type ServedAdapter, serveAdapter } from "./moeLmAdapters.js";
 import { compileMoeLm } from "./moeLmInference.js";
 import { MASKED, MoeLmSession } from "./moeLmSession.js";
 
@@ -47,6 +49,11 @@ export class MoeLmModel implements BatchDecodeModel {
   private denseDecoder?: Promise<CompiledGraph>;
   /** INT8: the decoder with gathered int8 experts, compiled on first use (see int8GatherMaxTokens). */
   private gatherDecoder?: Promise<CompiledGraph>;
+  /** Decoders with LoRA banks, by variant and banked modules (see decodingGraph). */
+  private readonly bankDecoders = new Map<string, Promise<CompiledGraph>>();
+  /** LoRA adapters served unmerged, by name (see loadAdapter). */
+  private readonly adapters = new Map<string, ServedAdapter>();
+  private readonly banks = new LoraBanks();
 
   private constructor(
     readonly cfg: MoeLmConfig,
@@ -79,12 +86,38 @@ export class MoeLmModel implements BatchDecodeModel {
   async open(rows: number): Promise<BatchDecodeSession> {
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`open: rows must be a positive integer, got ${rows}`);
     return new MoeLmSession(
-      (sequences, tokens) => this.decodingGraph(sequences, tokens),
+      (sequences, tokens, bankModules) => this.decodingGraph(sequences, tokens, bankModules),
       this.cfg,
       rows,
       this.domain,
       this.options.packPrefill ?? true,
+      { adapter: (name) => this.adapter(name), banks: this.banks },
     );
+  }
+
+  /**
+   * Serve `adapter` (checked against this base by loadLoraAdapter) unmerged under `name`:
+   * rows whose session sets it (setAdapter) decode with it, mixed with other adapters and the
+   * base in the same batch.
+   */
+  loadAdapter(name: string, adapter: LoraAdapter): void {
+    if (this.adapters.has(name)) throw new Error(`an adapter named '${name}' is already loaded; unload it first`);
+    this.adapters.set(name, serveAdapter(name, adapter));
+  }
+
+  /** Stop serving adapter `name` (rows already decoding with it finish); false if none. */
+  unloadAdapter(name: string): boolean {
+    return this.adapters.delete(name);
+  }
+
+  get adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  private adapter(name: string): ServedAdapter {
+    const a = this.adapters.get(name);
+    if (!a) throw new Error(`no LoRA adapter named '${name}' is loaded (loaded: ${this.adapterNames.join(", ") || "none"})`);
+    return a;
   }
 
   decode(ids: number[]): string {
@@ -95,8 +128,19 @@ export class MoeLmModel implements BatchDecodeModel {
    * The compiled decoding graph for a call feeding `sequences` rows `tokens` tokens in all: dense
    * dispatch from `denseFromRows` rows, gathered int8 experts for short INT8 calls, else the default.
    */
-  private decodingGraph(sequences: number, tokens: number): Promise<CompiledGraph> {
+  private decodingGraph(sequences: number, tokens: number, bankModules?: readonly string[]): Promise<CompiledGraph> {
     const { denseFromRows } = this.options;
+    if (bankModules) {
+      const dispatch = denseFromRows !== undefined && sequences >= denseFromRows ? "dense" : undefined;
+      const int8Moe = !dispatch && this.usesGather(tokens) ? "gather" : undefined;
+      const key = `${dispatch ?? int8Moe ?? "default"}:${bankModules.join(",")}`;
+      let graph = this.bankDecoders.get(key);
+      if (!graph) {
+        graph = compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch, int8Moe, bankModules });
+        this.bankDecoders.set(key, graph);
+      }
+      return graph;
+    }
     if (denseFromRows !== undefined && sequences >= denseFromRows) {
       this.denseDecoder ??= compileMoeLm(this.cfg, this.store, { ...this.options, lastOnly: true, dispatch: "dense" });
       return this.denseDecoder;

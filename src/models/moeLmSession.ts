@@ -5,9 +5,11 @@
 //
 // Dims: B rows, T new tokens, S cached columns, L layers, H heads, D head size, V vocab.
 
+import { LORA_SELECT } from "../nn/index.js";
 import type { CompiledGraph, HostTensor } from "../runtime/index.js";
 import type { BatchDecodeSession } from "./decodeModel.js";
 import type { MoeLmConfig } from "./moeLm.js";
+import type { LoraBanks, ServedAdapter } from "./moeLmAdapters.js";
 import { type CallLayout, packedLayout, packedPrefillPays, paddedLayout } from "./moeLmPrefill.js";
 
 /** Additive mask value of a column a query must not see. */
@@ -33,20 +35,39 @@ export class MoeLmSession implements BatchDecodeSession {
   private readonly nextPosition: number[];
   /** Per row, image features [S, F] for its first S positions (multimodal models), until fed. */
   private images: (Float32Array | undefined)[];
+  /** Per row, the LoRA adapter it decodes with (undefined: the base). */
+  private adapters: (ServedAdapter | undefined)[];
 
   constructor(
-    /** The compiled decoding graph for a call feeding `sequences` rows `tokens` tokens in all. */
-    private readonly decodingGraph: (sequences: number, tokens: number) => Promise<CompiledGraph>,
+    /**
+     * The compiled decoding graph for a call feeding `sequences` rows `tokens` tokens in all,
+     * with LoRA banks on `bankModules` when the call's rows use adapters.
+     */
+    private readonly decodingGraph: (
+      sequences: number,
+      tokens: number,
+      bankModules?: readonly string[],
+    ) => Promise<CompiledGraph>,
     private readonly cfg: MoeLmConfig,
     private bRows: number,
     private readonly domain: number,
     private readonly packPrefill: boolean,
+    /** The model's served adapters: by name, and their banks per set. */
+    private readonly lora?: { adapter: (name: string) => ServedAdapter; banks: LoraBanks },
   ) {
     this.keys = Array.from({ length: cfg.layers }, () => new Float32Array(0));
     this.values = Array.from({ length: cfg.layers }, () => new Float32Array(0));
     this.nextPosition = new Array<number>(bRows).fill(0);
     for (let b = 0; b < bRows; b++) this.valid.push(new Uint8Array(0));
     this.images = new Array(bRows).fill(undefined);
+    this.adapters = new Array(bRows).fill(undefined);
+  }
+
+  setAdapter(row: number, name: string | undefined): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.bRows) throw new Error(`setAdapter: no row ${row}`);
+    if (this.nextPosition[row] !== 0) throw new Error(`setAdapter: row ${row} already holds tokens; set its adapter first`);
+    if (name !== undefined && !this.lora) throw new Error(`this model serves no LoRA adapters (asked for '${name}')`);
+    this.adapters[row] = name === undefined ? undefined : this.lora!.adapter(name);
   }
 
   setPrefix(row: number, features: Float32Array): void {
@@ -77,6 +98,7 @@ export class MoeLmSession implements BatchDecodeSession {
     this.valid[row].fill(0);
     this.nextPosition[row] = 0;
     this.images[row] = undefined;
+    this.adapters[row] = undefined;
   }
 
   /**
@@ -134,6 +156,7 @@ export class MoeLmSession implements BatchDecodeSession {
     this.nextPosition.length = 0;
     this.nextPosition.push(...positions);
     this.images = Array.from({ length: rows }, (_, i) => (i < keep.length ? this.images[keep[i]] : undefined));
+    this.adapters = Array.from({ length: rows }, (_, i) => (i < keep.length ? this.adapters[keep[i]] : undefined));
     this.bRows = rows;
     this.s = columns.length;
   }
@@ -241,12 +264,13 @@ export class MoeLmSession implements BatchDecodeSession {
       logits_at: { dtype: "int64", shape: [layout.logitsAt.length], data: BigInt64Array.from(layout.logitsAt, BigInt) },
     };
     if (cfg.image) Object.assign(feeds, this.imageFeeds(layout, rows, tokens, positions, domain));
+    const bankModules = this.adapterFeeds(feeds, layout, rows, tokens);
     const empty = new Float32Array(0);
     for (let i = 0; i < cfg.layers; i++) {
       feeds[`past_key.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.keys[i] : empty };
       feeds[`past_value.${i}`] = { dtype: "float32", shape: [n, heads, width, d], data: withPast ? this.values[i] : empty };
     }
-    const out = await (await this.decodingGraph(packed ? rows.length : n, n * t)).run(feeds);
+    const out = await (await this.decodingGraph(packed ? rows.length : n, n * t, bankModules)).run(feeds);
     const s = this.s;
     this.reserve(s + longest);
     // Row rows[i]'s new position j goes to column s + longest - length + j; the graph put it
@@ -290,6 +314,31 @@ export class MoeLmSession implements BatchDecodeSession {
       v.set(this.valid[b].subarray(0, this.s));
       this.valid[b] = v;
     }
+  }
+
+  /**
+   * LoRA banks for one feed, when some fed row has an adapter: the banks of the fed rows'
+   * adapters and `lora_select` [n, t, R], ones over each token's adapter columns (padding and
+   * base rows select nothing). Returns the banked modules (the graph to run), or undefined.
+   */
+  private adapterFeeds(feeds: Record<string, HostTensor>, layout: CallLayout, rows: number[], tokens: number[][]) {
+    const used = [...new Set(rows.map((r) => this.adapters[r]).filter((a) => a !== undefined))];
+    if (used.length === 0 || !this.lora) return undefined;
+    used.sort((a, b) => a.id - b.id); // one bank per set, whatever the row order
+    const bank = this.lora.banks.bank(used);
+    const { n, t, first } = layout;
+    const select = new Float32Array(n * t * bank.width);
+    rows.forEach((r, i) => {
+      const adapter = this.adapters[r];
+      if (!adapter) return;
+      const from = bank.start.get(adapter.id)!;
+      for (let at = first[i]; at < first[i] + tokens[i].length; at++) {
+        select.fill(1, at * bank.width + from, at * bank.width + from + adapter.rank);
+      }
+    });
+    Object.assign(feeds, bank.feeds);
+    feeds[LORA_SELECT] = { dtype: "float32", shape: [n, t, bank.width], data: select };
+    return bank.modules;
   }
 
   /**

@@ -3,15 +3,22 @@
 // as x @ W, as in GPT-2's checkpoints.
 
 import { op, type Tensor } from "../graph/index.js";
-import { isLoraTarget, loraDelta } from "./lora.js";
+import { isLoraTarget, loraBankDelta, loraDelta, nf4Weight } from "./lora.js";
 import type { Scope } from "./scope.js";
 
 /** x [..., in] -> [..., out]; with a LoRA plan that targets this module, plus its trained low-rank update. */
 export function linear(scope: Scope, x: Tensor, outDim: number, opts: { std?: number; bias?: boolean } = {}): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (typeof inDim !== "number") throw new Error(`linear ${scope.prefix}: input width must be static, got ${inDim}`);
-  const w = scope.param("weight", [inDim, outDim], { kind: "normal", std: opts.std ?? 0.02 });
-  let y = op.matmul(x, w);
+  const qb = scope.frozen ? scope.lora?.quantizedBase : undefined;
+  let y: Tensor;
+  if (qb) {
+    // QLoRA's frozen base: 4-bit codes of Wᵀ [out, in] multiplied in one fused kernel, never float32 in memory.
+    const { codes, absmax } = nf4Weight(scope.graph, scope.name("weight"), [outDim, inDim], true, qb);
+    y = op.matmulBnb4(x, codes, absmax, { k: inDim, n: outDim, blockSize: qb.blockSize });
+  } else {
+    y = op.matmul(x, scope.param("weight", [inDim, outDim], { kind: "normal", std: opts.std ?? 0.02 }));
+  }
   if (scope.lora && isLoraTarget(scope.prefix, scope.lora.config.targetModules)) {
     const { r } = scope.lora.config;
     // PEFT's init: A Kaiming-uniform (bound sqrt(6 / ((1 + 5) · in)) = 1 / sqrt(in)), B zeros.
@@ -20,6 +27,7 @@ export function linear(scope: Scope, x: Tensor, outDim: number, opts: { std?: nu
     const b = scope.child("lora_B").param("weight", [outDim, r], { kind: "constant", value: 0 }, "float32", true);
     y = op.add(y, loraDelta(x, a, b, scope.lora));
   }
+  if (scope.bank?.modules.has(scope.prefix)) y = op.add(y, loraBankDelta(x, scope.prefix, inDim, outDim, scope.bank));
   return opts.bias ? op.add(y, scope.param("bias", [outDim], { kind: "constant", value: 0 })) : y;
 }
 
@@ -28,7 +36,7 @@ export function linear(scope: Scope, x: Tensor, outDim: number, opts: { std?: nu
  * table E + (α/r) · Aᵀ Bᵀ (PEFT's init for embeddings: A zeros, B normal).
  */
 export function embeddingTable(scope: Scope, vocab: number, dim: number, std = 0.02): Tensor {
-  const table = scope.param("weight", [vocab, dim], { kind: "normal", std });
+  const table = scope.matrix("weight", [vocab, dim], { kind: "normal", std });
   if (!scope.lora || !isLoraTarget(scope.prefix, scope.lora.config.targetModules)) return table;
   const { r, alpha } = scope.lora.config;
   const a = scope.param("lora_embedding_A", [r, vocab], { kind: "constant", value: 0 }, "float32", true);

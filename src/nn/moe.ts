@@ -20,6 +20,7 @@
 import { z } from "zod";
 import { op, type Tensor } from "../graph/index.js";
 import { linear, swiGlu } from "./layers.js";
+import { isLoraTarget, type LoraPlan } from "./lora.js";
 import type { Scope } from "./scope.js";
 
 export const MoeConfig = z
@@ -172,10 +173,56 @@ interface ExpertWeights {
 
 function expertWeights(s: Scope, cfg: MoeConfig, c: number, outStd: number): ExpertWeights {
   const e = s.child("experts");
-  return {
-    gateUp: e.param("gate_up_proj", [cfg.experts, 2 * cfg.expertHidden, c], { kind: "normal", std: 0.02 }),
-    down: e.param("down_proj", [cfg.experts, c, cfg.expertHidden], { kind: "normal", std: outStd }),
+  const gateUp = e.matrix("gate_up_proj", [cfg.experts, 2 * cfg.expertHidden, c], { kind: "normal", std: 0.02 });
+  const down = e.matrix("down_proj", [cfg.experts, c, cfg.expertHidden], { kind: "normal", std: outStd });
+  if (!s.lora) return { gateUp, down };
+  // LoRA on the routed experts, as PEFT updates Glm4Moe's per-expert gate/up/down_proj linears:
+  // each expert's rank-r updates, stacked, folded into the stacked weights inside the graph
+  // (PEFT's ParamWrapper does the same; hence no dropout here).
+  const update = (proj: string, inDim: number, outDim: number) => {
+    const each = Array.from({ length: cfg.experts }, (_, i) =>
+      isLoraTarget(`${e.prefix}.${i}.${proj}`, s.lora!.config.targetModules),
+    );
+    if (!each.some(Boolean)) return null;
+    if (!each.every(Boolean))
+      throw new Error(
+        `LoRA targets ${JSON.stringify(s.lora!.config.targetModules)} update some routed experts' ${proj} but not all`,
+      );
+    return expertLoraDelta(e.child(proj), cfg.experts, inDim, outDim, s.lora!); // [E, out, in]
   };
+  const h = cfg.expertHidden;
+  const dGate = update("gate_proj", c, h);
+  const dUp = update("up_proj", c, h);
+  const dDown = update("down_proj", h, c);
+  let adaptedGateUp = gateUp;
+  if (dGate || dUp) {
+    // gate_up rows are interleaved gate_0, up_0, gate_1, ...: stack the two updates on a new axis 2.
+    const zeros = op.full(s.graph, [cfg.experts, h, c], 0);
+    const delta = op.reshape(op.concat([op.unsqueeze(dGate ?? zeros, 2), op.unsqueeze(dUp ?? zeros, 2)], 2), [
+      cfg.experts,
+      2 * h,
+      c,
+    ]);
+    adaptedGateUp = op.add(gateUp, delta);
+  }
+  return { gateUp: adaptedGateUp, down: dDown ? op.add(down, dDown) : down };
+}
+
+/**
+ * The routed experts' updates as weight deltas (α/r) · B_e A_e [E, out, in], from stacked
+ * A [E, r, in] and B [E, out, r] under `scope` ("…mlp.experts.gate_proj.lora_A.weight"; the
+ * adapter file splits them per expert, PEFT's "…mlp.experts.<e>.gate_proj.lora_A.weight").
+ */
+function expertLoraDelta(scope: Scope, experts: number, inDim: number, outDim: number, plan: LoraPlan): Tensor {
+  const { r, alpha, dropout } = plan.config;
+  if (plan.train && dropout > 0)
+    throw new Error(`LoRA on the routed experts takes no dropout (got ${dropout}): the update is folded into their weights`);
+  const bound = 1 / Math.sqrt(inDim);
+  const a = scope
+    .child("lora_A")
+    .param("weight", [experts, r, inDim], { kind: "uniform", low: -bound, high: bound }, "float32", true);
+  const b = scope.child("lora_B").param("weight", [experts, outDim, r], { kind: "constant", value: 0 }, "float32", true);
+  return op.mul(op.matmul(b, a), alpha / r);
 }
 
 /** SwiGLU of every expert over its slots: xe [E, P, C] -> [E, P, C]. */

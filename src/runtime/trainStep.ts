@@ -26,6 +26,11 @@ export interface TrainStepOptions {
   /** Extra forward values to return each step (e.g. router load), by name. */
   extras?: Record<string, Tensor>;
   threads?: number;
+  /**
+   * Inputs fed as they are every step (a QLoRA base's 4-bit codes): fed, not embedded, so
+   * ONNX Runtime cannot fold their dequantization into float32 constants.
+   */
+  fixedFeeds?: Record<string, HostTensor>;
 }
 
 export interface StepResult {
@@ -82,6 +87,7 @@ export class TrainStep {
     readonly extraNames: string[],
     readonly cfg: AdamWConfig,
     readonly store: ParamStore,
+    private readonly fixedFeeds: Record<string, HostTensor>,
   ) {
     for (const name of paramNames) {
       const n = store.get(name).data.length;
@@ -108,7 +114,16 @@ export class TrainStep {
     });
     const compiled = await compile(model, { threads: opts.threads });
     const names = params.map((p) => (p.node.op === "param" ? p.node.attrs.name : ""));
-    return new TrainStep(compiled, names, dataInputs, Object.keys(extras), cfg, store);
+    const fixed = opts.fixedFeeds ?? {};
+    return new TrainStep(
+      compiled,
+      names,
+      dataInputs.filter((n) => !(n in fixed)),
+      Object.keys(extras),
+      cfg,
+      store,
+      fixed,
+    );
   }
 
   /** Continue from saved AdamW moments and step count (see loadCheckpoint). */
@@ -127,6 +142,7 @@ export class TrainStep {
   async run(batch: Record<string, HostTensor>, lr: number): Promise<StepResult> {
     const t = this.stepCount + 1;
     const feeds: Record<string, HostTensor> = {
+      ...this.fixedFeeds,
       ...batch,
       lr: scalarF32(lr),
       bc1: scalarF32(1 - this.cfg.beta1 ** t),

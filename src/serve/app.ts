@@ -1,6 +1,6 @@
 // The HTTP app: a small fastify core — the request pipeline, one error handler, OpenAI-shaped
-// errors — and routes as plugins: the OpenAI-compatible API and the operations routes over a
-// Platform, encrypted inference over an HeServer, app pages and APIs. Every route of every
+// errors — and routes as plugins: the OpenAI-compatible API, LoRA adapter loading and the
+// operations routes over a Platform, encrypted inference over an HeServer, app pages and APIs. Every route of every
 // plugin passes the pipeline (./pipeline.ts); one registered without a policy stops startup.
 // A request no route takes is answered before its body is read: 405 with `Allow` when the
 // path exists under other methods, else 404.
@@ -15,6 +15,7 @@ import { createGate, type Gate } from "./gate.js";
 import { declaredLength, installPipeline, type RegisteredRoute, routeName } from "./pipeline.js";
 import type { Platform } from "./platform.js";
 import { RouteMethods } from "./routeMethods.js";
+import { adapterRoutes } from "./routes/adapters.js";
 import { openAiRoutes } from "./routes/openai.js";
 import { type AppPage, opsRoutes } from "./routes/ops.js";
 import { secureRoutes } from "./routes/secure.js";
@@ -96,7 +97,10 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     await app.register(async (scope) => plugin.register(scope, gate));
     pages.push(...plugin.pages);
   }
-  if (opts.platform) await app.register(openAiRoutes, { platform: opts.platform });
+  if (opts.platform) {
+    await app.register(openAiRoutes, { platform: opts.platform });
+    await app.register(adapterRoutes, { platform: opts.platform });
+  }
   await app.register(opsRoutes, { gate, platform: opts.platform, pages });
   return app;
 }

@@ -12,6 +12,9 @@
 //   AIGC_DEFAULT_MODEL              models.default
 //   AIGC_PROVIDER_<NAME>_API_KEY    the API key of provider <NAME> (upper-cased, non-alphanumerics as "_")
 //   AIGC_PROVIDER_<NAME>_BASE_URL   the base URL of provider <NAME>
+//
+// `aigc serve --adapter name=path` (LoadConfigOptions.adapters) adds LoRA adapters to
+// `models.local.<base>.adapters` the same way, before validation; a problem is blamed on the flag.
 
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
@@ -46,6 +49,18 @@ export const localModelSchema = z.strictObject({
   runtime: z.enum(["onnxruntime", "llama-cpp"]).default("onnxruntime"),
   /** llama-cpp: a GGUF export of this model (`aigc export gguf`); omitted: exported at start. */
   gguf: z.string().min(1).optional(),
+  /**
+   * LoRA adapters served unmerged on this model (onnxruntime only): client-facing name → a PEFT
+   * adapter folder (adapter_config.json, adapter_model.safetensors), relative to the working
+   * directory. A request naming one as its `model` decodes with it, batched with the others.
+   */
+  adapters: z.record(z.string().min(1), z.string().min(1)).optional(),
+});
+
+/** `models.local` when the config names none: the shipped chat model and the tiny base LM. */
+const defaultLocalModels = (): Record<string, z.output<typeof localModelSchema>> => ({
+  [shippedModel.name]: { dir: shippedModel.dir, int8: false, runtime: "onnxruntime" },
+  [shippedBaseModel.name]: { dir: shippedBaseModel.dir, int8: false, runtime: "onnxruntime" },
 });
 
 export const serverConfigSchema = z
@@ -65,10 +80,7 @@ export const serverConfigSchema = z
         /** The model used when a request names none the server knows how to default (and by `aigc` commands). */
         default: z.string().min(1).default(shippedModel.name),
         /** Local models (private zone, ONNX Runtime): client-facing name → folder. */
-        local: z.record(z.string().min(1), localModelSchema).default({
-          [shippedModel.name]: { dir: shippedModel.dir, int8: false, runtime: "onnxruntime" },
-          [shippedBaseModel.name]: { dir: shippedBaseModel.dir, int8: false, runtime: "onnxruntime" },
-        }),
+        local: z.record(z.string().min(1), localModelSchema).default(defaultLocalModels),
       })
       .prefault({}),
     /** Remote OpenAI-compatible providers, private (e.g. an in-house vLLM) or public (DeepSeek, …). */
@@ -109,10 +121,39 @@ export const serverConfigSchema = z
       }
       seen.add(p.name);
     });
-    const served = new Set([
-      ...Object.keys(config.models.local),
-      ...config.providers.flatMap((p) => p.models.map((m) => (typeof m === "string" ? m : m.name))),
-    ]);
+    // Adapter names are model names: unique among every model and adapter the server serves.
+    const owners = new Map<string, string>();
+    for (const name of Object.keys(config.models.local)) owners.set(name, `models.local.${name}`);
+    config.providers.forEach((p, i) => {
+      for (const m of p.models) {
+        const name = typeof m === "string" ? m : m.name;
+        if (!owners.has(name)) owners.set(name, `a model of providers[${i}] (${p.name})`);
+      }
+    });
+    for (const [base, m] of Object.entries(config.models.local)) {
+      for (const name of Object.keys(m.adapters ?? {})) {
+        const path = ["models", "local", base, "adapters", name];
+        if (m.runtime === "llama-cpp") {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `expected no adapters on a llama-cpp model: LoRA adapters are served unmerged by the onnxruntime engine only (give '${base}' runtime: onnxruntime, or serve the adapter on another model)`,
+          });
+          continue;
+        }
+        const owner = owners.get(name);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `expected a name no other model or adapter uses; '${name}' is already ${owner}`,
+          });
+          continue;
+        }
+        owners.set(name, `an adapter of models.local.${base}`);
+      }
+    }
+    const served = new Set(owners.keys());
     if (!served.has(config.models.default)) {
       ctx.addIssue({
         code: "custom",
@@ -147,6 +188,10 @@ export interface LoadConfigOptions {
   /** YAML file; default `env.AIGC_CONFIG`; neither = embedded defaults only. */
   readonly file?: string;
   readonly env: NodeJS.ProcessEnv;
+  /** `aigc serve --adapter name=path` values: LoRA adapters added to `adapterBase`'s `adapters`. */
+  readonly adapters?: readonly string[];
+  /** The local model the `adapters` are served on (`--adapter-base`); default `models.default`. */
+  readonly adapterBase?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -189,6 +234,62 @@ function applyEnv(raw: Json, env: NodeJS.ProcessEnv): Map<string, string> {
     });
   }
   return sources;
+}
+
+/**
+ * Add `--adapter name=path` flags to the raw config, as `models.local.<base>.adapters.<name>`
+ * (the embedded local models first, when the file names none), so the schema checks them with
+ * the rest; returns what is wrong with the flags themselves.
+ */
+function applyAdapterFlags(
+  raw: Json,
+  flags: readonly string[],
+  base: string | undefined,
+  sources: Map<string, string>,
+): ConfigProblem[] {
+  if (flags.length === 0) return [];
+  const problems: ConfigProblem[] = [];
+  if (raw.models === undefined) raw.models = {};
+  if (!isMapping(raw.models)) return []; // the schema says what is wrong with it
+  const models = raw.models;
+  if (models.local === undefined) models.local = defaultLocalModels();
+  if (!isMapping(models.local)) return [];
+  const local = models.local;
+  let baseName = base ?? (typeof models.default === "string" ? models.default : shippedModel.name);
+  if (base === undefined && !Object.hasOwn(local, baseName)) {
+    // The default may itself be an adapter: its base serves the others too.
+    const parent = Object.entries(local).find(
+      ([, m]) => isMapping(m) && isMapping(m.adapters) && Object.hasOwn(m.adapters, baseName),
+    );
+    if (parent) baseName = parent[0];
+  }
+  const entry = Object.hasOwn(local, baseName) ? local[baseName] : undefined;
+  for (const flag of flags) {
+    const source = `--adapter ${flag}`;
+    const at = flag.indexOf("=");
+    if (at <= 0 || at === flag.length - 1) {
+      problems.push({ source, path: "", message: "expected name=path, e.g. --adapter support=runs/support-lora" });
+      continue;
+    }
+    const name = flag.slice(0, at);
+    if (!isMapping(entry)) {
+      problems.push({
+        source,
+        path: "",
+        message: `expected a local model to serve it on: '${baseName}' is not one of models.local (${Object.keys(local).join(", ") || "none"}); name one with --adapter-base`,
+      });
+      continue;
+    }
+    if (entry.adapters === undefined) entry.adapters = {};
+    if (!isMapping(entry.adapters)) continue;
+    if (Object.hasOwn(entry.adapters, name)) {
+      problems.push({ source, path: "", message: `an adapter named '${name}' is already configured on '${baseName}'` });
+      continue;
+    }
+    entry.adapters[name] = flag.slice(at + 1);
+    sources.set(["models", "local", baseName, "adapters", name].join("."), source);
+  }
+  return problems;
 }
 
 function readYaml(file: string): Json {
@@ -235,6 +336,8 @@ export function loadConfig(opts: LoadConfigOptions): ServerConfig {
   const file = opts.file ?? (opts.env.AIGC_CONFIG || undefined);
   const raw = file === undefined ? {} : readYaml(file);
   const sources = applyEnv(raw, opts.env);
+  const flagProblems = applyAdapterFlags(raw, opts.adapters ?? [], opts.adapterBase, sources);
+  if (flagProblems.length > 0) throw new ConfigError(file, flagProblems);
   const parsed = serverConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue): ConfigProblem => {

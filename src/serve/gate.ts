@@ -17,6 +17,8 @@ export interface Gate {
   readonly metrics: ServerMetrics;
   /** The price of a provider by name (for the ledger); undefined for none. */
   priceOf(provider: string): ProviderPrice | undefined;
+  /** A model's revision for cache keys (a LoRA adapter's digest); undefined for most models. */
+  modelRevision(model: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export function createGate(
     logger?: ServeLogger;
     batchers?: MetricsSources["batchers"];
     priceOf?: (provider: string) => ProviderPrice | undefined;
+    modelRevision?: (model: string) => string | undefined;
   } = {},
 ): Gate {
   const logger = options.logger ?? quietLogger;
@@ -42,6 +45,7 @@ export function createGate(
     cache,
     metrics,
     priceOf: options.priceOf ?? (() => undefined),
+    modelRevision: options.modelRevision ?? (() => undefined),
     async close() {
       await Promise.allSettled([audit.close(), cache.close(), tenants.close()]);
     },

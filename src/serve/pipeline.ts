@@ -277,7 +277,13 @@ async function admit(
       force: cacheForcedByHeader(req.headers["x-aigc-cache"]),
       endpoint: policy.cache,
     })
-      ? cacheKey({ tenant: s.tenant.id, model, endpoint: policy.cache, request: body } satisfies CacheKeyParts)
+      ? cacheKey({
+          tenant: s.tenant.id,
+          model,
+          revision: gate.modelRevision(model),
+          endpoint: policy.cache,
+          request: body,
+        } satisfies CacheKeyParts)
       : undefined;
   s.context = {
     body,

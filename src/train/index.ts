@@ -44,7 +44,7 @@ export {
   trainLm,
 } from "./lmRecipe.js";
 export { trainLoop } from "./loop.js";
-export { type DomainTokens, heldOutWindows, setupMoeLmTraining } from "./moeLm.js";
+export { type DomainTokens, heldOutMasks, heldOutWindows, setupMoeLmTraining } from "./moeLm.js";
 export { type ReportPresetName, reportGeneralWords, reportPresets, trainReport } from "./reportRecipe.js";
 export { evaluateRetrieval, type RetrievalMetrics, type SlicePair } from "./retrieval.js";
 export { cosineSchedule } from "./schedule.js";

@@ -4,9 +4,10 @@
 
 import { Graph, op, type Tensor } from "../graph/index.js";
 import { type MoeLmConfig, moeLayerIndices, moeLm, routerBiasName } from "../models/index.js";
-import { type LoraConfig, updateRouterBias } from "../nn/index.js";
+import { type LoraConfig, type QuantizedBase, updateRouterBias } from "../nn/index.js";
 import { Evaluator, type HostTensor, ParamStore, Rng, TrainStep, type TrainStepOptions } from "../runtime/index.js";
 import { crossEntropy, maskedCrossEntropy } from "./losses.js";
+import { type QuantizedBaseFeeds, quantizeBase } from "./qlora.js";
 
 /** A token stream of one domain (group index into cfg.moe.groups, or -1 for no hint). */
 export interface DomainTokens {
@@ -22,6 +23,8 @@ export interface MoeLmTraining {
   cfg: MoeLmConfig;
   store: ParamStore;
   trainStep: TrainStep;
+  /** QLoRA: the base as fed (codes, bits per parameter, its dequantized values on call). */
+  quantizedBase?: QuantizedBaseFeeds;
   batch: number;
   seqLen: number;
   /** Batch for a step: ids, targets, domain, Gumbel noise and the current router biases. */
@@ -132,6 +135,8 @@ export interface MoeLmTrainOptions {
   maskedLoss?: boolean;
   /** Train LoRA updates only (every other parameter frozen, see src/nn/lora.ts). */
   lora?: LoraConfig;
+  /** QLoRA (with `lora`): the frozen base's weight matrices fed as NF4 (see ./qlora.ts). */
+  quantizedBase?: QuantizedBase;
 }
 
 function buildGraph(o: MoeLmTrainOptions, train: boolean) {
@@ -145,7 +150,8 @@ function buildGraph(o: MoeLmTrainOptions, train: boolean) {
     bias: cfg.moe.biasUpdateRate > 0 ? g.input(routerBiasName(layer), "float32", [cfg.moe.experts]) : undefined,
     gumbel: train && cfg.moe.gumbelTau > 0 ? g.input(gumbelName(layer), "float32", [n, cfg.moe.experts]) : undefined,
   }));
-  const out = moeLm(g, cfg, { ids, mode: "train", domain, moeInputs, lora: o.lora && { config: o.lora, train } });
+  const lora = o.lora && { config: o.lora, train, quantizedBase: o.quantizedBase };
+  const out = moeLm(g, cfg, { ids, mode: "train", domain, moeInputs, lora });
   const ce = o.maskedLoss
     ? maskedCrossEntropy(out.logits, targets, g.input("loss_weights", "float32", [batch, seqLen]))
     : crossEntropy(out.logits, targets);
@@ -165,7 +171,14 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
     if (!store.values.has(routerBiasName(layer)))
       store.set(routerBiasName(layer), [cfg.moe.experts], new Float32Array(cfg.moe.experts));
   }
-  const trainStep = await TrainStep.create(trainGraph.loss, store, { ...options.trainStep, extras: trainGraph.extras });
+  if (options.quantizedBase && !options.lora) throw new Error("setupMoeLmTraining: a quantized base needs a LoRA config (QLoRA)");
+  const base = options.quantizedBase ? quantizeBase(trainGraph.g, store, options.quantizedBase) : undefined;
+  const fixedFeeds = base?.feeds ?? {};
+  const trainStep = await TrainStep.create(trainGraph.loss, store, {
+    ...options.trainStep,
+    extras: trainGraph.extras,
+    fixedFeeds,
+  });
   // Evaluation: no Gumbel noise, same capacity dispatch (drops are reported).
   const evalGraph = buildGraph(options, false);
   const evaluator = await Evaluator.create({ ...evalGraph.extras }, store, options.trainStep?.threads);
@@ -207,7 +220,7 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
     let loss = 0;
     const sums: Record<string, HostTensor> = {};
     for (let i = 0; i < batches; i++) {
-      const out = await evaluator.run(batchAt(streams, seed, i, false));
+      const out = await evaluator.run({ ...fixedFeeds, ...batchAt(streams, seed, i, false) });
       loss += (out.ce.data as Float32Array)[0];
       for (const [k, v] of Object.entries(out)) {
         if (k === "ce") continue;
@@ -221,20 +234,33 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
     return { loss: loss / batches, stats: routerStats(cfg, sums, n * batches) };
   };
 
-  return { cfg, store, trainStep, batch, seqLen, batchAt, afterStep, evaluate };
+  return { cfg, store, trainStep, batch, seqLen, batchAt, afterStep, evaluate, quantizedBase: base };
 }
 
 /** Evenly spaced windows of `length` tokens from each held-out stream. */
 export function heldOutWindows(valid: DomainTokens[], windows: number, length: number): number[][] {
-  const out: number[][] = [];
+  return windowStarts(valid, windows, length).map(({ s, start }) => Array.from(s.tokens.subarray(start, start + length)));
+}
+
+/**
+ * For the same windows as heldOutWindows: per position i, the weight of predicting token i + 1
+ * (the streams' lossMask, e.g. a chat record's answers), or null where no stream has a mask.
+ */
+export function heldOutMasks(valid: DomainTokens[], windows: number, length: number): number[][] | null {
+  if (!valid.some((s) => s.lossMask)) return null;
+  return windowStarts(valid, windows, length).map(({ s, start }) =>
+    Array.from({ length: length - 1 }, (_, i) => (s.lossMask ? s.lossMask[start + i + 1] : 1)),
+  );
+}
+
+/** Evenly spaced windows of `length` tokens over each held-out stream. */
+function windowStarts(valid: DomainTokens[], windows: number, length: number): { s: DomainTokens; start: number }[] {
+  const out: { s: DomainTokens; start: number }[] = [];
   const perStream = Math.ceil(windows / valid.length);
   for (const s of valid) {
     const span = s.tokens.length - length;
     if (span <= 0) continue;
-    for (let i = 0; i < perStream; i++) {
-      const start = Math.floor((span * (i + 0.5)) / perStream);
-      out.push(Array.from(s.tokens.subarray(start, start + length)));
-    }
+    for (let i = 0; i < perStream; i++) out.push({ s, start: Math.floor((span * (i + 0.5)) / perStream) });
   }
   if (out.length === 0) throw new Error(`the held-out text is shorter than one window of ${length} tokens`);
   return out;

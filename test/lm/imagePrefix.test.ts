@@ -86,8 +86,8 @@ test("different images give different continuations; the batcher carries each re
   };
   const opts = { maxTokens: 8, temperature: 0, ignoreEos: true };
   const [a, b, c] = await Promise.all([
-    collect(batcher.submit(prompt, opts, image(1))),
-    collect(batcher.submit(prompt, opts, image(2))),
+    collect(batcher.submit(prompt, opts, { prefix: image(1) })),
+    collect(batcher.submit(prompt, opts, { prefix: image(2) })),
     collect(batcher.submit(prompt, opts)),
   ]);
   const [plain] = await generate(model, [prompt], opts);
@@ -95,7 +95,7 @@ test("different images give different continuations; the batcher carries each re
   assert.deepEqual(a, await greedyWithPrefix(image(1), 8));
   assert.deepEqual(b, await greedyWithPrefix(image(2), 8));
   // A wrong-sized prefix fails that request only.
-  await assert.rejects(collect(batcher.submit(prompt, opts, new Float32Array(3))), /expected 4 x 12 features/);
-  assert.deepEqual(await collect(batcher.submit(prompt, opts, image(1))), a, "same image, same greedy output");
+  await assert.rejects(collect(batcher.submit(prompt, opts, { prefix: new Float32Array(3) })), /expected 4 x 12 features/);
+  assert.deepEqual(await collect(batcher.submit(prompt, opts, { prefix: image(1) })), a, "same image, same greedy output");
   await batcher.close();
 });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import fc from "fast-check";
-import { loadLoraAdapter, mergeLora, saveLoraAdapter } from "../../src/models/loraAdapter.js";
+import { loadLoraAdapter, mergeLora, randomLoraAdapter, saveLoraAdapter, stackExpertLora } from "../../src/models/loraAdapter.js";
 import { MoeLmConfig } from "../../src/models/moeLm.js";
 import { compileMoeLm, moeLmInferenceGraph } from "../../src/models/moeLmInference.js";
 import { defaultMoeConfig, type LoraConfig } from "../../src/nn/index.js";
@@ -354,4 +354,38 @@ test("corrupt adapter_model.safetensors bytes give a clear error, never a crash"
     { numRuns: 150, seed: 23 },
   );
   assert.ok(refused > 100, `most flips are refused (${refused} of 150)`);
+});
+
+test("routed-expert updates (PEFT's per-expert gate/up/down_proj of Glm4Moe): saved per expert, loaded, merged into the stacked experts with the graph's logits", async () => {
+  const experts: LoraConfig = { r: 2, alpha: 4, dropout: 0, targetModules: ["gate_proj", "up_proj", "down_proj"] };
+  const stacked = stackExpertLora(randomLoraAdapter(cfg, experts, 11, 0.3).adapter);
+  assert.deepEqual(stacked.get("model.layers.1.mlp.experts.gate_proj.lora_A.weight").shape, [8, 2, cfg.dim], "[E, r, in]");
+  assert.deepEqual(stacked.get("model.layers.1.mlp.experts.down_proj.lora_B.weight").shape, [8, cfg.dim, 2], "[E, out, r]");
+  const dir = freshDir();
+  await saveLoraAdapter(dir, { config: experts, adapter: stacked, baseModel: "assets/chat" });
+  const keys = Object.keys((await readSafetensors(join(dir, "adapter_model.safetensors"))).tensors);
+  assert.ok(keys.includes(peft("model.layers.1.mlp.experts.7.up_proj.lora_B.weight")), "one pair per expert, as PEFT names them");
+  assert.ok(keys.includes(peft("model.layers.1.mlp.shared_experts.up_proj.lora_A.weight")));
+  assert.ok(!keys.some((k) => /\.mlp\.experts\.(gate|up|down)_proj/.test(k)), "no stacked keys in the file");
+  const loaded = await loadLoraAdapter(dir, base);
+  assert.equal(loaded.modules.filter((m) => /experts\.\d+\./.test(m)).length, 8 * 3);
+
+  const sequences = [[1, 5, 9, 13, 17, 21, 25, 29]];
+  const withAdapter = new ParamStore();
+  for (const [k, v] of base.values) withAdapter.values.set(k, v);
+  for (const [k, v] of stackExpertLora(loaded.adapter).values) withAdapter.values.set(k, v);
+  const run = async (store: ParamStore, plan?: { config: LoraConfig; train: boolean }) =>
+    (await (await compileMoeLm(cfg, store, { threads: 1, lora: plan })).run(feeds(sequences))).logits.data as Float32Array;
+  const unmerged = await run(withAdapter, { config: experts, train: false });
+  const merged = await run(mergeLora(base, loaded.adapter, experts));
+  assert.ok(maxDiff(unmerged, merged) <= 1e-4, `merged vs unmerged: ${maxDiff(unmerged, merged)}`);
+  assert.ok(maxDiff(unmerged, await run(base)) > 1e-3, "the adapter changes the logits");
+  // Expert 3's up_proj update lands in the odd rows of its gate_up block: W[3, 2o+1, i] += (α/r) Σ_k B[o][k] A[k][i].
+  const a = loaded.adapter.get("model.layers.1.mlp.experts.3.up_proj.lora_A.weight").data;
+  const b = loaded.adapter.get("model.layers.1.mlp.experts.3.up_proj.lora_B.weight").data;
+  const [o, i, h] = [5, 7, cfg.moe.expertHidden];
+  let delta = 0;
+  for (let k = 0; k < 2; k++) delta += b[o * 2 + k] * a[k * cfg.dim + i];
+  const at = (s: ParamStore) => s.get("model.layers.1.mlp.experts.gate_up_proj").data[(3 * 2 * h + 2 * o + 1) * cfg.dim + i];
+  assert.ok(Math.abs(at(mergeLora(base, loaded.adapter, experts)) - at(base) - 2 * delta) < 1e-6);
 });

@@ -43,6 +43,21 @@ test("LoRA update: A and B gradients match central finite differences (x W + (α
   assert.ok(result.ok, formatReport("lora", result));
 });
 
+test("routed-expert update: stacked A and B gradients match central finite differences (x (W_e + (α/r) B_e A_e)ᵀ)", async () => {
+  const [e, p, i, o, r] = [3, 2, 4, 5, 2];
+  const w = randn([e, o, i], 8);
+  const result = await gradcheck(
+    (g, [x, a, b]) =>
+      op.matmul(x, op.transposeLast(op.add(op.constant(g, Float64Array.from(w), [e, o, i]), op.mul(op.matmul(b, a), 1.5)))),
+    [
+      { label: "x", shape: [e, p, i], data: randn([e, p, i], 1) },
+      { label: "lora_A", shape: [e, r, i], data: randn([e, r, i], 2) },
+      { label: "lora_B", shape: [e, o, r], data: randn([e, o, r], 3) },
+    ],
+  );
+  assert.ok(result.ok, formatReport("expert lora", result));
+});
+
 test("PEFT's target rule: a module matches its own name or a dotted suffix", () => {
   assert.ok(isLoraTarget("model.layers.0.self_attn.q_proj", ["q_proj"]));
   assert.ok(isLoraTarget("model.layers.0.self_attn.q_proj", ["self_attn.q_proj"]));
@@ -70,11 +85,12 @@ test("a LoRA graph trains only the updates, and starts as the base model", () =>
     trainable.every((name) => /\.lora_[AB]\.weight$/.test(name)),
     `only lora_A / lora_B train: ${trainable.join(", ")}`,
   );
-  // q_proj and v_proj of both layers, down_proj of the dense FFN and of the shared expert.
+  // q_proj and v_proj of both layers, down_proj of the dense FFN, of the routed experts (stacked) and of the shared expert.
   assert.deepEqual(trainable.filter((n) => n.endsWith("lora_A.weight")).sort(), [
     "model.layers.0.mlp.down_proj.lora_A.weight",
     "model.layers.0.self_attn.q_proj.lora_A.weight",
     "model.layers.0.self_attn.v_proj.lora_A.weight",
+    "model.layers.1.mlp.experts.down_proj.lora_A.weight",
     "model.layers.1.mlp.shared_experts.down_proj.lora_A.weight",
     "model.layers.1.self_attn.q_proj.lora_A.weight",
     "model.layers.1.self_attn.v_proj.lora_A.weight",

@@ -92,11 +92,11 @@ describe("every route passes the pipeline", () => {
     for (const r of routes) assert.ok(r.policy.name.length > 0, `${id(r)} has no policy name`);
   });
 
-  test("only the allowlisted GET routes are public, and only /metrics is admin", () => {
+  test("only the allowlisted GET routes are public, and only /metrics and the LoRA adapter routes are admin", () => {
     const publicRoutes = [...new Set(routes.filter((r) => r.policy.access === "public" && r.method !== "HEAD").map(id))].sort();
     assert.deepEqual(publicRoutes, publicAllowlist);
     const admin = [...new Set(routes.filter((r) => r.policy.access === "admin" && r.method !== "HEAD").map(id))];
-    assert.deepEqual(admin, ["GET /metrics"]);
+    assert.deepEqual(admin.sort(), ["GET /metrics", "POST /v1/load_lora_adapter", "POST /v1/unload_lora_adapter"]);
     const medical = routes.find((r) => id(r) === "POST /v1/medical/reports")!;
     assert.equal(medical.policy.classify, "sensitive");
     assert.equal(medical.policy.cache, undefined, "medical answers are never cached");

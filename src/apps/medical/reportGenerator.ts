@@ -167,7 +167,7 @@ export class ReportGenerator {
         temperature: 0,
         logitsMask: (options.constrained ?? true) ? constrainedMask(this.masker(req.lang)) : undefined,
       },
-      features,
+      { prefix: features },
     );
   }
 

@@ -28,6 +28,11 @@ export type CacheEndpoint = "chat" | "completions" | "embeddings";
 export interface CacheKeyParts {
   tenant: string;
   model: string;
+  /**
+   * What tells this model's answers from those of an earlier model of the same name (a LoRA
+   * adapter's digest: one reloaded from other files gets other keys); absent for most models.
+   */
+  revision?: string;
   endpoint: CacheEndpoint;
   /** The parsed request (the route schema's output), not the raw body. */
   request: unknown;
@@ -49,7 +54,7 @@ export function cacheKey(parts: CacheKeyParts): string {
   const request = canonicalJsonOrUndefined(normaliseRequest(parts.request), maxCanonicalDepth);
   const canonical = `{"endpoint":${JSON.stringify(parts.endpoint)},"model":${JSON.stringify(parts.model)}${
     request === undefined ? "" : `,"request":${request}`
-  },"tenant":${JSON.stringify(parts.tenant)}}`;
+  }${parts.revision === undefined ? "" : `,"revision":${JSON.stringify(parts.revision)}`},"tenant":${JSON.stringify(parts.tenant)}}`;
   const digest = createHash("sha256").update(canonical).digest("hex");
   return `${encodeURIComponent(parts.tenant)}/${parts.endpoint}/${digest}`;
 }

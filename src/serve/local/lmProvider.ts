@@ -24,13 +24,17 @@
 // - `logprobs`: of the distribution each token was drawn from: after logit bias, penalties,
 //   the constraint mask, temperature and top-p (temperature 0 counts as 1: greedy takes the
 //   argmax of that distribution). Tokens whose text a stop sequence cut are left out; so is eos.
+// - `model` naming a LoRA adapter (PEFT folder, served unmerged on a model; see loadAdapter):
+//   the request decodes with it through its base's batcher, mixed with the base's other
+//   requests. Adapters load and unload at run time; one that fails to load at start is listed
+//   and refused with why (model_unavailable), as a llama.cpp model that fails to load is.
 // - Refusals are RequestRejectedError with OpenAI codes: context_length_exceeded,
 //   empty_prompt, invalid_token_id, unsupported_schema, unsupported_parameter. A prompt (or
 //   an embedding input) whose UTF-8 bytes can not fit the context even at the longest
 //   token's bytes per token is refused before it is tokenised (a 900 KB prompt costs a byte
 //   count, not ~100 ms of BPE); one that might fit is tokenised and counted.
 
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { CHAT_ROLE_TOKENS, chatTemplatePrompt } from "../../data/index.js";
 import {
   type BatcherLoad,
@@ -58,11 +62,15 @@ import {
 import {
   type BatchDecodeModel,
   type GenerationDefaults,
+  type LoraAdapter,
   loadGenerationDefaults,
+  loadLoraAdapter,
   loadMoeLm,
   loadMoeLmOnLlamaCpp,
   MoeLmModel,
 } from "../../models/index.js";
+import type { ParamStore } from "../../runtime/index.js";
+import { HttpError } from "../errors.js";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -82,7 +90,7 @@ import type {
   FinishReason,
   TopLogprob,
 } from "../openai/index.js";
-import { messageText } from "../openai/index.js";
+import { messageText, ParameterError } from "../openai/index.js";
 import {
   type Provider,
   type ProviderContext,
@@ -103,11 +111,57 @@ export interface LocalModelSpec {
   runtime?: "onnxruntime" | "llama-cpp";
   /** llama-cpp: the GGUF export to load (default: exported at start). */
   gguf?: string;
+  /** LoRA adapters served unmerged on this model (onnxruntime only): name → PEFT adapter folder. */
+  adapters?: Readonly<Record<string, string>>;
+}
+
+/** A LoRA adapter served on a local model, as /v1/models and /health show it. */
+export interface AdapterInfo {
+  name: string;
+  /** The model it is served on (`parent` in /v1/models). */
+  base: string;
+  /** Its folder, as given. */
+  path: string;
+}
+
+/** What `loadAdapter` did. */
+export interface AdapterLoaded extends AdapterInfo {
+  /** It replaced an adapter of the same name (load_inplace). */
+  replaced: boolean;
+}
+
+interface ServedAdapterEntry extends AdapterInfo {
+  /** What the engine serves (kept to restore it if a replacement is refused). */
+  adapter: LoraAdapter;
+  /** A digest of its config and weights: its answers' cache entries are its own. */
+  revision: string;
+}
+
+/** A refused adapter load; `reason` is what is wrong with the adapter, without the request's framing. */
+class AdapterRefusedError extends ParameterError {
+  constructor(
+    name: string,
+    readonly reason: string,
+  ) {
+    super("invalid_adapter", `The LoRA adapter '${name}' cannot be loaded: ${reason}`, "lora_path");
+  }
+}
+
+/** A digest of what an adapter computes: its config and every tensor (name, shape, values). */
+function adapterRevision(adapter: LoraAdapter): string {
+  const h = createHash("sha256").update(JSON.stringify(adapter.config));
+  for (const [name, t] of [...adapter.adapter.values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${name}[${t.shape.join(",")}]`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest("hex").slice(0, 16);
 }
 
 interface LocalModel {
   spec: LocalModelSpec;
   model: BatchDecodeModel;
+  /** The base weights adapters are checked against; undefined on llama.cpp (which serves none). */
+  store: ParamStore | undefined;
   /** Frees the engine's memory (llama.cpp models). */
   dispose?: () => Promise<void>;
   /** The input embedding table [V, C] (for /v1/embeddings). */
@@ -456,7 +510,12 @@ class CompletionChoiceWriter {
 
 export class LocalLmProvider implements Provider {
   readonly zone = "private" as const;
-  readonly models: readonly string[];
+  /** LoRA adapters being served, by name (a request's `model` may name one). */
+  private readonly adapters = new Map<string, ServedAdapterEntry>();
+  /** Adapters that failed to load at start, by name, with why: listed, and refused with that reason. */
+  private readonly failedAdapters = new Map<string, AdapterInfo & { reason: string }>();
+  /** Names being loaded now (a second load of one waits for the first's answer). */
+  private readonly loadingAdapters = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -464,8 +523,39 @@ export class LocalLmProvider implements Provider {
     private readonly byName: Map<string, LocalModel>,
     /** Models that failed to load, by name, with why: listed, and refused with that reason. */
     readonly failed: ReadonlyMap<string, string>,
-  ) {
-    this.models = [...byName.keys(), ...failed.keys()];
+  ) {}
+
+  /** Every name a request may use here: the models, the adapters, and those that failed to load (refused with why). */
+  get models(): readonly string[] {
+    return [...this.byName.keys(), ...this.failed.keys(), ...this.adapters.keys(), ...this.failedAdapters.keys()];
+  }
+
+  /** The model an adapter is served on (`parent` in /v1/models); undefined for a model. */
+  parentOf(model: string): string | undefined {
+    return (this.adapters.get(model) ?? this.failedAdapters.get(model))?.base;
+  }
+
+  /** The models loaded here (the bases adapters may load on, on onnxruntime). */
+  baseModels(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** The adapters served, in load order. */
+  adapterList(): AdapterInfo[] {
+    return [...this.adapters.values()].map(({ name, base, path }) => ({ name, base, path }));
+  }
+
+  /** Adapters that failed to load at start, by name, with why. */
+  adapterFailures(): Record<string, AdapterInfo & { reason: string }> {
+    return Object.fromEntries(this.failedAdapters);
+  }
+
+  /**
+   * What distinguishes the answers of `model` from those of an earlier model of the same name
+   * (for cache keys): an adapter's digest, undefined for a model.
+   */
+  modelRevision(model: string): string | undefined {
+    return this.adapters.get(model)?.revision;
   }
 
   static async create(options: {
@@ -479,9 +569,24 @@ export class LocalLmProvider implements Provider {
      * the whole provider: for llama.cpp files, which a user may bring from elsewhere.
      */
     onLoadError?: (model: string, error: Error) => void;
+    /** An adapter of `spec.adapters` failed to load (it is listed, and refused with the reason). */
+    onAdapterError?: (adapter: string, model: string, error: Error) => void;
   }): Promise<LocalLmProvider> {
     const byName = new Map<string, LocalModel>();
     const failed = new Map<string, string>();
+    const names = new Set(options.models.map((m) => m.name));
+    for (const spec of options.models) {
+      const adapterNames = Object.keys(spec.adapters ?? {});
+      if (spec.runtime === "llama-cpp" && adapterNames.length > 0)
+        throw new Error(
+          `model '${spec.name}' runs on llama-cpp, which serves no LoRA adapters (${adapterNames.join(", ")}): serve it with runtime onnxruntime`,
+        );
+      for (const a of adapterNames) {
+        if (names.has(a))
+          throw new Error(`adapter '${a}' of model '${spec.name}': the name is already a model's or another adapter's`);
+        names.add(a);
+      }
+    }
     for (const spec of options.models) {
       const files = await loadMoeLm(spec.dir);
       const tokenizer = {
@@ -526,6 +631,7 @@ export class LocalLmProvider implements Provider {
       byName.set(spec.name, {
         spec,
         model,
+        store: spec.runtime === "llama-cpp" ? undefined : files.store,
         dispose,
         embedTable: { data: table.data, width: table.shape[1] },
         batcher: new ContinuousBatcher(model, { maxBatch: options.batching.maxBatch, maxWaitMs: options.batching.maxWaitMs }),
@@ -561,7 +667,121 @@ export class LocalLmProvider implements Provider {
         defaults: loadGenerationDefaults(spec.dir),
       });
     }
-    return new LocalLmProvider(options.name ?? "local", options.price, byName, failed);
+    const provider = new LocalLmProvider(options.name ?? "local", options.price, byName, failed);
+    // An adapter that fails to load (a corrupt or mismatched file) is listed and refused with
+    // the reason, as a model that fails to load is; the base and the other adapters serve.
+    for (const spec of options.models) {
+      if (!byName.has(spec.name)) continue;
+      for (const [name, path] of Object.entries(spec.adapters ?? {})) {
+        try {
+          await provider.loadAdapter({ name, path, base: spec.name });
+        } catch (e) {
+          const reason = e instanceof AdapterRefusedError ? e.reason : e instanceof Error ? e.message : String(e);
+          provider.failedAdapters.set(name, { name, base: spec.name, path, reason });
+          options.onAdapterError?.(name, spec.name, new Error(reason));
+        }
+      }
+    }
+    return provider;
+  }
+
+  /**
+   * Serve the PEFT adapter folder `path` under `name` on the local model `base`, without a
+   * restart (vLLM's /v1/load_lora_adapter). `replace`: a loaded adapter of that name is
+   * replaced (requests already decoding with it finish with it). Refusals are HttpErrors: 400
+   * (name taken, files corrupt or not for this base, an adapter the engine cannot serve
+   * unmerged, a llama.cpp base), 404 (no such base), 409 (that name is being loaded now).
+   */
+  async loadAdapter(request: { name: string; path: string; base: string; replace?: boolean }): Promise<AdapterLoaded> {
+    const { name, path, base } = request;
+    const m = this.byName.get(base);
+    if (!m) {
+      if (this.failed.has(base))
+        throw new ParameterError(
+          "model_unavailable",
+          `model '${base}' could not be loaded at start: ${this.failed.get(base)}`,
+          "base_model",
+        );
+      throw new HttpError(
+        404,
+        "model_not_found",
+        `The model '${base}' is not served here: LoRA adapters load on ${[...this.byName.keys()].join(", ") || "no model"}.`,
+      );
+    }
+    if (!(m.model instanceof MoeLmModel) || !m.store)
+      throw new ParameterError(
+        "unsupported_model",
+        `model '${base}' runs on ${m.spec.runtime ?? "onnxruntime"}, which serves no LoRA adapters: load adapters on an onnxruntime model`,
+        "base_model",
+      );
+    if (this.byName.has(name) || this.failed.has(name))
+      throw new ParameterError(
+        "model_exists",
+        `'${name}' is the name of a model served here: give the adapter another name.`,
+        "lora_name",
+      );
+    if (this.loadingAdapters.has(name))
+      throw new HttpError(
+        409,
+        "adapter_loading",
+        `The LoRA adapter '${name}' is being loaded now; retry once that load has answered.`,
+      );
+    const old = this.adapters.get(name);
+    if (old && !request.replace)
+      throw new ParameterError(
+        "adapter_exists",
+        `The LoRA adapter '${name}' is already loaded (from ${old.path}, on ${old.base}): unload it first, or send load_inplace: true to replace it.`,
+        "lora_name",
+      );
+    this.loadingAdapters.add(name);
+    let adapter: LoraAdapter;
+    try {
+      adapter = await loadLoraAdapter(path, m.store);
+    } catch (e) {
+      throw new AdapterRefusedError(name, e instanceof Error ? e.message : String(e));
+    } finally {
+      this.loadingAdapters.delete(name);
+    }
+    // From here on synchronous: no request sees the name half-loaded.
+    const current = this.adapters.get(name);
+    const previous = current ? this.byName.get(current.base)?.model : undefined;
+    if (current && previous instanceof MoeLmModel) previous.unloadAdapter(name);
+    try {
+      m.model.loadAdapter(name, adapter);
+    } catch (e) {
+      if (current && previous instanceof MoeLmModel) previous.loadAdapter(name, current.adapter);
+      throw new AdapterRefusedError(name, e instanceof Error ? e.message : String(e));
+    }
+    this.failedAdapters.delete(name);
+    this.adapters.set(name, { name, base, path, adapter, revision: adapterRevision(adapter) });
+    return { name, base, path, replaced: current !== undefined };
+  }
+
+  /**
+   * Stop serving adapter `name` (vLLM's /v1/unload_lora_adapter); requests already decoding
+   * with it finish. An adapter that failed to load at start is taken off the list. 404 for a
+   * name that is no adapter, 400 for a model's name.
+   */
+  unloadAdapter(name: string): AdapterInfo {
+    const entry = this.adapters.get(name);
+    if (entry) {
+      const m = this.byName.get(entry.base)?.model;
+      if (m instanceof MoeLmModel) m.unloadAdapter(name);
+      this.adapters.delete(name);
+      return { name, base: entry.base, path: entry.path };
+    }
+    const failure = this.failedAdapters.get(name);
+    if (failure) {
+      this.failedAdapters.delete(name);
+      return { name, base: failure.base, path: failure.path };
+    }
+    if (this.byName.has(name) || this.failed.has(name))
+      throw new ParameterError("not_an_adapter", `'${name}' is a model, not a LoRA adapter: only adapters unload.`, "lora_name");
+    throw new HttpError(
+      404,
+      "adapter_not_found",
+      `The LoRA adapter '${name}' is not loaded (loaded: ${[...this.adapters.keys()].join(", ") || "none"}).`,
+    );
   }
 
   load(): ProviderLoad {
@@ -587,14 +807,24 @@ export class LocalLmProvider implements Provider {
     await Promise.all([...this.byName.values()].map((m) => m.dispose?.()));
   }
 
-  private modelOf(name: string): LocalModel {
+  /** The model a request names, and the adapter it decodes with (when it names one). */
+  private modelOf(name: string): { m: LocalModel; adapter: string | undefined } {
+    const served = this.adapters.get(name);
+    if (served) return { m: this.byName.get(served.base)!, adapter: name };
+    const failedAdapter = this.failedAdapters.get(name);
+    if (failedAdapter !== undefined)
+      throw this.reject(
+        "model_unavailable",
+        "model",
+        `LoRA adapter '${name}' (on ${failedAdapter.base}) could not be loaded at start: ${failedAdapter.reason}`,
+      );
     const m = this.byName.get(name);
     const failure = this.failed.get(name);
     if (failure !== undefined)
       // A refusal, not a provider failure: the other models keep their circuit closed.
       throw this.reject("model_unavailable", "model", `model '${name}' could not be loaded at start: ${failure}`);
     if (!m) throw new ProviderError(this.name, 404, "http_error", false, `model '${name}' is not served by ${this.name}`);
-    return m;
+    return { m, adapter: undefined };
   }
 
   private reject(code: string, param: string | null, message: string): RequestRejectedError {
@@ -607,7 +837,7 @@ export class LocalLmProvider implements Provider {
    * a text under it may still be over the context once tokenised.
    */
   maxPromptBytes(model: string): number | undefined {
-    const m = this.byName.get(model);
+    const m = this.byName.get(this.adapters.get(model)?.base ?? model);
     return m === undefined ? undefined : m.model.maxLength * m.longestTokenBytes;
   }
 
@@ -675,7 +905,12 @@ export class LocalLmProvider implements Provider {
    * Submit every job at once (they batch). Refusals (prompt empty or too long, bad sampling
    * values) are RequestRejectedError, which the router never retries elsewhere.
    */
-  private submit(m: LocalModel, jobs: readonly Job[], promptParam: string): AsyncIterable<StreamChunk>[] {
+  private submit(
+    m: LocalModel,
+    adapter: string | undefined,
+    jobs: readonly Job[],
+    promptParam: string,
+  ): AsyncIterable<StreamChunk>[] {
     for (const job of jobs) {
       if (job.ids.length === 0)
         throw this.reject("empty_prompt", promptParam, "The prompt is empty: give at least one token of text.");
@@ -693,7 +928,12 @@ export class LocalLmProvider implements Provider {
       for (const job of jobs) {
         const limit = Math.min(job.options.maxTokens ?? defaultMaxTokens, m.model.maxLength - job.ids.length);
         const logitsMask = budgetedMask(job.masker ?? m.textMasker, limit);
-        streams.push(m.batcher.submit(job.ids, { ...job.options, maxTokens: limit, logitsMask }));
+        const options = { ...job.options, maxTokens: limit, logitsMask };
+        streams.push(
+          adapter === undefined
+            ? m.batcher.submit(job.ids, options)
+            : this.adapterStream(adapter, m.batcher.submit(job.ids, options, { adapter })),
+        );
       }
     } catch (e) {
       for (const s of streams) void s[Symbol.asyncIterator]().return?.();
@@ -701,6 +941,29 @@ export class LocalLmProvider implements Provider {
       throw e;
     }
     return streams;
+  }
+
+  /**
+   * A generation with an adapter: one still queued when its adapter was unloaded (the batcher
+   * fails it when it would join the batch) is refused as the client's to retry, not a provider
+   * fault. A plain iterator, not a generator, so `return` reaches the batcher at once (a
+   * generator would hold it until the pending token arrives).
+   */
+  private adapterStream(adapter: string, stream: AsyncIterable<StreamChunk>): AsyncIterable<StreamChunk> {
+    const refuse = (e: unknown): never => {
+      if (e instanceof GenerateError && !this.adapters.has(adapter))
+        throw this.reject("model_not_found", "model", `The LoRA adapter '${adapter}' was unloaded before this request started.`);
+      throw e;
+    };
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<StreamChunk> => {
+        const inner = stream[Symbol.asyncIterator]();
+        return {
+          next: () => inner.next().catch(refuse),
+          return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
+        };
+      },
+    };
   }
 
   /** What the chat reply is constrained to, from tools, tool_choice and response_format. */
@@ -761,7 +1024,7 @@ export class LocalLmProvider implements Provider {
 
   /** The chat's generations and their writers, ready to run. */
   private startChat(req: ChatCompletionRequest) {
-    const m = this.modelOf(req.model);
+    const { m, adapter } = this.modelOf(req.model);
     const mode = this.replyMode(m, req);
     const logprobs = req.logprobs === true;
     const options = this.sampling(
@@ -788,7 +1051,7 @@ export class LocalLmProvider implements Provider {
       top_logprobs: chunk.logprobs!.top.map((t) => ({ ...m.tokenLogprobText(t.id), logprob: t.logprob })),
     });
     const writers = jobs.map((_, k) => new ChatChoiceWriter(k, mode, logprobs, [...userStops, ...m.chat.stops], tokenEntry));
-    const streams = this.submit(m, jobs, "messages");
+    const streams = this.submit(m, adapter, jobs, "messages");
     return { streams, writers, promptTokens: ids.length };
   }
 
@@ -864,7 +1127,7 @@ export class LocalLmProvider implements Provider {
 
   /** The completion's generations (best_of per prompt) and their writers. */
   private startCompletion(req: CompletionRequest) {
-    const m = this.modelOf(req.model);
+    const { m, adapter } = this.modelOf(req.model);
     const prompts = this.completionPrompts(m, req.prompt);
     const perPrompt = Math.max(req.n ?? 1, req.best_of ?? 1);
     // best_of ranks candidates by their tokens' mean log probability: it needs them.
@@ -880,7 +1143,7 @@ export class LocalLmProvider implements Provider {
     const writers = jobs.map(
       (job, j) => new CompletionChoiceWriter(j, req.logprobs !== undefined, req.echo ? m.decode(job.ids) : "", tokenText),
     );
-    const streams = this.submit(m, jobs, "prompt");
+    const streams = this.submit(m, adapter, jobs, "prompt");
     return { streams, writers, prompts, perPrompt, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
   }
 
@@ -940,7 +1203,8 @@ export class LocalLmProvider implements Provider {
    * components and renormalises, as OpenAI's shortened embeddings do.
    */
   async embeddings(req: EmbeddingsRequest, _ctx: ProviderContext): Promise<CreateEmbeddingResponse> {
-    const m = this.modelOf(req.model);
+    // An adapter's embeddings are its base's: unmerged adapters never update the embedding table.
+    const { m } = this.modelOf(req.model);
     const { data, width } = m.embedTable;
     const dims = req.dimensions ?? width;
     if (dims > width) {

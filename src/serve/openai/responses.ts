@@ -142,6 +142,8 @@ export interface Model {
   object: "model";
   created: number;
   owned_by: string;
+  /** A LoRA adapter's base model (as vLLM's /v1/models shows adapters); absent for a model. */
+  parent?: string;
 }
 
 /** `GET /v1/models`. */

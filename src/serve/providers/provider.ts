@@ -46,6 +46,8 @@ export interface Provider {
   chatStream(req: ChatCompletionRequest, ctx: ProviderContext): AsyncIterable<ChatCompletionChunk>;
   completion(req: CompletionRequest, ctx: ProviderContext): Promise<Completion>;
   completionStream(req: CompletionRequest, ctx: ProviderContext): AsyncIterable<Completion>;
+  /** The base model of `model` when it is a LoRA adapter (`parent` in /v1/models); absent or undefined otherwise. */
+  parentOf?(model: string): string | undefined;
   /** Absent when the provider serves no embedding model. */
   embeddings?(req: EmbeddingsRequest, ctx: ProviderContext): Promise<CreateEmbeddingResponse>;
   load(): ProviderLoad;

@@ -181,13 +181,28 @@ export class HybridRouter {
     return this.providers.find((p) => p.name === name);
   }
 
-  /** `GET /v1/models`: every model some provider serves, owned by the first (preferred) one. */
+  /**
+   * `GET /v1/models`: every model some provider serves, owned by the first (preferred) one; a
+   * LoRA adapter with its base model as `parent` (as vLLM lists them).
+   */
   listModels(created = Math.floor(Date.now() / 1000)): ModelList {
-    const seen = new Map<string, string>();
+    const seen = new Map<string, Provider>();
     for (const p of [...this.providers].sort((a, b) => (a.zone === b.zone ? 0 : a.zone === "private" ? -1 : 1))) {
-      for (const m of p.models) if (!seen.has(m)) seen.set(m, p.zone === "private" ? "aigc-studio" : p.name);
+      for (const m of p.models) if (!seen.has(m)) seen.set(m, p);
     }
-    return { object: "list", data: [...seen].map(([id, owner]) => ({ id, object: "model", created, owned_by: owner })) };
+    return {
+      object: "list",
+      data: [...seen].map(([id, p]) => {
+        const parent = p.parentOf?.(id);
+        return {
+          id,
+          object: "model" as const,
+          created,
+          owned_by: p.zone === "private" ? "aigc-studio" : p.name,
+          ...(parent === undefined ? {} : { parent }),
+        };
+      }),
+    };
   }
 
   private overloaded(provider: Provider): boolean {

@@ -1,5 +1,5 @@
 // Operations routes: the home page (models and app pages) and /health, public; /metrics
-// (Prometheus: every tenant's spend) for admins.
+// (Prometheus: every tenant's spend) for admins. (Loading LoRA adapters: ./adapters.ts.)
 
 import type { FastifyInstance } from "fastify";
 import type { Gate } from "../gate.js";
@@ -48,7 +48,18 @@ const apiGroups: readonly { title: string; routes: readonly ApiRoute[] }[] = [
       { method: "POST", url: "/v1/chat/completions", what: 'chat, whole or <code>"stream": true</code> (server-sent events)' },
       { method: "POST", url: "/v1/completions", what: "text completion, whole or streamed" },
       { method: "POST", url: "/v1/embeddings", what: "embeddings (<code>dimensions</code> to shorten)" },
-      { method: "GET", url: "/v1/models", what: "the models served" },
+      { method: "GET", url: "/v1/models", what: "the models served (LoRA adapters with their base as <code>parent</code>)" },
+    ],
+  },
+  {
+    title: "LoRA adapters (vLLM's API)",
+    routes: [
+      {
+        method: "POST",
+        url: "/v1/load_lora_adapter",
+        what: "<code>{ lora_name, lora_path, base_model?, load_inplace? }</code>: serve a PEFT adapter folder as model <code>lora_name</code>, without a restart",
+      },
+      { method: "POST", url: "/v1/unload_lora_adapter", what: "<code>{ lora_name }</code>: stop serving it" },
     ],
   },
   {
@@ -102,6 +113,9 @@ const apiGroups: readonly { title: string; routes: readonly ApiRoute[] }[] = [
   },
 ];
 
+/** Routes that need an admin key when the server has keys. */
+const adminRoutes = new Set(["/metrics", "/v1/load_lora_adapter", "/v1/unload_lora_adapter"]);
+
 /** A route the page can link to (a GET without parameters). */
 const routeCell = (r: ApiRoute) =>
   r.method === "GET" && !r.url.includes(":")
@@ -132,7 +146,7 @@ function homePage(
         `<tr><th colspan="2">${escapeHtml(g.title)}</th></tr>` +
         g.routes
           .map((r) => {
-            const note = r.url === "/metrics" && auth ? "; needs an admin key" : "";
+            const note = adminRoutes.has(r.url) && auth ? "; needs an admin key" : "";
             return `<tr><td>${routeCell(r)}</td><td>${r.what}${note}</td></tr>`;
           })
           .join(""),
@@ -202,6 +216,13 @@ export async function opsRoutes(
       circuits: p?.router.circuits() ?? {},
       local: p?.local?.load() ?? null,
       llamaCpp: p?.llamaCpp ? { ...p.llamaCpp.load(), failed: Object.fromEntries(p.llamaCpp.failed) } : null,
+      // LoRA adapters: name → base model; those that failed to load at start, with why.
+      adapters: p?.local
+        ? {
+            loaded: Object.fromEntries(p.local.adapterList().map((a) => [a.name, a.base])),
+            failed: Object.fromEntries(Object.entries(p.local.adapterFailures()).map(([name, f]) => [name, f.reason])),
+          }
+        : null,
       cache: gate.cache.stats(),
     }),
   });
