@@ -84,6 +84,7 @@ if (values.one) {
     seed: 1,
     threads,
     evalWindows: values.preset ? 0 : undefined,
+    consumeBase: true, // QLoRA keeps no float32 copy of the base, as a 4-bit load would not
   });
   const run: Run = { method, ...r };
   console.log(JSON.stringify({ ...run, store: undefined, merged: undefined }));
@@ -119,7 +120,7 @@ if (values.one) {
   const dir = mkdtempSync(join(tmpdir(), "finetune-bench-"));
   const table: Record<string, unknown>[] = [];
   try {
-    for (const domain of (values.domains as string).split(",") as (keyof typeof corpora)[]) {
+    for (const domain of (values.domains as string).split(",").filter(Boolean) as (keyof typeof corpora)[]) {
       const corpus = corpora[domain]();
       const path = join(dir, `${domain}.txt`);
       writeFileSync(path, corpus.text);

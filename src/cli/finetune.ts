@@ -111,6 +111,7 @@ export async function finetuneFromCli(o: FinetuneCliOptions) {
     },
     // An interrupted run leaves <out>/checkpoint; the finished adapter or model replaces the folder.
     checkpoint: { dir: join(o.out, "checkpoint"), every: o.saveEvery, resume: o.resume },
+    consumeBase: true, // (QLoRA) the float32 base is not needed again here
     stopAt: o.stopAt,
   });
   if (!o.quiet) bar.stop();

@@ -30,6 +30,11 @@ export interface FinetuneOptions {
   lora?: LoraConfig;
   /** QLoRA's base storage (default: NF4 blocks of 64, double-quantized scales). */
   quantizedBase?: QuantizedBase;
+  /**
+   * QLoRA: drop the float32 weight matrices from `files.store` once quantized, as a 4-bit load
+   * keeps no float32 copy (`files.store` is incomplete afterwards; the result's `merged` is whole).
+   */
+  consumeBase?: boolean;
   steps: number;
   lr: number;
   batch: number;
@@ -116,6 +121,7 @@ export async function finetuneMoeLm(o: FinetuneOptions): Promise<FinetuneResult>
   // A shallow copy: training replaces entries (never writes into the base's arrays).
   const store = new ParamStore();
   for (const [name, v] of o.files.store.values) store.set(name, v.shape, v.data);
+  const totalParams = o.files.store.count();
   const t0 = performance.now();
   const training = await setupMoeLmTraining({
     cfg,
@@ -130,6 +136,7 @@ export async function finetuneMoeLm(o: FinetuneOptions): Promise<FinetuneResult>
     quantizedBase: o.method === "qlora" ? (o.quantizedBase ?? defaultQuantizedBase) : undefined,
     trainStep: { threads: o.threads },
   });
+  if (o.consumeBase) for (const name of training.quantizedBase?.quantized ?? []) o.files.store.values.delete(name);
   const schedule = cosineSchedule({ lr: o.lr, warmup: Math.max(1, Math.min(20, Math.floor(o.steps / 10))), total: o.steps });
   const { trainStep } = training;
   // What a checkpoint must match to be resumed: the run's own settings.
@@ -188,7 +195,7 @@ export async function finetuneMoeLm(o: FinetuneOptions): Promise<FinetuneResult>
     store: o.method === "full" ? store : result,
     merged,
     trainableParams: count(store, trainable),
-    totalParams: o.files.store.count(),
+    totalParams,
     baseLoss,
     loss,
     bitsPerBaseParam: training.quantizedBase?.bitsPerParam ?? 32,

@@ -121,7 +121,7 @@ export interface MoeLmTrainOptions {
   batch: number;
   seqLen: number;
   seed: number;
-  /** Parameters (and router biases) to start from; a fresh seeded init otherwise. */
+  /** Parameters (and router biases) to start from, owned by the training from here; a fresh seeded init otherwise. */
   store?: ParamStore;
   /** Route tokens by their stream's domain group (text -> text experts, code -> code experts). */
   domainHints: boolean;
@@ -172,7 +172,8 @@ export async function setupMoeLmTraining(options: MoeLmTrainOptions): Promise<Mo
       store.set(routerBiasName(layer), [cfg.moe.experts], new Float32Array(cfg.moe.experts));
   }
   if (options.quantizedBase && !options.lora) throw new Error("setupMoeLmTraining: a quantized base needs a LoRA config (QLoRA)");
-  const base = options.quantizedBase ? quantizeBase(trainGraph.g, store, options.quantizedBase) : undefined;
+  // The training store keeps only the codes of a quantized base (its float32 weights are dropped).
+  const base = options.quantizedBase ? quantizeBase(trainGraph.g, store, options.quantizedBase, true) : undefined;
   const fixedFeeds = base?.feeds ?? {};
   const trainStep = await TrainStep.create(trainGraph.loss, store, {
     ...options.trainStep,

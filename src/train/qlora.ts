@@ -39,8 +39,11 @@ export interface QuantizedBaseFeeds {
   bitsPerParam: number;
 }
 
-/** Quantize the base weights `graph` reads as NF4 from `base` (float32). */
-export function quantizeBase(graph: Graph, base: ParamStore, qb: QuantizedBase): QuantizedBaseFeeds {
+/**
+ * Quantize the base weights `graph` reads as NF4 from `base` (float32). `release` drops each
+ * quantized weight from `base` once its codes are made (as a 4-bit load keeps no float32 copy).
+ */
+export function quantizeBase(graph: Graph, base: ParamStore, qb: QuantizedBase, release = false): QuantizedBaseFeeds {
   const feeds: Record<string, HostTensor> = {};
   const quantized: string[] = [];
   const rebuild: (() => [string, number[], Float32Array])[] = [];
@@ -80,6 +83,7 @@ export function quantizeBase(graph: Graph, base: ParamStore, qb: QuantizedBase):
     if (qb.doubleQuant) q.absmax = new Float32Array(0);
     quantized.push(param);
     quantizedCount += q.numel;
+    if (release) base.values.delete(param);
   }
   if (quantized.length === 0)
     throw new Error("quantizeBase: the graph reads no NF4 weights (is its LoRA plan's quantizedBase set?)");
