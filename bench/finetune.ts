@@ -61,10 +61,7 @@ if (values.one) {
     const { cfg, store } = await trainedOrSeededLm(undefined, values.preset);
     files = { ...files, config: { ...files.config, model: cfg }, store };
   }
-  const data = textFinetuneData(
-    await import("node:fs").then((fs) => fs.readFileSync(values.one as string, "utf8")),
-    files.tokenizer,
-  );
+  const data = textFinetuneData(readFileSync(values.one as string, "utf8"), files.tokenizer);
   const method = values.method as "full" | "lora" | "qlora";
   const r = await finetuneMoeLm({
     files,

@@ -1,4 +1,4 @@
-// The applications (digital human, medical report): handlers on the serving pipeline plus
+// The applications (digital human, medical report, personalized news): handlers on the serving pipeline plus
 // their own logic. The public surface of src/apps.
 
 export {
@@ -28,3 +28,14 @@ export { gateNotes, medicalApp } from "./medical/http.js";
 export { expectedCalibrationError, findingConfidence, fitImageGate, huProfile, ImageGate } from "./medical/imageGate.js";
 export { contextFromJson, readSlice } from "./medical/inputs.js";
 export { ReportGenerator } from "./medical/reportGenerator.js";
+export {
+  type ChatBackend,
+  type Digest,
+  digestEmailHtml,
+  FeedError,
+  injectFetch,
+  NewsInputError,
+  Newsroom,
+  newsApp,
+  openAiChatBackend,
+} from "./news/index.js";

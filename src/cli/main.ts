@@ -23,6 +23,7 @@ import {
   type TrainLmCliOptions,
   trainLmWithProgress,
 } from "./lm.js";
+import { registerNewsCommands } from "./news.js";
 import { registerReportCommands } from "./report.js";
 import { buildServer } from "./serveApp.js";
 import { charLmPresets, type TrainCharLmOptions, trainCharLm } from "./trainCharLm.js";
@@ -339,6 +340,7 @@ registerLipSyncCommands(train, evalCmd, program);
 registerEmotionCommands(train, evalCmd, program);
 registerExportCommands(program);
 registerFinetuneCommand(program);
+registerNewsCommands(program);
 registerAvatarHeadCommand(program.command("avatar").description("the digital human's parts"));
 
 program.parseAsync().catch((err: unknown) => {

@@ -2,9 +2,10 @@
 // cache), encrypted inference, the medical report app and the digital human. One function,
 // so the route-enumeration test checks exactly what users run.
 
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { avatarApp, loadAvatarServices, medicalApp, ReportGenerator } from "../apps/index.js";
+import { avatarApp, loadAvatarServices, medicalApp, Newsroom, newsApp, ReportGenerator } from "../apps/index.js";
 import { HeServer, loadShippedModels } from "../secure/index.js";
 import { buildApp, createPlatform, type Platform, type ServerConfig } from "../serve/index.js";
 import { SHIPPED_REPORT_MODEL_DIR } from "./report.js";
@@ -17,6 +18,38 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/**
+ * The news app's store (config.news.db, its folder made), seeded in the background from the
+ * release-notes folders while it holds no items, and its feeds polled every pollMinutes.
+ */
+function openNewsroom(config: ServerConfig): { newsroom: Newsroom; stop: () => void } {
+  const { db, seedFolders, pollMinutes } = config.news;
+  if (db !== ":memory:") mkdirSync(dirname(db), { recursive: true });
+  const newsroom = Newsroom.open({ db });
+  let stopped = false;
+  // On a worker thread, after start: reading /usr/share/doc takes seconds.
+  const present = seedFolders.filter((f) => existsSync(f));
+  if (newsroom.store.itemCount() === 0 && present.length > 0)
+    newsroom.ingestInBackground(present).catch((e: Error) => {
+      if (!stopped) console.warn(`news: seeding from ${present.join(", ")} failed: ${e.message}`);
+    });
+  const poll =
+    pollMinutes > 0
+      ? setInterval(() => {
+          if (newsroom.store.listFeeds().length > 0)
+            newsroom.poll().catch((e: Error) => console.warn(`news: polling the feeds failed: ${e.message}`));
+        }, pollMinutes * 60_000)
+      : undefined;
+  poll?.unref();
+  return {
+    newsroom,
+    stop: () => {
+      stopped = true;
+      if (poll) clearInterval(poll);
+    },
+  };
+}
+
 export async function buildServer(
   config: ServerConfig,
   options: { threads?: number; logger?: boolean | { level: string } } = {},
@@ -27,10 +60,16 @@ export async function buildServer(
     : undefined;
   const avatar = await loadAvatarServices();
   const he = await HeServer.create(loadShippedModels());
+  const news = openNewsroom(config);
+  const newsModel = config.news.model ?? config.models.default;
   const app = await buildApp({
     platform,
     he,
-    apps: [...(reports ? [medicalApp(reports)] : []), avatarApp(avatar)],
+    apps: [
+      ...(reports ? [medicalApp(reports)] : []),
+      avatarApp(avatar),
+      newsApp({ newsroom: news.newsroom, model: newsModel === "none" ? undefined : newsModel }),
+    ],
     bodyLimit: config.server.bodyLimitBytes,
     encryptedBodyLimit: config.server.encryptedBodyLimitBytes,
     logger: options.logger ?? false,
@@ -40,7 +79,9 @@ export async function buildServer(
     platform,
     speechUnavailable: avatar.speechUnavailable,
     async close() {
+      news.stop();
       await app.close();
+      news.newsroom.close();
       he.close();
       await reports?.close();
       await avatar.close();

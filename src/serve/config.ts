@@ -102,6 +102,18 @@ export const serverConfigSchema = z
         denseFromRows: positiveInt().optional(),
       })
       .prefault({}),
+    news: z
+      .strictObject({
+        /** The news app's SQLite file (feeds, items, readers, feedback, summaries); ":memory:" keeps nothing. */
+        db: z.string().min(1).default("data/news.db"),
+        /** The model that writes headlines and summaries (default: models.default); "none": the items' own sentences. */
+        model: z.string().min(1).optional(),
+        /** Release-notes folders read in the background when the store holds no items yet. */
+        seedFolders: z.array(z.string().min(1)).default(["/usr/share/doc"]),
+        /** Minutes between polls of the feeds added with `aigc news add-feed` (0: never). */
+        pollMinutes: nonNegativeInt().default(30),
+      })
+      .prefault({}),
     pricing: z
       .strictObject({
         /** Cost per million tokens (input and output) on the local engine, for the ledger. */

@@ -30,6 +30,7 @@ const publicAllowlist = [
   "GET /avatar/head.glb",
   "GET /avatar/lipsync/:file",
   "GET /avatar/vendor/ort/:file",
+  "GET /news",
 ].sort();
 
 let server: Server;
@@ -45,6 +46,7 @@ before(async () => {
       ],
       adminKeyHashes: [hashApiKey(adminKey)],
     },
+    news: { db: ":memory:", seedFolders: [] },
   });
   server = await buildServer(config, { threads: 1 });
   routes = registeredRoutes(server.app);
@@ -74,7 +76,7 @@ async function call(route: RegisteredRoute, key?: string) {
 }
 
 describe("every route passes the pipeline", () => {
-  test("the server registers the API, medical, encrypted and avatar routes, each with a policy", () => {
+  test("the server registers the API, medical, encrypted, avatar and news routes, each with a policy", () => {
     const names = new Set(routes.map(id));
     for (const expected of [
       "POST /v1/chat/completions",
@@ -86,17 +88,26 @@ describe("every route passes the pipeline", () => {
       "GET /v1/secure/models",
       "POST /v1/avatar/speak",
       "POST /v1/avatar/emotion",
+      "GET /news",
+      "GET /v1/news/digest",
+      "POST /v1/news/readers",
       "GET /metrics",
     ])
       assert.ok(names.has(expected), `${expected} is not registered`);
     for (const r of routes) assert.ok(r.policy.name.length > 0, `${id(r)} has no policy name`);
   });
 
-  test("only the allowlisted GET routes are public, and only /metrics and the LoRA adapter routes are admin", () => {
+  test("only the allowlisted GET routes are public, and only /metrics, the LoRA adapter and the news feed routes are admin", () => {
     const publicRoutes = [...new Set(routes.filter((r) => r.policy.access === "public" && r.method !== "HEAD").map(id))].sort();
     assert.deepEqual(publicRoutes, publicAllowlist);
     const admin = [...new Set(routes.filter((r) => r.policy.access === "admin" && r.method !== "HEAD").map(id))];
-    assert.deepEqual(admin.sort(), ["GET /metrics", "POST /v1/load_lora_adapter", "POST /v1/unload_lora_adapter"]);
+    assert.deepEqual(admin.sort(), [
+      "GET /metrics",
+      "POST /v1/load_lora_adapter",
+      "POST /v1/news/feeds",
+      "POST /v1/news/poll",
+      "POST /v1/unload_lora_adapter",
+    ]);
     const medical = routes.find((r) => id(r) === "POST /v1/medical/reports")!;
     assert.equal(medical.policy.classify, "sensitive");
     assert.equal(medical.policy.cache, undefined, "medical answers are never cached");
