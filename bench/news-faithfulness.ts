@@ -16,13 +16,19 @@
 // summarising): most of its answers are rejected and most summaries are extractive. That is
 // the measurement, not a failure of it; point --base-url at a larger model to compare.
 //
-// Usage: node --import tsx bench/news-faithfulness.ts [--n 500] [--max-attempts 3]
+// With --adapter assets/news-summarizer --model aigc-news --held-out: the shipped summarizer
+// adapter, on packages it was not trained on (run the same items without --adapter for the
+// base model's figures).
+//
+// Usage: node --import tsx bench/news-faithfulness.ts [--n 500] [--max-attempts 3] [--held-out]
+//          [--adapter DIR --model NAME]
 //          [--base-url http://host:port] [--model aigc-chat] [--api-key KEY] [--concurrency 2] [--json]
 
 import { parseArgs } from "node:util";
 import { checkFaithful, type FactKind } from "../src/apps/news/faithfulness.js";
 import { readReleaseNotes } from "../src/apps/news/releaseNotes.js";
 import { type ItemSummary, openAiChatBackend, splitSentences, summarizeItem } from "../src/apps/news/summarize.js";
+import { isHeldOutItem } from "../src/apps/news/summarizerData.js";
 import type { NewsItem, SummaryLength } from "../src/apps/news/types.js";
 import { buildApp, createPlatform, serverConfigSchema } from "../src/serve/index.js";
 
@@ -35,6 +41,10 @@ const { values } = parseArgs({
     "api-key": { type: "string" },
     concurrency: { type: "string", default: "2" },
     folder: { type: "string", default: "/usr/share/doc" },
+    /** A PEFT adapter folder served on the shipped model as --model (e.g. assets/news-summarizer as aigc-news). */
+    adapter: { type: "string" },
+    /** Only items of the packages a summarizer adapter is not trained on (summarizerData.ts). */
+    "held-out": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -58,7 +68,8 @@ function chooseItems(all: NewsItem[], count: number): NewsItem[] {
   return Array.from({ length: count }, (_, i) => distinct[Math.floor((i * distinct.length) / count)]);
 }
 
-const items = chooseItems(readReleaseNotes(values.folder), n);
+const notes = readReleaseNotes(values.folder);
+const items = chooseItems(values["held-out"] ? notes.filter(isHeldOutItem) : notes, n);
 const lengths: SummaryLength[] = ["short", "medium", "long"];
 
 // The server: the one named, or the shipped model on loopback.
@@ -66,6 +77,7 @@ let baseUrl = values["base-url"];
 let stopServer = async () => {};
 if (baseUrl === undefined) {
   const platform = await createPlatform(serverConfigSchema.parse({}), { threads: 2 });
+  if (values.adapter) await platform.adapters.load({ name: values.model, path: values.adapter });
   const app = await buildApp({ platform });
   baseUrl = await app.listen({ host: "127.0.0.1", port: 0 });
   stopServer = async () => {

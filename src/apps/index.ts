@@ -34,8 +34,11 @@ export {
   digestEmailHtml,
   FeedError,
   injectFetch,
+  isHeldOutItem,
   NewsInputError,
   Newsroom,
   newsApp,
   openAiChatBackend,
+  readReleaseNotes,
+  summarizerRecords,
 } from "./news/index.js";

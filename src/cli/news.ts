@@ -3,20 +3,50 @@
 // through an OpenAI-compatible API: a running server (--base-url), else the shipped model in
 // this process (the platform's own pipeline, through app.inject), or none (--extractive).
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import {
   type ChatBackend,
   type Digest,
   digestEmailHtml,
   injectFetch,
+  isHeldOutItem,
   NewsInputError,
   Newsroom,
   openAiChatBackend,
+  readReleaseNotes,
+  summarizerRecords,
 } from "../apps/index.js";
-import { buildApp, createPlatform, loadConfig } from "../serve/index.js";
+import { buildApp, createPlatform, loadConfig, type Platform, type ServerConfig } from "../serve/index.js";
 import { positiveInt } from "./args.js";
+import { DEFAULT_LORA_TARGETS, finetuneFromCli } from "./finetune.js";
+
+/** The shipped summarizer adapter (`aigc news train-summarizer`; assets/news-summarizer/RECIPE.md). */
+export const SHIPPED_NEWS_ADAPTER = {
+  name: "aigc-news",
+  dir: fileURLToPath(new URL("../../assets/news-summarizer", import.meta.url)),
+} as const;
+
+/**
+ * The model that writes summaries when the config names none: the shipped summarizer adapter
+ * on the default model when it is there and loads, else the default model itself.
+ */
+export async function newsWriterModel(config: ServerConfig, platform: Platform): Promise<string> {
+  if (config.news.model !== undefined) return config.news.model;
+  if (!existsSync(join(SHIPPED_NEWS_ADAPTER.dir, "adapter_config.json"))) return config.models.default;
+  try {
+    await platform.adapters.load({ name: SHIPPED_NEWS_ADAPTER.name, path: SHIPPED_NEWS_ADAPTER.dir });
+    return SHIPPED_NEWS_ADAPTER.name;
+  } catch (e) {
+    console.warn(
+      `news: the summarizer adapter ${SHIPPED_NEWS_ADAPTER.dir} was not loaded (${(e as Error).message}); ${config.models.default} writes the summaries`,
+    );
+    return config.models.default;
+  }
+}
 
 interface DbOption {
   db?: string;
@@ -66,14 +96,16 @@ interface DigestOptions extends DbOption {
 async function writer(o: DigestOptions): Promise<{ backend?: ChatBackend; close: () => Promise<void>; name: string }> {
   if (o.extractive) return { close: async () => {}, name: "the items' own sentences" };
   const config = loadConfig({ file: o.config, env: process.env });
-  const model = o.model ?? config.news.model ?? config.models.default;
-  if (o.baseUrl)
+  if (o.baseUrl) {
+    const model = o.model ?? config.news.model ?? config.models.default;
     return {
       backend: openAiChatBackend({ baseUrl: o.baseUrl, model, apiKey: o.apiKey ?? process.env.AIGC_API_KEY }),
       close: async () => {},
       name: `${model} at ${o.baseUrl}`,
     };
+  }
   const platform = await createPlatform(config, { threads: o.threads });
+  const model = o.model ?? (await newsWriterModel(config, platform));
   const app = await buildApp({ platform });
   return {
     backend: openAiChatBackend({
@@ -200,6 +232,50 @@ export function registerNewsCommands(program: Command): void {
         });
       },
     );
+
+  news
+    .command("train-summarizer")
+    .description(
+      "train a LoRA adapter that makes the chat model write news summaries (release notes of nine packages in ten; the tenth held out)",
+    )
+    .option("--model <dir>", "base model folder", "assets/chat")
+    .option("--folder <dir>", "release notes to learn from", "/usr/share/doc")
+    .requiredOption("--out <dir>", "the adapter folder to write (serve it with aigc serve --adapter aigc-news=<dir>)")
+    .option("--steps <n>", "optimizer steps", positiveInt("--steps"), 300)
+    .option("--seq-len <n>", "tokens per sequence", positiveInt("--seq-len"), 384)
+    .option("--threads <n>", "ONNX Runtime threads", positiveInt("--threads"))
+    .action(async (o: { model: string; folder: string; out: string; steps: number; seqLen: number; threads?: number }) => {
+      const items = readReleaseNotes(o.folder);
+      const records = summarizerRecords(items);
+      const dir = mkdtempSync(join(tmpdir(), "news-summarizer-"));
+      try {
+        const data = join(dir, "summaries.jsonl");
+        writeFileSync(data, `${records.map((r) => JSON.stringify(r)).join("\n")}\n`);
+        console.error(
+          `${records.length} records from ${items.length} entries (${items.filter(isHeldOutItem).length} held-out entries left out)`,
+        );
+        const r = await finetuneFromCli({
+          model: o.model,
+          data,
+          method: "lora",
+          rank: 8,
+          alpha: 16,
+          dropout: 0,
+          target: DEFAULT_LORA_TARGETS,
+          steps: o.steps,
+          batch: 8,
+          seqLen: o.seqLen,
+          seed: 0,
+          threads: o.threads,
+          out: o.out,
+        });
+        console.log(
+          `${o.out}: held-out perplexity of the answers ${Math.exp(r.baseLoss).toFixed(2)} -> ${Math.exp(r.loss).toFixed(2)} in ${r.seconds.toFixed(0)} s`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 
   news
     .command("digest")

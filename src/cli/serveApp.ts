@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { avatarApp, loadAvatarServices, medicalApp, Newsroom, newsApp, ReportGenerator } from "../apps/index.js";
 import { HeServer, loadShippedModels } from "../secure/index.js";
 import { buildApp, createPlatform, type Platform, type ServerConfig } from "../serve/index.js";
+import { newsWriterModel } from "./news.js";
 import { SHIPPED_REPORT_MODEL_DIR } from "./report.js";
 
 export interface Server {
@@ -61,7 +62,7 @@ export async function buildServer(
   const avatar = await loadAvatarServices();
   const he = await HeServer.create(loadShippedModels());
   const news = openNewsroom(config);
-  const newsModel = config.news.model ?? config.models.default;
+  const newsModel = await newsWriterModel(config, platform);
   const app = await buildApp({
     platform,
     he,

@@ -166,6 +166,8 @@ export interface ItemSummary {
   headline: string;
   summary: string;
   method: "model" | "extractive";
+  /** Who wrote the headline of a model summary: the model, or (its own failed the check) the item's title. */
+  headlineFrom?: "model" | "title";
   /** Model calls made (failed ones included); 0 with no backend. */
   attempts: number;
   rejected: SummaryRejection[];
@@ -199,7 +201,7 @@ export async function summarizeItem(item: NewsItem, options: SummarizeOptions): 
   let attempts = 0;
   if (options.backend) {
     let promptChars = options.promptChars ?? defaultPromptChars;
-    let messages: ChatMessage[] = [{ role: "user", content: promptFor(item, options, promptChars) }];
+    let messages: ChatMessage[] = [{ role: "user", content: summaryPrompt(item, options, promptChars) }];
     const seedBase = hash31(item.id) + (options.seed ?? 0);
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       attempts++;
@@ -218,14 +220,27 @@ export async function summarizeItem(item: NewsItem, options: SummarizeOptions): 
         // The one failure that asking again can mend: a prompt over the model's context.
         if (contextTooLong.test(message) && promptChars > minPromptChars) {
           promptChars = Math.max(minPromptChars, Math.floor(promptChars / 2));
-          messages = [{ role: "user", content: promptFor(item, options, promptChars) }];
+          messages = [{ role: "user", content: summaryPrompt(item, options, promptChars) }];
           continue;
         }
         break;
       }
-      const draft = parseAnswer(answer, item);
+      const answered = parseAnswer(answer, item);
+      // A headline that names what the item does not is replaced by the item's own title (a
+      // release note's title is its package and version): the summary is still the model's.
+      const ownHeadline = headlineProblems(answered.headline, source).length === 0;
+      const draft = ownHeadline ? answered : { ...answered, headline: cleanTitle(item.title) };
       const review = reviewDraft(draft, item, options, source);
-      if (review.reasons.length === 0) return { ...draft, method: "model", attempts, rejected, lang: options.lang, errors };
+      if (review.reasons.length === 0)
+        return {
+          ...draft,
+          method: "model",
+          headlineFrom: ownHeadline ? "model" : "title",
+          attempts,
+          rejected,
+          lang: options.lang,
+          errors,
+        };
       rejected.push({ text: answer, unsupported: review.unsupported, reasons: review.reasons });
     }
   }
@@ -263,7 +278,12 @@ const contextTooLong = /context length|context_length_exceeded|maximum context|p
 /** The least of the item's text a shortened prompt still carries. */
 const minPromptChars = 200;
 
-function promptFor(item: NewsItem, options: SummarizeOptions, promptChars: number): string {
+/** What the model is asked for one item (also what a summarizer adapter is trained on). */
+export function summaryPrompt(
+  item: NewsItem,
+  options: Pick<SummarizeOptions, "length" | "lang">,
+  promptChars = defaultPromptChars,
+): string {
   const n = sentencesOf[options.length];
   const size = n === 1 ? "one sentence" : `at most ${n === 2 ? "two" : "three"} sentences`;
   const inLanguage = primaryTag(options.lang) === primaryTag(item.lang) ? "" : `, in ${languageName(options.lang)}`;
@@ -376,6 +396,15 @@ function reviewDraft(
     if (offTopic !== undefined) reasons.push(offTopic);
   }
   return { reasons, unsupported };
+}
+
+/** Why a model's headline cannot stand: empty, too long, broken text, or a fact the item does not hold. */
+function headlineProblems(headline: string, source: string): string[] {
+  const problems: string[] = [];
+  if (headline === "" || headline.length > maxHeadlineChars) problems.push("length");
+  if (/\uFFFD|<\|[a-z]+\|>/.test(headline)) problems.push("broken text");
+  if (!checkFaithful(headline, source).ok) problems.push("facts");
+  return problems;
 }
 
 /** The headline's and the summary's facts that the source does not hold (each once). */
