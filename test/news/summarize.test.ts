@@ -18,6 +18,7 @@ import { checkFaithful } from "../../src/apps/news/faithfulness.js";
 import { parseDebianChangelog, readReleaseNotes } from "../../src/apps/news/releaseNotes.js";
 import {
   type ChatBackend,
+  cleanTitle,
   extractiveSummary,
   type ItemSummary,
   openAiChatBackend,
@@ -291,14 +292,43 @@ describe("the checks and the fallback on their own", () => {
     assert.equal(result.attempts, 1);
     assert.equal(result.headline, "OpenSSL 3.0.19 fixes CVEs in DANE and CMS code");
     assert.equal(result.summary, "OpenSSL fixes CVE-2026-28387 in DANE client code.");
-    // A count the item does not state is a number it does not hold (it lists three CVEs).
+    assert.equal(result.headlineFrom, "model");
+    // A count the item does not state is a number it does not hold (it lists three CVEs): the
+    // headline is replaced by the item's title, the summary is still the model's.
     const counted = await summarizeItem(OPENSSL, {
       backend: reply("Headline: OpenSSL 3.0.19 fixes three CVEs\nSummary: OpenSSL fixes CVE-2026-28387 in DANE client code."),
       length: "short",
       lang: "en",
       maxAttempts: 1,
     });
-    assert.deepEqual(counted.rejected[0].reasons, ['not in the item: number "three"']);
+    assert.equal(counted.method, "model");
+    assert.equal(counted.headlineFrom, "title");
+    assert.equal(counted.headline, cleanTitle(OPENSSL.title));
+    assert.equal(counted.summary, "OpenSSL fixes CVE-2026-28387 in DANE client code.");
+    assert.doesNotMatch(`${counted.headline} ${counted.summary}`, /three/);
+    // In the summary, the same count rejects the answer.
+    const inSummary = await summarizeItem(OPENSSL, {
+      backend: reply("Headline: OpenSSL 3.0.19 fixes CVEs\nSummary: OpenSSL fixes three CVEs in DANE client code."),
+      length: "short",
+      lang: "en",
+      maxAttempts: 1,
+    });
+    assert.equal(inSummary.method, "extractive");
+    assert.match(inSummary.rejected[0].reasons.join("; "), /not in the item: number "three"/);
+  });
+
+  test("a headline that is broken or names what the item does not is replaced by the item's title", async () => {
+    for (const headline of ["OpenSSL <|eos|>", "OpenSSL 9.9.9 released", "OpenSSL \uFFFD fixes", ""]) {
+      const result = await summarizeItem(OPENSSL, {
+        backend: reply(`Headline: ${headline}\nSummary: OpenSSL fixes DANE code.`),
+        length: "short",
+        lang: "en",
+        maxAttempts: 1,
+      });
+      assert.equal(result.method, "model", headline);
+      assert.equal(result.headlineFrom, "title", headline);
+      assert.equal(result.headline, cleanTitle(OPENSSL.title), headline);
+    }
   });
 
   test("each rule has its reason", async () => {
@@ -310,7 +340,7 @@ describe("the checks and the fallback on their own", () => {
       ["Headline: OpenSSL\nSummary: This is a great and important update for everyone.", /off topic: 0 of its 4/],
       ["Headline: OpenSSL\nSummary: Gnomes paint turnips blue.", /off topic/],
       [`Headline: OpenSSL\nSummary: ${OPENSSL.text} ${OPENSSL.text}`, /not shorter than the item's text/],
-      ["Headline: OpenSSL <|eos|>\nSummary: OpenSSL fixes DANE code.", /chat-template token/],
+      ["Headline: OpenSSL\nSummary: OpenSSL fixes DANE code <|eos|>", /chat-template token/],
       ["Headline: OpenSSL\nSummary: OpenSSL 电脑很多这种情况下，每少只看到。", /not written in English/],
     ];
     for (const [answer, reason] of cases) {
