@@ -3,9 +3,9 @@
 // through an OpenAI-compatible API: a running server (--base-url), else the shipped model in
 // this process (the platform's own pipeline, through app.inject), or none (--extractive).
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import {
@@ -58,9 +58,7 @@ function dbPath(o: DbOption): string {
 }
 
 function open(o: DbOption): Newsroom {
-  const db = dbPath(o);
-  if (db !== ":memory:") mkdirSync(dirname(db), { recursive: true });
-  return Newsroom.open({ db });
+  return Newsroom.open({ db: dbPath(o) });
 }
 
 /** Runs `work` on the newsroom, closing it after; a NewsInputError is the user's: its message, exit 2. */

@@ -2,8 +2,7 @@
 // cache), encrypted inference, the medical report app and the digital human. One function,
 // so the route-enumeration test checks exactly what users run.
 
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { avatarApp, loadAvatarServices, medicalApp, Newsroom, newsApp, ReportGenerator } from "../apps/index.js";
 import { HeServer, loadShippedModels } from "../secure/index.js";
@@ -25,7 +24,6 @@ export interface Server {
  */
 function openNewsroom(config: ServerConfig): { newsroom: Newsroom; stop: () => void } {
   const { db, seedFolders, pollMinutes } = config.news;
-  if (db !== ":memory:") mkdirSync(dirname(db), { recursive: true });
   const newsroom = Newsroom.open({ db });
   let stopped = false;
   // On a worker thread, after start: reading /usr/share/doc takes seconds.

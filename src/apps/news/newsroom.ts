@@ -7,6 +7,8 @@
 // so an item shown and not taken up counts as a 0 exactly once, and a click that came late
 // still counts.
 
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { dedupe } from "./dedup.js";
 import { TextEmbedder } from "./embed.js";
@@ -98,15 +100,16 @@ export class Newsroom {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Opens (or creates, with its folder) the store at `options.db`. */
   static open(options: NewsroomOptions): Newsroom {
+    if (options.db !== ":memory:") mkdirSync(dirname(options.db), { recursive: true });
     return new Newsroom(options);
   }
 
   stats(): { items: number; sources: number; readers: number; feeds: number } {
-    const items = this.store.itemCount();
     return {
-      items,
-      sources: items === 0 ? 0 : new Set(this.#candidateSet().items.map((i) => i.source)).size,
+      items: this.store.itemCount(),
+      sources: this.store.sourceCount(),
       readers: this.store.listReaders().length,
       feeds: this.store.listFeeds().length,
     };

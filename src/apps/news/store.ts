@@ -209,6 +209,7 @@ function statements(db: Database.Database) {
     items: db.prepare<[number, number], ItemRow>("SELECT * FROM items WHERE published >= ? ORDER BY published DESC, id LIMIT ?"),
     item: db.prepare<[string], ItemRow>("SELECT * FROM items WHERE id = ?"),
     itemCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM items"),
+    sourceCount: db.prepare<[], { n: number }>("SELECT count(DISTINCT source) AS n FROM items"),
     hasItem: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM items WHERE id = ?"),
     putReader: db.prepare(
       `INSERT INTO readers (id, interests, lang, length, digest_size) VALUES (@id, @interests, @lang, @length, @digestSize)
@@ -323,6 +324,11 @@ export class NewsStore {
 
   itemCount(): number {
     return this.#sql.itemCount.get()!.n;
+  }
+
+  /** Distinct sources (feeds, release-notes files) the items came from. */
+  sourceCount(): number {
+    return this.#sql.sourceCount.get()!.n;
   }
 
   /** Adds a reader, or replaces the profile of the one with that id; returns it as stored. */
